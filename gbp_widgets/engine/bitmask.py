@@ -1,0 +1,56 @@
+"""Bit-packed boolean masks: one bit per element, 1/32 of the float32 tensor they describe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+# Multiplying eight 0/1 bytes held in one int64 word by this constant gathers
+# them into the word's top byte (byte i lands on bit 7 - i); two's-complement
+# wrap-around is what makes the trick work.
+_GATHER = 0x8040201008040201 - (1 << 64)
+_BIT_WEIGHTS = tuple(1 << (7 - i) for i in range(8))
+
+
+@dataclass(frozen=True)
+class PackedMask:
+    """A boolean tensor stored as packed bits.
+
+    ``bits`` is a flat ``uint8`` tensor of ``ceil(numel / 8)`` bytes on the
+    device of the original mask; ``shape`` is the original shape.
+    """
+
+    bits: torch.Tensor
+    shape: tuple[int, ...]
+
+    @property
+    def nbytes(self) -> int:
+        """Storage used by the packed bits, in bytes."""
+        return self.bits.numel() * self.bits.element_size()
+
+    def unpack(self) -> torch.Tensor:
+        """Return the mask as a ``bool`` tensor of ``shape``."""
+        return unpack(self)
+
+
+def pack(mask: torch.Tensor) -> PackedMask:
+    """Pack a ``bool`` tensor of any shape into one bit per element."""
+    flat = mask.reshape(-1)
+    padding = (-flat.numel()) % 8
+    if padding:
+        flat = torch.cat([flat, flat.new_zeros(padding)])
+    words = flat.contiguous().view(torch.uint8).view(torch.int64)
+    # Integer narrowing keeps the low byte, which is the gathered one after the shift.
+    gathered = ((words * _GATHER) >> 56).to(torch.uint8)
+    return PackedMask(bits=gathered, shape=tuple(mask.shape))
+
+
+def unpack(packed: PackedMask) -> torch.Tensor:
+    """Inverse of :func:`pack`: a ``bool`` tensor of ``packed.shape``."""
+    numel = 1
+    for size in packed.shape:
+        numel *= size
+    weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=packed.bits.device)
+    bits = (packed.bits.unsqueeze(-1) & weights) != 0
+    return bits.reshape(-1)[:numel].reshape(packed.shape)

@@ -1,0 +1,99 @@
+"""What an explanation returns, how chunked ones are joined, and the coverage warning."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+
+import torch
+
+from gbp_widgets.engine.sites import NotGuided, Site
+
+
+class GuidedBackpropWarning(UserWarning):
+    """The explanation is not fully what its rule promises (uncovered nonlinearities)."""
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """An attribution and everything the engine saw while making it.
+
+    ``attribution`` has the shape, dtype and device of the input given to
+    :meth:`GuidedBackprop.explain`. ``logits`` is ``(N, K)`` on the model's
+    device. ``target`` is the resolved ``(N,)`` class tensor, the
+    :class:`Neuron`, or the score function. ``sites`` has one :class:`Site`
+    per ReLU-family call in forward order; ``not_guided`` lists the calls of
+    nonlinearities the rules do not cover.
+    """
+
+    attribution: torch.Tensor
+    logits: torch.Tensor
+    target: object
+    rule: str
+    sites: tuple[Site, ...]
+    not_guided: tuple[NotGuided, ...]
+
+    def site(self, name: str) -> Site:
+        """The site called ``name``; ``KeyError`` naming the first few sites if none."""
+        for site in self.sites:
+            if site.name == name:
+                return site
+        raise KeyError(
+            f"no site named {name!r}; this explanation has {len(self.sites)} sites: "
+            + ", ".join(s.name for s in self.sites[:5])
+            + (", ..." if len(self.sites) > 5 else "")
+        )
+
+    def replace(self, **changes: object) -> Explanation:
+        """A copy with the given fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def concatenate(parts: list[Explanation]) -> Explanation:
+    """Join explanations of consecutive chunks of one batch along dimension 0."""
+    first = parts[0]
+    names = [s.name for s in first.sites]
+    if any([s.name for s in part.sites] != names for part in parts[1:]):
+        raise RuntimeError(
+            "the model called its ReLUs differently for different chunks of the batch; "
+            "explain without batch_size, or one chunk at a time"
+        )
+    target = first.target
+    if isinstance(target, torch.Tensor):
+        target = torch.cat([part.target for part in parts])
+    sites = tuple(_join_site([part.sites[i] for part in parts]) for i in range(len(names)))
+    return first.replace(
+        attribution=torch.cat([part.attribution for part in parts]),
+        logits=torch.cat([part.logits for part in parts]),
+        target=target,
+        sites=sites,
+    )
+
+
+def _join_site(per_chunk: list[Site]) -> Site:
+    first = per_chunk[0]
+    shape = (sum(s.shape[0] for s in per_chunk), *first.shape[1:])
+    forward = tuple(p for s in per_chunk for p in s.forward_parts)
+    backward = tuple(p for s in per_chunk for p in s.backward_parts)
+    return Site(first.name, first.kind, shape, forward, backward)
+
+
+def warn_about_coverage(explanation: Explanation, stacklevel: int = 3) -> None:
+    """Warn once about uncovered nonlinearities and about a model with no ReLU at all."""
+    problems = []
+    if not explanation.sites:
+        problems.append(
+            "the model made no ReLU-family calls, so every rule gives the plain input gradient"
+        )
+    if explanation.not_guided:
+        counts = Counter(kind for _, kind in explanation.not_guided)
+        listed = ", ".join(f"{kind} ({n} call{'s' if n > 1 else ''})" for kind, n in counts.items())
+        problems.append(
+            f"the {explanation.rule!r} rule covers ReLU, ReLU6 and Hardtanh(0, k) only; these "
+            f"nonlinearities were backpropagated as plain gradients: {listed} (see "
+            "Explanation.not_guided for where they are)"
+        )
+    if problems:
+        warnings.warn("; ".join(problems), GuidedBackpropWarning, stacklevel=stacklevel)

@@ -1,0 +1,114 @@
+"""Per-call records of ReLU-family sites and the public :class:`Site` view of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import torch
+
+from gbp_widgets.engine.bitmask import PackedMask
+
+
+class NotGuided(NamedTuple):
+    """A nonlinearity the rules do not cover, seen during the forward pass.
+
+    ``name`` follows the site naming (``module.path#k``); ``kind`` is the
+    function's name, e.g. ``"gelu"`` or ``"sigmoid"``.
+    """
+
+    name: str
+    kind: str
+
+
+@dataclass
+class BackwardState:
+    """What the backward of every site in one recording reads when it runs.
+
+    The rule is read at backward time, so one forward pass serves any number
+    of backward passes under different rules. ``sink`` collects the backward
+    masks of the pass under way, by site index, when masks are captured.
+    """
+
+    rule: str = "guided"
+    sink: dict[int, PackedMask] | None = None
+
+
+@dataclass
+class SiteRecord:
+    """One ReLU-family call as seen in the forward pass.
+
+    ``output`` is the call's output ``(N, ...)`` tensor, kept to seed neuron
+    targets; ``forward_bits`` is its packed forward mask when captured.
+    """
+
+    index: int
+    name: str
+    kind: str
+    upper: float | None
+    shape: tuple[int, ...]
+    output: torch.Tensor
+    forward_bits: PackedMask | None = None
+
+
+@dataclass(frozen=True)
+class Site:
+    """A ReLU-family call and what the rules saw there.
+
+    ``name`` is the enclosing module's path plus a call number counted from 1
+    (``layer1.0.relu#2`` is the second call of that module); functional calls
+    made directly in the model's own ``forward`` carry the model's class name.
+    ``kind`` is ``"relu"``, ``"relu6"`` or ``"hardtanh"``; ``shape`` is the
+    ``(N, ...)`` shape of the call's input. Masks are ``bool`` tensors of that
+    shape, unpacked on access from bit-packed storage; they exist only when
+    the explanation captured masks.
+    """
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    forward_parts: tuple[PackedMask, ...] = field(default=(), repr=False)
+    backward_parts: tuple[PackedMask | None, ...] = field(default=(), repr=False)
+
+    @property
+    def captured(self) -> bool:
+        """Whether masks were captured for this site."""
+        return bool(self.forward_parts)
+
+    @property
+    def forward_mask(self) -> torch.Tensor:
+        """``1[x>0]`` (``1[0<x<k]`` for ReLU6 / Hardtanh) as a ``bool`` tensor."""
+        return self._join(self.forward_parts, "forward_mask")
+
+    @property
+    def backward_mask(self) -> torch.Tensor:
+        """``1[g>0]`` for the gradient ``g`` arriving at the call's output.
+
+        A site the backward pass never reached received no gradient: its
+        backward mask is all ``False``.
+        """
+        return self._join(self.backward_parts, "backward_mask")
+
+    @property
+    def product(self) -> torch.Tensor:
+        """Forward AND backward mask: exactly where guided backprop passes."""
+        return self.forward_mask & self.backward_mask
+
+    @property
+    def mask_nbytes(self) -> int:
+        """Bytes used by this site's stored masks."""
+        parts = [p for p in self.forward_parts + self.backward_parts if p is not None]
+        return sum(p.nbytes for p in parts)
+
+    def _join(self, parts: tuple[PackedMask | None, ...], what: str) -> torch.Tensor:
+        if not self.captured:
+            raise RuntimeError(
+                f"site {self.name!r} has no {what}: the explanation was made with "
+                "capture_masks=False; explain again with capture_masks=True"
+            )
+        chunks = [p.unpack() if p is not None else self._empty_like(i) for i, p in enumerate(parts)]
+        return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+
+    def _empty_like(self, part: int) -> torch.Tensor:
+        template = self.forward_parts[part]
+        return torch.zeros(template.shape, dtype=torch.bool, device=template.bits.device)
