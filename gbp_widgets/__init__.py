@@ -1,0 +1,50 @@
+"""gbp-widgets: see Guided Backpropagation, down to every ReLU, inside Jupyter."""
+
+from gbp_widgets import render
+from gbp_widgets.engine import (
+    RULES,
+    Explanation,
+    GuidedBackprop,
+    GuidedBackpropWarning,
+    GuidedGradCAM,
+    Neuron,
+    NotGuided,
+    Recording,
+    Site,
+    guided_gradcam,
+)
+from gbp_widgets.images import SAMPLE_NAMES, ImageError, load_image, sample_image
+from gbp_widgets.models import (
+    DEFAULT_MODEL,
+    LoadedModel,
+    ModelUnavailableError,
+    Preprocessing,
+    load_model,
+    model_names,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "RULES",
+    "SAMPLE_NAMES",
+    "Explanation",
+    "GuidedBackprop",
+    "GuidedBackpropWarning",
+    "GuidedGradCAM",
+    "ImageError",
+    "LoadedModel",
+    "ModelUnavailableError",
+    "Neuron",
+    "NotGuided",
+    "Preprocessing",
+    "Recording",
+    "Site",
+    "guided_gradcam",
+    "load_image",
+    "load_model",
+    "model_names",
+    "render",
+    "sample_image",
+]
