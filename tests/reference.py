@@ -1,0 +1,132 @@
+"""An oracle independent of the engine: the three rules written straight from the formulas.
+
+A test-only mechanism swaps every ReLU-family entry point of torch for a small
+autograd Function while the ``with`` block runs. The Function saves the
+*pre-activation* input ``x`` (the engine reads the output instead) and applies
+``g * 1[x>0]``, ``g * 1[g>0]`` or both, with ``1[0<x<k]`` for ReLU6 / Hardtanh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+
+# (pre-activation x, incoming gradient g, upper bound k or None, call number) -> gradient
+BackwardRule = Callable[[torch.Tensor, torch.Tensor, "float | None", int], torch.Tensor]
+
+
+def formula(rule: str) -> BackwardRule:
+    def backward(x, g, upper, call):
+        forward = (x > 0) if upper is None else (x > 0) & (x < upper)
+        if rule == "gradient":
+            return g * forward
+        if rule == "deconvnet":
+            return g * (g > 0)
+        return g * forward * (g > 0)
+
+    return backward
+
+
+class _Rectifier(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, upper, inplace, rule, call):
+        ctx.x = x.detach().clone()
+        ctx.upper, ctx.rule, ctx.call = upper, rule, call
+        high = upper if upper is not None else None
+        if inplace:
+            ctx.mark_dirty(x)
+            return x.clamp_(min=0.0, max=high)
+        return x.clamp(min=0.0, max=high)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.rule(ctx.x, g, ctx.upper, ctx.call), None, None, None, None
+
+
+class Patched:
+    """What the patched run saw: the output of each rectifier call, in order."""
+
+    def __init__(self, rule: BackwardRule) -> None:
+        self.rule = rule
+        self.outputs: list[torch.Tensor] = []
+
+    def rectify(self, x: torch.Tensor, upper: float | None, inplace: bool) -> torch.Tensor:
+        out = _Rectifier.apply(x, upper, inplace, self.rule, len(self.outputs))
+        self.outputs.append(out)
+        return out
+
+
+@contextmanager
+def patched_rectifiers(rule: BackwardRule):
+    """Swap torch's ReLU-family functions for the reference Function."""
+    seen = Patched(rule)
+    hardtanh = F.hardtanh
+
+    def relu(input, inplace=False):
+        return seen.rectify(input, None, inplace)
+
+    def relu_(input):
+        return seen.rectify(input, None, True)
+
+    def relu_method(self):
+        return seen.rectify(self, None, False)
+
+    def relu6(input, inplace=False):
+        return seen.rectify(input, 6.0, inplace)
+
+    def patched_hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+        if min_val == 0 and max_val > 0:
+            return seen.rectify(input, float(max_val), inplace)
+        return hardtanh(input, min_val, max_val, inplace)
+
+    patches = [
+        (F, "relu", relu),
+        (F, "relu_", relu_),
+        (torch, "relu", relu),
+        (torch, "relu_", relu_),
+        (torch.Tensor, "relu", relu_method),
+        (torch.Tensor, "relu_", relu_),
+        (F, "relu6", relu6),
+        (F, "hardtanh", patched_hardtanh),
+    ]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    try:
+        for owner, name, replacement in patches:
+            setattr(owner, name, replacement)
+        yield seen
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+
+
+def one_hot(logits: torch.Tensor, classes) -> torch.Tensor:
+    seed = torch.zeros_like(logits)
+    seed[torch.arange(logits.shape[0]), torch.as_tensor(classes)] = 1.0
+    return seed
+
+
+def reference_attribution(model, x: torch.Tensor, classes, rule: str) -> torch.Tensor:
+    """Input gradient of the logits of ``classes`` under ``rule``, by the reference."""
+    return reference_seeded(model, x, lambda logits: one_hot(logits, classes), rule)
+
+
+def reference_seeded(model, x: torch.Tensor, seed_of, rule: str) -> torch.Tensor:
+    """Input gradient under ``rule`` with ``seed_of(logits)`` as the gradient of the logits."""
+    with patched_rectifiers(formula(rule)):
+        leaf = x.detach().clone().requires_grad_(True)
+        logits = model(leaf.clone())
+        (grad,) = torch.autograd.grad(logits, leaf, seed_of(logits.detach()))
+    return grad
+
+
+def reference_from_call(model, x, call: int, seed_of, rule: str) -> torch.Tensor:
+    """Input gradient from the output of the ``call``-th rectifier, seeded by ``seed_of(out)``."""
+    with patched_rectifiers(formula(rule)) as seen:
+        leaf = x.detach().clone().requires_grad_(True)
+        model(leaf.clone())
+        out = seen.outputs[call]
+        (grad,) = torch.autograd.grad(out, leaf, seed_of(out.detach()))
+    return grad
