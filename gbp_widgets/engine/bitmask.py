@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 # Multiplying eight 0/1 bytes held in one int64 word by this constant gathers
@@ -34,8 +35,33 @@ class PackedMask:
         return unpack(self)
 
 
+_NUMPY_FLOATS = (torch.float16, torch.float32, torch.float64)
+
+
+def pack_interval(values: torch.Tensor, low: float, high: float | None = None) -> PackedMask:
+    """Pack ``low < values`` (and ``values < high`` when given) without a bool tensor.
+
+    On the CPU, NumPy compares and packs about twice as fast as torch compares.
+    """
+    if values.device.type == "cpu" and values.dtype in _NUMPY_FLOATS:
+        array = values.detach().numpy()
+        inside = array > low
+        if high is not None:
+            inside &= array < high
+        return PackedMask(bits=torch.from_numpy(np.packbits(inside)), shape=tuple(values.shape))
+    inside = values > low
+    if high is not None:
+        inside &= values < high
+    return pack(inside)
+
+
 def pack(mask: torch.Tensor) -> PackedMask:
-    """Pack a ``bool`` tensor of any shape into one bit per element."""
+    """Pack a ``bool`` tensor of any shape into one bit per element, on its device."""
+    if mask.device.type == "cpu":
+        # NumPy's packbits is several times faster than the tensor route below,
+        # and puts element i of each byte on bit 7 - i just like it.
+        bits = np.packbits(mask.detach().reshape(-1).numpy())
+        return PackedMask(bits=torch.from_numpy(bits), shape=tuple(mask.shape))
     flat = mask.reshape(-1)
     padding = (-flat.numel()) % 8
     if padding:

@@ -60,9 +60,13 @@ class GuidedBackprop:
         prepared = self.prepare(inputs)
         chunks = _split(prepared, batch_size)
         targets = _split_target(target, prepared.shape[0], [len(c) for c in chunks])
+        # One backward pass per recording, so the graph is freed as it runs (as
+        # plain backprop does) and site outputs are kept only for neuron targets.
+        neuron = isinstance(target, Neuron)
         parts = [
-            # Each recording is dropped after its chunk, freeing its graph.
-            Recording(self.model, chunk, capture_masks).explain(chunk_target, rule)
+            Recording(self.model, chunk, capture_masks, keep_outputs=neuron).explain(
+                chunk_target, rule, retain=False
+            )
             for chunk, chunk_target in tqdm(
                 list(zip(chunks, targets, strict=True)),
                 disable=len(chunks) == 1,

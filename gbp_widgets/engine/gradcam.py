@@ -48,7 +48,7 @@ def guided_gradcam(
     recording = GuidedBackprop(model).record(
         inputs, keep=(path,) if path else (), keep_last_spatial=path is None
     )
-    result = guided_gradcam_from(recording, target, path)
+    result = guided_gradcam_from(recording, target, path, retain=False)
     warn_about_coverage(result.guided)
     single = inputs.dim() == 3
 
@@ -65,17 +65,18 @@ def guided_gradcam(
 
 
 def guided_gradcam_from(
-    recording: Recording, target: Target = None, layer: str | None = None
+    recording: Recording, target: Target = None, layer: str | None = None, retain: bool = True
 ) -> GuidedGradCAM:
     """Guided Grad-CAM from an existing recording, without warnings.
 
     The recording must keep ``layer``'s output (``keep=(layer,)``) or, for
     ``layer=None``, the last spatial output (``keep_last_spatial=True``).
-    Tensors are ``(N, ...)`` on the model's device.
+    Tensors are ``(N, ...)`` on the model's device. ``retain=False`` frees the
+    recording's graph after use.
     """
     path, activations = _layer_output(recording, layer)
     cam, resolved = gradcam_map(recording, activations, target)
-    guided = recording.explain(resolved, "guided")
+    guided = recording.explain(resolved, "guided", retain=retain)
     return GuidedGradCAM(cam=cam, guided=guided, product=guided.attribution * cam, layer=path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -33,13 +34,14 @@ def evaluation_mode(model: nn.Module) -> Iterator[None]:
     Eval mode keeps batch norm from updating its running statistics and turns
     dropout off, so the explanation is deterministic and the buffers untouched.
     """
-    flags = [(module, module.training) for module in model.modules()]
+    training = [module for module in model.modules() if module.training]
     try:
-        model.eval()
+        for module in training:
+            module.training = False
         yield
     finally:
-        for module, training in flags:
-            module.training = training
+        for module in training:
+            module.training = True
 
 
 def model_device_and_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -47,10 +49,12 @@ def model_device_and_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]
 
     A model without tensors runs on the CPU in ``float32``.
     """
-    tensors = list(model.parameters()) + list(model.buffers())
-    device = tensors[0].device if tensors else torch.device("cpu")
-    floats = [t.dtype for t in tensors if t.is_floating_point()]
-    return device, (floats[0] if floats else torch.float32)
+    tensors = itertools.chain(model.parameters(), model.buffers())
+    first = next(tensors, None)
+    if first is None:
+        return torch.device("cpu"), torch.float32
+    floats = (t.dtype for t in itertools.chain([first], tensors) if t.is_floating_point())
+    return first.device, next(floats, torch.float32)
 
 
 def expected_channels(model: nn.Module) -> int | None:

@@ -16,8 +16,7 @@ import torch
 from torch.autograd.function import once_differentiable
 from torch.overrides import TorchFunctionMode
 
-from gbp_widgets.engine.bitmask import pack
-from gbp_widgets.engine.rules import backward_mask, forward_mask, passing_mask
+from gbp_widgets.engine.rules import apply_rule
 from gbp_widgets.engine.sites import BackwardState
 
 # Element-wise nonlinearities the three rules say nothing about: seen, reported,
@@ -105,13 +104,9 @@ class RuleReLU(torch.autograd.Function):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         state: BackwardState = ctx.state
-        rule = state.rule
-        forward = None if rule == "deconvnet" else forward_mask(out, ctx.upper)
-        backward = None if rule == "gradient" and state.sink is None else backward_mask(grad)
         if state.sink is not None:
-            state.sink[ctx.index] = pack(backward)
-        passed = torch.where(passing_mask(rule, forward, backward), grad, 0.0)
-        return passed, None, None, None, None
+            state.capture(ctx.index, grad)
+        return apply_rule(state.rule, grad, out, ctx.upper), None, None, None, None
 
 
 SiteFactory = Callable[[ReluCall], torch.Tensor]

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from gbp_widgets.engine.bitmask import pack
+from gbp_widgets.engine.bitmask import PackedMask, pack
 from gbp_widgets.engine.explanation import Explanation
 from gbp_widgets.engine.guard import evaluation_mode
 from gbp_widgets.engine.intercept import ReluCall, ReluInterceptor, RuleReLU
-from gbp_widgets.engine.modules import ModuleTracker
-from gbp_widgets.engine.rules import check_rule, forward_mask
+from gbp_widgets.engine.modules import CallNamer, OutputKeeper
+from gbp_widgets.engine.rules import check_rule, packed_forward_mask
 from gbp_widgets.engine.sites import BackwardState, NotGuided, Site, SiteRecord
 from gbp_widgets.engine.targets import (
     Neuron,
@@ -46,7 +45,10 @@ class Recording:
     The autograd graph is kept, so :meth:`backprop` can run any rule from any
     target without another forward pass. ``inputs`` is a ``(N, C, H, W)`` float
     tensor already on the model's device. The model is in eval mode only while
-    the forward pass runs; hooks live only during it.
+    the forward pass runs; hooks live only during it. ``keep_outputs`` keeps
+    every site's output, which :class:`Neuron` targets and the forward masks
+    of sites no backward pass reaches need; without it, outputs are freed as
+    the backward pass goes, as in plain backprop.
     """
 
     def __init__(
@@ -56,45 +58,52 @@ class Recording:
         capture_masks: bool = True,
         keep: tuple[str, ...] = (),
         keep_last_spatial: bool = False,
+        keep_outputs: bool = True,
     ) -> None:
         self.capture_masks = capture_masks
+        self.keep_outputs = keep_outputs
         self.state = BackwardState()
         self.sites: list[SiteRecord] = []
         self.not_guided: list[NotGuided] = []
-        self._uncovered_calls: Counter[str] = Counter()
-        tracker = ModuleTracker(model, keep=keep, keep_last_spatial=keep_last_spatial)
-        self._tracker = tracker
+        self._namer = CallNamer(model)
+        keeper = OutputKeeper(model, keep=keep, keep_last_spatial=keep_last_spatial)
         with torch.inference_mode(False), torch.enable_grad():
             self.input = inputs.detach().clone().requires_grad_(True)
             interceptor = ReluInterceptor(self._on_relu, self._on_uncovered)
-            with evaluation_mode(model), tracker.active(), interceptor:
+            with evaluation_mode(model), keeper.active(), interceptor:
                 # A clone, so a model that rectifies its input in place does not
                 # write into the leaf that gradients are taken with respect to.
                 self.logits = model(self.input.clone())
-        self.kept = dict(tracker.kept)
-        self.last_spatial = tracker.last_spatial
-        self._tracker = None
+        self.kept = keeper.kept
+        self.last_spatial = keeper.last_spatial
         _check_logits(self.logits)
 
     def _on_relu(self, call: ReluCall) -> torch.Tensor:
         index = len(self.sites)
-        name = self._tracker.next_call_name()
+        name = self._namer.next_name()
         shape = tuple(call.input.shape)
         out = RuleReLU.apply(call.input, call.upper, call.inplace, self.state, index)
-        bits = pack(forward_mask(out.detach(), call.upper)) if self.capture_masks else None
-        self.sites.append(SiteRecord(index, name, call.kind, call.upper, shape, out, bits))
+        kept = out if self.keep_outputs else None
+        # Packed now, while the output is still in cache: cheaper than in the backward.
+        bits = packed_forward_mask(out, call.upper) if self.capture_masks else None
+        self.sites.append(SiteRecord(index, name, call.kind, call.upper, shape, kept, bits))
         return out
 
     def _on_uncovered(self, kind: str) -> None:
-        self.not_guided.append(NotGuided(self._tracker.next_call_name(), kind))
+        self.not_guided.append(NotGuided(self._namer.next_name(), kind))
 
     def backprop(
         self,
         target: Target = None,
         rule: str = "guided",
         extra: tuple[torch.Tensor, ...] = (),
+        retain: bool = True,
     ) -> Backprop:
-        """Backpropagate from ``target`` under ``rule`` to the input (and ``extra``)."""
+        """Backpropagate from ``target`` under ``rule`` to the input (and ``extra``).
+
+        ``retain=False`` frees the graph as the pass goes (faster, less memory)
+        and makes this the recording's last backward pass.
+        """
         rule = check_rule(rule)
         roots, seeds, resolved = self._seed(target)
         self.state.rule = rule
@@ -102,7 +111,7 @@ class Recording:
         try:
             with torch.inference_mode(False):
                 grads = torch.autograd.grad(
-                    roots, (self.input, *extra), seeds, retain_graph=True, allow_unused=True
+                    roots, (self.input, *extra), seeds, retain_graph=retain, allow_unused=True
                 )
             captured = self.state.sink
         finally:
@@ -113,10 +122,12 @@ class Recording:
         )
         return Backprop(grads[0], grads[1:], resolved, self._sites(captured))
 
-    def explain(self, target: Target = None, rule: str = "guided") -> Explanation:
+    def explain(
+        self, target: Target = None, rule: str = "guided", retain: bool = True
+    ) -> Explanation:
         """Backpropagate from ``target`` under ``rule``: an :class:`Explanation` whose
         attribution is ``(N, C, H, W)`` on the model's device."""
-        result = self.backprop(target, rule)
+        result = self.backprop(target, rule, retain=retain)
         return Explanation(
             attribution=result.input_grad,
             logits=self.logits.detach(),
@@ -129,6 +140,8 @@ class Recording:
     def _seed(self, target: Target):
         if isinstance(target, Neuron):
             record = find_site(self.sites, target.site)
+            if record.output is None:
+                raise RuntimeError("Neuron targets need a recording made with keep_outputs=True")
             return (record.output,), (neuron_seed(record, target),), target
         if callable(target) and not isinstance(target, torch.Tensor):
             with torch.inference_mode(False), torch.enable_grad():
@@ -143,9 +156,21 @@ class Recording:
         if captured is None:
             return tuple(Site(r.name, r.kind, r.shape) for r in self.sites)
         return tuple(
-            Site(r.name, r.kind, r.shape, (r.forward_bits,), (captured.get(r.index),))
+            Site(
+                r.name,
+                r.kind,
+                r.shape,
+                (r.forward_bits,),
+                (self._backward_bits(r, captured),),
+            )
             for r in self.sites
         )
+
+    def _backward_bits(self, record: SiteRecord, captured: dict) -> PackedMask:
+        """The backward mask captured in the last pass; all off where no gradient arrived."""
+        if record.index in captured:
+            return captured[record.index]
+        return pack(torch.zeros(record.shape, dtype=torch.bool, device=self.input.device))
 
 
 def _check_logits(logits: object) -> None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import torch
 
+from gbp_widgets.engine.bitmask import PackedMask, pack_interval
+
 RULES: tuple[str, ...] = ("gradient", "deconvnet", "guided")
 
 
@@ -28,36 +30,19 @@ def check_rule(rule: object) -> str:
     return rule  # type: ignore[return-value]
 
 
-def forward_mask(output: torch.Tensor, upper: float | None) -> torch.Tensor:
-    """Forward mask ``1[x>0]`` (or ``1[0<x<upper]``) as a ``bool`` tensor.
+def packed_forward_mask(output: torch.Tensor, upper: float | None) -> PackedMask:
+    """Forward mask ``1[x>0]`` (or ``1[0<x<upper]``), bit-packed.
 
     It is read from the ReLU *output* ``y``: ``y>0`` exactly when ``x>0``, and
     ``0<y<k`` exactly when ``0<x<k`` for ``y = clamp(x, 0, k)``. Reading the
     output lets in-place calls overwrite ``x`` as they would without the engine.
     """
-    if upper is None:
-        return output > 0
-    return (output > 0) & (output < upper)
+    return pack_interval(output, 0.0, upper)
 
 
-def backward_mask(grad: torch.Tensor) -> torch.Tensor:
-    """Backward mask ``1[g>0]`` of the gradient arriving at the ReLU output."""
-    return grad > 0
-
-
-def passing_mask(
-    rule: str, forward: torch.Tensor | None, backward: torch.Tensor | None
-) -> torch.Tensor:
-    """Where ``rule`` lets the gradient through, given the masks it uses.
-
-    ``forward`` may be ``None`` for ``"deconvnet"`` and ``backward`` may be
-    ``None`` for ``"gradient"``: those rules do not read them.
-    """
-    if rule == "gradient":
-        return forward
-    if rule == "deconvnet":
-        return backward
-    return forward & backward
+def packed_backward_mask(grad: torch.Tensor) -> PackedMask:
+    """Backward mask ``1[g>0]`` of the gradient arriving at the ReLU output, bit-packed."""
+    return pack_interval(grad, 0.0)
 
 
 def apply_rule(
@@ -65,9 +50,16 @@ def apply_rule(
 ) -> torch.Tensor:
     """Gradient passed below a ReLU-family call under ``rule``.
 
-    ``grad`` and ``output`` have the same shape; the result has that shape and
-    ``grad``'s dtype.
+    ``grad`` and ``output`` (the call's output ``y``) have the same shape; so
+    does the result. Written with autograd's own fused backward kernels, which
+    mask by the output exactly as :func:`forward_mask` does, so the rules cost
+    about what plain backprop costs.
     """
-    forward = None if rule == "deconvnet" else forward_mask(output, upper)
-    backward = None if rule == "gradient" else backward_mask(grad)
-    return torch.where(passing_mask(rule, forward, backward), grad, 0.0)
+    if rule == "deconvnet":
+        return grad.clamp(min=0.0)
+    if upper is None:
+        through = torch.ops.aten.threshold_backward(grad, output, 0)
+    else:
+        through = torch.ops.aten.hardtanh_backward(grad, output, 0.0, upper)
+    # At a rectifier the guided rule is the positive part of the gradient rule.
+    return through.clamp_(min=0.0) if rule == "guided" else through

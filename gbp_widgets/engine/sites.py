@@ -8,6 +8,7 @@ from typing import NamedTuple
 import torch
 
 from gbp_widgets.engine.bitmask import PackedMask
+from gbp_widgets.engine.rules import packed_backward_mask
 
 
 class NotGuided(NamedTuple):
@@ -26,20 +27,25 @@ class BackwardState:
     """What the backward of every site in one recording reads when it runs.
 
     The rule is read at backward time, so one forward pass serves any number
-    of backward passes under different rules. ``sink`` collects the backward
-    masks of the pass under way, by site index, when masks are captured.
+    of backward passes under different rules. When masks are captured,
+    ``sink`` collects the backward masks of the pass under way by site index.
     """
 
     rule: str = "guided"
     sink: dict[int, PackedMask] | None = None
+
+    def capture(self, index: int, grad: torch.Tensor) -> None:
+        """Record site ``index``'s backward mask while its gradient is fresh in cache."""
+        self.sink[index] = packed_backward_mask(grad)
 
 
 @dataclass
 class SiteRecord:
     """One ReLU-family call as seen in the forward pass.
 
-    ``output`` is the call's output ``(N, ...)`` tensor, kept to seed neuron
-    targets; ``forward_bits`` is its packed forward mask when captured.
+    ``output`` is the call's output ``(N, ...)`` tensor when the recording
+    keeps outputs, for neuron targets; ``forward_bits`` its packed forward mask
+    when masks are captured.
     """
 
     index: int
@@ -47,8 +53,8 @@ class SiteRecord:
     kind: str
     upper: float | None
     shape: tuple[int, ...]
-    output: torch.Tensor
-    forward_bits: PackedMask | None = None
+    output: torch.Tensor | None
+    forward_bits: PackedMask | None
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ class Site:
     kind: str
     shape: tuple[int, ...]
     forward_parts: tuple[PackedMask, ...] = field(default=(), repr=False)
-    backward_parts: tuple[PackedMask | None, ...] = field(default=(), repr=False)
+    backward_parts: tuple[PackedMask, ...] = field(default=(), repr=False)
 
     @property
     def captured(self) -> bool:
@@ -97,8 +103,7 @@ class Site:
     @property
     def mask_nbytes(self) -> int:
         """Bytes used by this site's stored masks."""
-        parts = [p for p in self.forward_parts + self.backward_parts if p is not None]
-        return sum(p.nbytes for p in parts)
+        return sum(p.nbytes for p in self.forward_parts + self.backward_parts)
 
     def _join(self, parts: tuple[PackedMask | None, ...], what: str) -> torch.Tensor:
         if not self.captured:
