@@ -1,0 +1,127 @@
+"""Engine cost against a plain input gradient, side by side in one run.
+
+Prints, for ResNet-50 at 224 px (random weights) on the CPU, and on CUDA when
+present: guided explain time / plain input-gradient time (forward + backward,
+no tool) for batch 1 and 8, with masks captured (the default) and without, the
+same ratio for captum's GuidedBackprop, and the captured masks' memory / the
+fp32 activations they describe. Timings are medians of interleaved repeats, so
+machine noise hits every method alike.
+
+Targets: guided <= 1.05x the plain gradient; masks <= 1/16 of activations.
+
+    python benchmarks/engine.py [--repeats 7] [--batches 1 8] [--devices cpu cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+import warnings
+
+import torch
+import torchvision
+
+from gbp_widgets import GuidedBackprop
+
+
+def plain_gradient(model, x, target):
+    leaf = x.detach().clone().requires_grad_(True)
+    logits = model(leaf)
+    seed = torch.zeros_like(logits)
+    seed[:, target] = 1.0
+    return torch.autograd.grad(logits, leaf, seed)[0]
+
+
+def captum_guided(model, x, target):
+    from captum.attr import GuidedBackprop as CaptumGuidedBackprop
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return CaptumGuidedBackprop(model).attribute(x.clone(), target=target)
+
+
+def engine_guided(model, x, target):
+    return GuidedBackprop(model).explain(x, target=target).attribution
+
+
+def engine_guided_without_masks(model, x, target):
+    return GuidedBackprop(model).explain(x, target=target, capture_masks=False).attribution
+
+
+def timed(fn, device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def compare(model, x, repeats: int) -> dict[str, float]:
+    methods = {
+        "plain": plain_gradient,
+        "guided": engine_guided,
+        "no masks": engine_guided_without_masks,
+    }
+    try:
+        import captum  # noqa: F401
+
+        methods["captum"] = captum_guided
+    except ImportError:
+        pass
+    for fn in methods.values():  # warm-up: allocator, kernels, lazy imports
+        fn(model, x, 1)
+    samples = {name: [] for name in methods}
+    for _ in range(repeats):
+        for name, fn in methods.items():
+            samples[name].append(timed(lambda fn=fn: fn(model, x, 1), x.device))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def mask_memory_ratio(model, x) -> float:
+    sites = GuidedBackprop(model).explain(x, target=1).sites
+    mask_bytes = sum(site.mask_nbytes for site in sites)
+    activation_bytes = sum(4 * torch.Size(site.shape).numel() for site in sites)
+    return mask_bytes / activation_bytes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--devices", nargs="+", default=["cpu", "cuda"])
+    parser.add_argument("--size", type=int, default=224)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    model = torchvision.models.resnet50(weights=None).eval()
+    devices = [d for d in args.devices if d == "cpu" or torch.cuda.is_available()]
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {platform.processor()}"
+    )
+    print(
+        "| device | batch | plain grad (s) | guided / plain | guided, no masks / plain "
+        "| captum / plain | masks / fp32 acts |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name in devices:
+        device = torch.device(name)
+        model.to(device)
+        label = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+        for batch in args.batches:
+            x = torch.randn(batch, 3, args.size, args.size, device=device)
+            times = compare(model, x, args.repeats)
+            captum = f"{times['captum'] / times['plain']:.3f}" if "captum" in times else "n/a"
+            print(
+                f"| {label} | {batch} | {times['plain']:.3f} | "
+                f"{times['guided'] / times['plain']:.3f} | "
+                f"{times['no masks'] / times['plain']:.3f} | {captum} | "
+                f"{mask_memory_ratio(model, x):.4f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
