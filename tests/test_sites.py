@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gbp_widgets import GuidedBackprop
-from gbp_widgets.engine.bitmask import pack
+from gbp_widgets.engine.bitmask import pack, pack_on_device
 from tests.reference import formula, patched_rectifiers
 from tests.zoo import torchvision_model, toy_model
 
@@ -151,3 +151,14 @@ def test_sites_past_a_neuron_target_got_no_gradient():
 def test_pack_round_trip_keeps_odd_shapes():
     mask = torch.rand(3, 5, 7) > 0.5
     assert torch.equal(pack(mask).unpack(), mask)
+
+
+def test_the_device_packing_route_gives_numpys_bits():
+    """The GPU route runs on any device; check its bit layout here against NumPy's."""
+    for shape in [(1,), (7,), (8,), (3, 5, 7), (2, 64, 9)]:
+        mask = torch.rand(shape) > 0.5
+        on_device = pack_on_device(mask)
+        assert torch.equal(on_device.bits, pack(mask).bits), shape
+        assert torch.equal(on_device.unpack(), mask)
+    strided = (torch.rand(6, 10) > 0.5).t()
+    assert torch.equal(pack_on_device(strided).unpack(), strided)

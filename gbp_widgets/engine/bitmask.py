@@ -62,6 +62,11 @@ def pack(mask: torch.Tensor) -> PackedMask:
         # and puts element i of each byte on bit 7 - i just like it.
         bits = np.packbits(mask.detach().reshape(-1).numpy())
         return PackedMask(bits=torch.from_numpy(bits), shape=tuple(mask.shape))
+    return pack_on_device(mask)
+
+
+def pack_on_device(mask: torch.Tensor) -> PackedMask:
+    """:func:`pack` with tensor operations only, so the bits stay on ``mask``'s device."""
     flat = mask.reshape(-1)
     padding = (-flat.numel()) % 8
     if padding:
