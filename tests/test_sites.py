@@ -162,3 +162,26 @@ def test_the_device_packing_route_gives_numpys_bits():
         assert torch.equal(on_device.unpack(), mask)
     strided = (torch.rand(6, 10) > 0.5).t()
     assert torch.equal(pack_on_device(strided).unpack(), strided)
+
+
+def test_recordings_can_keep_the_numbers_behind_the_masks(images):
+    """Pre-activations and incoming gradients, checked against an independent patched run."""
+    model = toy_model("functional_relus")
+    recording = GuidedBackprop(model).record(images, keep_values=True)
+    backprop = recording.backprop(target=[1, 2], rule="guided")
+    seen_inputs, seen_grads = {}, {}
+
+    def record(x, g, upper, call):
+        seen_inputs[call], seen_grads[call] = x, g.detach().clone()
+        return formula("guided")(x, g, upper, call)
+
+    with patched_rectifiers(record):
+        leaf = images.clone().requires_grad_(True)
+        logits = model(leaf.clone())
+        seed = torch.zeros_like(logits)
+        seed[0, 1], seed[1, 2] = 1.0, 1.0
+        torch.autograd.grad(logits, leaf, seed)
+    assert len(recording.site_inputs) == len(seen_inputs) == 6
+    for index in seen_inputs:
+        assert torch.equal(recording.site_inputs[index], seen_inputs[index])
+        torch.testing.assert_close(backprop.site_grads[index], seen_grads[index])

@@ -30,13 +30,22 @@ class GuidedBackprop:
         capture_masks: bool = True,
         keep: tuple[str, ...] = (),
         keep_last_spatial: bool = False,
+        keep_values: bool = False,
     ) -> Recording:
         """Run one intercepted forward pass and keep its graph for many backward passes.
 
         ``inputs``: ``(N, C, H, W)`` or ``(C, H, W)`` float tensor on any device.
-        ``keep`` names modules whose outputs to keep (``Recording.kept``).
+        ``keep`` names modules whose outputs to keep (``Recording.kept``);
+        ``keep_values`` keeps the pre-activations and gradients at every site.
         """
-        return Recording(self.model, self.prepare(inputs), capture_masks, keep, keep_last_spatial)
+        return Recording(
+            self.model,
+            self.prepare(inputs),
+            capture_masks,
+            keep,
+            keep_last_spatial,
+            keep_values=keep_values,
+        )
 
     def explain(
         self,

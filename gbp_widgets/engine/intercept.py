@@ -104,8 +104,7 @@ class RuleReLU(torch.autograd.Function):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         state: BackwardState = ctx.state
-        if state.sink is not None:
-            state.capture(ctx.index, grad)
+        state.observe(ctx.index, grad)
         return apply_rule(state.rule, grad, out, ctx.upper), None, None, None, None
 
 

@@ -31,12 +31,15 @@ class Backprop:
     ``input_grad`` has the recording's input shape ``(N, C, H, W)``;
     ``extra_grads`` follow the order of the tensors asked for; ``target`` is
     the resolved ``(N,)`` class tensor, the :class:`Neuron`, or the callable.
+    ``site_grads`` maps site index to the gradient that arrived at its output,
+    for recordings that keep values (empty otherwise).
     """
 
     input_grad: torch.Tensor
     extra_grads: tuple[torch.Tensor, ...]
     target: object
     sites: tuple[Site, ...]
+    site_grads: dict[int, torch.Tensor]
 
 
 class Recording:
@@ -46,9 +49,11 @@ class Recording:
     target without another forward pass. ``inputs`` is a ``(N, C, H, W)`` float
     tensor already on the model's device. The model is in eval mode only while
     the forward pass runs; hooks live only during it. ``keep_outputs`` keeps
-    every site's output, which :class:`Neuron` targets and the forward masks
-    of sites no backward pass reaches need; without it, outputs are freed as
-    the backward pass goes, as in plain backprop.
+    every site's output, which :class:`Neuron` targets need; without it,
+    outputs are freed as the backward pass goes, as in plain backprop.
+    ``keep_values`` keeps each site's pre-activation input (``site_inputs``)
+    and, per backward pass, the gradient at its output (``Backprop.site_grads``),
+    for read-outs of the numbers behind the masks.
     """
 
     def __init__(
@@ -59,9 +64,12 @@ class Recording:
         keep: tuple[str, ...] = (),
         keep_last_spatial: bool = False,
         keep_outputs: bool = True,
+        keep_values: bool = False,
     ) -> None:
         self.capture_masks = capture_masks
         self.keep_outputs = keep_outputs
+        self.keep_values = keep_values
+        self.site_inputs: dict[int, torch.Tensor] = {}
         self.state = BackwardState()
         self.sites: list[SiteRecord] = []
         self.not_guided: list[NotGuided] = []
@@ -82,6 +90,9 @@ class Recording:
         index = len(self.sites)
         name = self._namer.next_name()
         shape = tuple(call.input.shape)
+        if self.keep_values:
+            # A copy: in-place calls overwrite their input.
+            self.site_inputs[index] = call.input.detach().clone()
         out = RuleReLU.apply(call.input, call.upper, call.inplace, self.state, index)
         kept = out if self.keep_outputs else None
         # Packed now, while the output is still in cache: cheaper than in the backward.
@@ -108,19 +119,20 @@ class Recording:
         roots, seeds, resolved = self._seed(target)
         self.state.rule = rule
         self.state.sink = {} if self.capture_masks else None
+        self.state.grads = {} if self.keep_values else None
         try:
             with torch.inference_mode(False):
                 grads = torch.autograd.grad(
                     roots, (self.input, *extra), seeds, retain_graph=retain, allow_unused=True
                 )
-            captured = self.state.sink
+            captured, site_grads = self.state.sink, self.state.grads
         finally:
-            self.state.sink = None
+            self.state.sink = self.state.grads = None
         grads = tuple(
             torch.zeros_like(t) if g is None else g
             for t, g in zip((self.input, *extra), grads, strict=True)
         )
-        return Backprop(grads[0], grads[1:], resolved, self._sites(captured))
+        return Backprop(grads[0], grads[1:], resolved, self._sites(captured), site_grads or {})
 
     def explain(
         self, target: Target = None, rule: str = "guided", retain: bool = True

@@ -27,16 +27,22 @@ class BackwardState:
     """What the backward of every site in one recording reads when it runs.
 
     The rule is read at backward time, so one forward pass serves any number
-    of backward passes under different rules. When masks are captured,
-    ``sink`` collects the backward masks of the pass under way by site index.
+    of backward passes under different rules. During a pass, ``sink``
+    collects backward masks and ``grads`` incoming gradients, by site index,
+    when they are wanted.
     """
 
     rule: str = "guided"
     sink: dict[int, PackedMask] | None = None
+    grads: dict[int, torch.Tensor] | None = None
 
-    def capture(self, index: int, grad: torch.Tensor) -> None:
-        """Record site ``index``'s backward mask while its gradient is fresh in cache."""
-        self.sink[index] = packed_backward_mask(grad)
+    def observe(self, index: int, grad: torch.Tensor) -> None:
+        """Record what arrived at site ``index``: its backward mask, packed while the
+        gradient is fresh in cache, and the gradient itself when values are kept."""
+        if self.sink is not None:
+            self.sink[index] = packed_backward_mask(grad)
+        if self.grads is not None:
+            self.grads[index] = grad
 
 
 @dataclass
