@@ -25,8 +25,19 @@ from gbp_widgets.models import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # Imported on first use, so the engine and the CLI never load ipywidgets.
+    if name == "Explorer":
+        from gbp_widgets.widgets import Explorer
+
+        return Explorer
+    raise AttributeError(f"module 'gbp_widgets' has no attribute {name!r}")
+
+
 __all__ = [
     "DEFAULT_MODEL",
+    "Explorer",
     "RULES",
     "SAMPLE_NAMES",
     "Explanation",

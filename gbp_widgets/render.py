@@ -156,6 +156,11 @@ def channel_grid(
     return _gray(grid)
 
 
+def to_rgba(image: object) -> np.ndarray:
+    """An ``(H, W, 3)`` picture (``uint8``, or floats in [0, 1]) as opaque ``uint8`` RGBA."""
+    return _rgba(_image_float(image))
+
+
 def _chw(attribution: object) -> np.ndarray:
     values = as_array(attribution).astype(np.float64)
     if values.ndim == 4 and values.shape[0] == 1:

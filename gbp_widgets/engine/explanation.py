@@ -80,20 +80,26 @@ def _join_site(per_chunk: list[Site]) -> Site:
     return Site(first.name, first.kind, shape, forward, backward)
 
 
-def warn_about_coverage(explanation: Explanation, stacklevel: int = 3) -> None:
-    """Warn once about uncovered nonlinearities and about a model with no ReLU at all."""
+def coverage_message(rule: str, site_count: int, not_guided: tuple[NotGuided, ...]) -> str:
+    """What the rule did not cover in a pass ("" when it covered everything)."""
     problems = []
-    if not explanation.sites:
+    if not site_count:
         problems.append(
             "the model made no ReLU-family calls, so every rule gives the plain input gradient"
         )
-    if explanation.not_guided:
-        counts = Counter(kind for _, kind in explanation.not_guided)
+    if not_guided:
+        counts = Counter(kind for _, kind in not_guided)
         listed = ", ".join(f"{kind} ({n} call{'s' if n > 1 else ''})" for kind, n in counts.items())
         problems.append(
-            f"the {explanation.rule!r} rule covers ReLU, ReLU6 and Hardtanh(0, k) only; these "
+            f"the {rule!r} rule covers ReLU, ReLU6 and Hardtanh(0, k) only; these "
             f"nonlinearities were backpropagated as plain gradients: {listed} (see "
             "Explanation.not_guided for where they are)"
         )
-    if problems:
-        warnings.warn("; ".join(problems), GuidedBackpropWarning, stacklevel=stacklevel)
+    return "; ".join(problems)
+
+
+def warn_about_coverage(explanation: Explanation, stacklevel: int = 3) -> None:
+    """Warn once about uncovered nonlinearities and about a model with no ReLU at all."""
+    message = coverage_message(explanation.rule, len(explanation.sites), explanation.not_guided)
+    if message:
+        warnings.warn(message, GuidedBackpropWarning, stacklevel=stacklevel)

@@ -74,7 +74,7 @@ def guided_gradcam_from(
     Tensors are ``(N, ...)`` on the model's device. ``retain=False`` frees the
     recording's graph after use.
     """
-    path, activations = _layer_output(recording, layer)
+    path, activations = layer_activations(recording, layer)
     cam, resolved = gradcam_map(recording, activations, target)
     guided = recording.explain(resolved, "guided", retain=retain)
     return GuidedGradCAM(cam=cam, guided=guided, product=guided.attribution * cam, layer=path)
@@ -116,7 +116,9 @@ def _layer_path(model: nn.Module, layer: str | nn.Module | None) -> str | None:
     return layer
 
 
-def _layer_output(recording: Recording, path: str | None) -> tuple[str, torch.Tensor]:
+def layer_activations(recording: Recording, path: str | None) -> tuple[str, torch.Tensor]:
+    """The ``(N, C, h, w)`` output of module ``path`` kept by ``recording`` (the last
+    spatial one for ``None``), with its path; ``ValueError`` if there is none."""
     if path is None:
         if recording.last_spatial is None:
             raise ValueError(

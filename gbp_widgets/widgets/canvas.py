@@ -1,0 +1,96 @@
+"""The explorer's canvases: panels side by side, a crosshair layer, the channel grid."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import ipywidgets as widgets
+import numpy as np
+from ipycanvas import Canvas, MultiCanvas, hold_canvas
+
+GAP = 8
+CROSSHAIR = "#00e5ff"
+
+
+class PanelStrip:
+    """Pictures of equal size in one row on a two-layer canvas.
+
+    Layer 0 holds the pictures, layer 1 the crosshair drawn at the same pixel
+    of every panel. Pictures must be ``(size, size, 4)`` ``uint8`` RGBA:
+    ipycanvas sends RGBA losslessly (PNG) but JPEG-encodes RGB.
+    """
+
+    def __init__(self, names: tuple[str, ...], size: int) -> None:
+        self.names = names
+        self.size = size
+        width = len(names) * size + (len(names) - 1) * GAP
+        self.canvas = MultiCanvas(2, width=width, height=size)
+        self.captions = widgets.HBox(
+            [
+                widgets.HTML(layout=widgets.Layout(width=f"{size}px", margin=f"0 {GAP}px 0 0"))
+                for _ in names
+            ]
+        )
+        self.widget = widgets.VBox([self.captions, self.canvas])
+        self._drawn: dict[str, np.ndarray] = {}
+
+    def offset(self, name: str) -> int:
+        """Left edge of panel ``name``, in canvas pixels."""
+        return self.names.index(name) * (self.size + GAP)
+
+    def locate(self, x: float, y: float) -> tuple[str, int, int] | None:
+        """Panel and ``(row, column)`` inside it under canvas point ``(x, y)``, if any."""
+        index, inside = divmod(int(x), self.size + GAP)
+        row = int(y)
+        if index >= len(self.names) or inside >= self.size or not 0 <= row < self.size:
+            return None
+        return self.names[index], row, inside
+
+    def draw(self, pictures: Mapping[str, np.ndarray], captions: Mapping[str, str]) -> None:
+        for name, caption in zip(self.names, self.captions.children, strict=True):
+            caption.value = f"<b>{captions.get(name, name)}</b>"
+        # Encoding a picture costs more than drawing it: send only those that changed.
+        changed = [name for name in self.names if self._drawn.get(name) is not pictures[name]]
+        with hold_canvas():
+            for name in changed:
+                self.canvas[0].put_image_data(pictures[name], self.offset(name), 0)
+        self._drawn.update((name, pictures[name]) for name in changed)
+
+    def crosshair(self, row: int | None, column: int | None) -> None:
+        """Draw the crosshair at ``(row, column)`` of every panel; ``None`` clears it."""
+        layer = self.canvas[1]
+        with hold_canvas():
+            layer.clear()
+            if row is None or column is None:
+                return
+            layer.stroke_style = CROSSHAIR
+            layer.line_width = 1
+            for name in self.names:
+                left = self.offset(name)
+                layer.stroke_line(left, row + 0.5, left + self.size, row + 0.5)
+                layer.stroke_line(left + column + 0.5, 0, left + column + 0.5, self.size)
+
+    def on_hover(self, callback: Callable[[float, float], None]) -> None:
+        self.canvas.on_mouse_move(callback)
+
+    def on_leave(self, callback: Callable[[float, float], None]) -> None:
+        self.canvas.on_mouse_out(callback)
+
+
+class GridCanvas:
+    """One picture on a canvas that takes the picture's size."""
+
+    def __init__(self) -> None:
+        self.canvas = Canvas(width=8, height=8)
+        self._drawn: np.ndarray | None = None
+
+    def draw(self, picture: np.ndarray) -> None:
+        if picture is self._drawn:
+            return
+        self._drawn = picture
+        height, width = picture.shape[:2]
+        with hold_canvas():
+            if (self.canvas.width, self.canvas.height) != (width, height):
+                self.canvas.width, self.canvas.height = width, height
+            self.canvas.clear()
+            self.canvas.put_image_data(picture, 0, 0)

@@ -1,0 +1,498 @@
+"""The Explorer: guided backprop and every ReLU's masks, live in a notebook."""
+
+from __future__ import annotations
+
+import html
+import os
+import warnings
+from pathlib import Path
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+import traitlets
+from matplotlib.figure import Figure
+from PIL import Image
+from torch import nn
+
+from gbp_widgets.engine import Neuron
+from gbp_widgets.figures import panel_figure, top_classes_title
+from gbp_widgets.images import SAMPLE_NAMES, load_image, sample_image
+from gbp_widgets.models import DEFAULT_MODEL, Preprocessing, load_model, model_names
+from gbp_widgets.widgets.canvas import GridCanvas, PanelStrip
+from gbp_widgets.widgets.latest import LatestOnly
+from gbp_widgets.widgets.session import ALL_CHANNELS, EXPLORER_RULES, ExplorerSession, View
+
+CUSTOM = "custom"
+PANELS = ("input", "attribution", "forward", "backward", "product")
+RULE_LABELS = {
+    "gradient": "Gradient",
+    "deconvnet": "DeconvNet",
+    "guided": "Guided",
+    "gradcam": "Guided Grad-CAM",
+}
+DISPLAY_LABELS = {
+    "gradient": "gradient image",
+    "saliency": "saliency",
+    "positive": "positive",
+    "negative": "negative",
+    "overlay": "overlay",
+}
+# Traits whose change needs a backward pass; the others only re-render.
+_BACKWARD_TRAITS = ("target", "target_kind", "rule")
+_RENDER_TRAITS = ("display", "percentile", "site", "channel")
+
+
+class Explorer(widgets.VBox):
+    """Explore Gradients, DeconvNet and Guided Backprop, down to each ReLU's masks.
+
+    ``Explorer()`` opens the offline default model on a sample photo.
+    ``Explorer(model=m, image=x, classes=names)`` explores your own model:
+    ``image`` is a path, bytes, a PIL image or a model-ready ``(3, H, W)``
+    tensor; ``preprocess`` turns pictures into inputs (ImageNet's by default).
+    State lives in the traits below; :attr:`panels` holds the pictures drawn.
+    """
+
+    image = traitlets.Unicode("chelsea", help="sample photo name, or 'custom'")
+    model_name = traitlets.Unicode(DEFAULT_MODEL, help="load_model name, or 'custom'")
+    target = traitlets.Int(0, help="class index explained when target_kind is 'class'")
+    target_kind = traitlets.Unicode("class", help="'class', or 'channel' at the site")
+    rule = traitlets.Unicode("guided", help="gradient, deconvnet, guided or gradcam")
+    layer = traitlets.Unicode("auto", help="Grad-CAM layer: a module path or 'auto'")
+    display = traitlets.Unicode("gradient", help="how the attribution is drawn")
+    percentile = traitlets.Float(99.0, help="percentile of |attribution| that saturates")
+    site = traitlets.Int(0, help="index of the ReLU site shown, in forward order")
+    channel = traitlets.Int(ALL_CHANNELS, help="channel shown at the site; -1 for all")
+    message = traitlets.Unicode("", help="the last problem reported to the user")
+
+    def __init__(
+        self,
+        model: nn.Module | None = None,
+        image: object = None,
+        classes: list[str] | tuple[str, ...] | None = None,
+        preprocess: Preprocessing | None = None,
+        panel_size: int = 224,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.panel_size = panel_size
+        self._scheduler = LatestOnly()
+        self._reverting = False
+        self._shown: View | None = None
+        self.panels: dict[str, np.ndarray] = {}
+        self._build_views()
+        self._start(model, image, classes, preprocess)
+        self._wire()
+        self._request_draw()
+
+    # -- construction -------------------------------------------------------------------
+
+    def _start(self, model, image, classes, preprocess) -> None:
+        """Open the session; a user model that fails falls back to the default, said so."""
+        picture = sample_image(self.image) if image is None else _as_picture(image)
+        if model is None:
+            self._open(load_model(DEFAULT_MODEL), picture)
+            return
+        self.set_trait("model_name", CUSTOM)
+        try:
+            self._session = ExplorerSession(model, preprocess or Preprocessing(), classes, picture)
+        except Exception as err:  # noqa: BLE001 - anything the user's model does
+            self._report(
+                f"your model could not be explained ({_describe(err)}); "
+                f"showing {DEFAULT_MODEL} instead"
+            )
+            self.set_trait("model_name", DEFAULT_MODEL)
+            self._open(load_model(DEFAULT_MODEL), sample_image("chelsea"))
+        if image is not None:
+            self.set_trait("image", CUSTOM)
+        self._after_new_input()
+
+    def _open(self, loaded, picture) -> None:
+        self._session = ExplorerSession(loaded.model, loaded.preprocess, loaded.classes, picture)
+        self._after_new_input()
+
+    def _build_views(self) -> None:
+        size = self.panel_size
+        self.strip = PanelStrip(PANELS, size)
+        self.grid = GridCanvas()
+        self.status = widgets.HTML()
+        self.readout_view = widgets.HTML(layout=widgets.Layout(min_height="3em"))
+        self.controls = _Controls()
+        self.strip.on_hover(self._hover)
+        self.strip.on_leave(lambda x, y: self.strip.crosshair(None, None))
+        self.children = [
+            self.status,
+            self.controls.widget,
+            self.strip.widget,
+            self.readout_view,
+            widgets.HTML("<b>product mask, channels ranked by how much they pass</b>"),
+            self.grid.canvas,
+        ]
+
+    def _wire(self) -> None:
+        c = self.controls
+        pairs = [
+            (c.image, "image"),
+            (c.model, "model_name"),
+            (c.rule, "rule"),
+            (c.layer, "layer"),
+            (c.display, "display"),
+            (c.percentile, "percentile"),
+            (c.site_slider, "site"),
+            (c.site_name, "site"),
+            (c.channel, "channel"),
+            (c.class_index, "target"),
+            (c.target_kind, "target_kind"),
+        ]
+        self._links = [widgets.link((self, name), (control, "value")) for control, name in pairs]
+        c.top.observe(self._pick_top_class, "value")
+        self.observe(self._show_top_class, "target")
+        c.class_name.observe(self._pick_class_by_name, "value")
+        c.upload.observe(self._upload, "value")
+        c.save.on_click(lambda _: self.save_png())
+        self.observe(self._on_image, "image")
+        self.observe(self._on_model, "model_name")
+        self.observe(self._on_layer, "layer")
+        self.observe(self._on_backward_trait, list(_BACKWARD_TRAITS))
+        self.observe(self._on_render_trait, list(_RENDER_TRAITS))
+
+    # -- reacting to changes ------------------------------------------------------------
+
+    def _on_image(self, change) -> None:
+        if change.new != CUSTOM:
+            self._guarded(change, lambda: self._session.set_image(sample_image(change.new)))
+
+    def _on_model(self, change) -> None:
+        if change.new != CUSTOM:
+            self._guarded(change, lambda: self._switch_model(change.new))
+
+    def _on_layer(self, change) -> None:
+        self._guarded(change, lambda: self._session.set_layer(change.new))
+
+    def _on_backward_trait(self, change) -> None:
+        self._request_draw()
+
+    def _on_render_trait(self, change) -> None:
+        if change.name == "site" and not self._reverting:
+            self._refresh_channels()
+        self._request_draw()
+
+    @traitlets.validate("target", "site", "channel", "rule", "display", "percentile")
+    def _validate_choice(self, proposal):
+        """Bad values never get in: the problem is shown and the current value kept."""
+        name, value = proposal.trait.name, proposal.value
+        problem = self._problem(name, value) if hasattr(self, "_session") else ""
+        if problem:
+            self._report(problem)
+            return getattr(self, name)
+        return value
+
+    def _problem(self, name: str, value) -> str:
+        classes = len(self._session.classes)
+        sites = len(self._session.site_names)
+        channels = len(self.controls.channel.options) - 1
+        if name == "target" and not 0 <= value < classes:
+            return f"class {value} is out of range: this model has {classes} (0 to {classes - 1})"
+        if name == "site" and not 0 <= value < max(sites, 1):
+            return f"site {value} is out of range: this model has {sites} ReLU sites"
+        if name == "channel" and value != ALL_CHANNELS and not 0 <= value < channels:
+            return f"channel {value} is out of range: this site has {channels} channels"
+        if name == "rule" and value not in EXPLORER_RULES:
+            return f"unknown rule {value!r}: use one of {', '.join(EXPLORER_RULES)}"
+        if name == "display" and value not in DISPLAY_LABELS:
+            return f"unknown display {value!r}: use one of {', '.join(DISPLAY_LABELS)}"
+        if name == "percentile" and not 50.0 <= value <= 100.0:
+            return f"percentile {value} must be between 50 and 100"
+        return ""
+
+    def _switch_model(self, name: str) -> None:
+        loaded = load_model(name)
+        session = ExplorerSession(
+            loaded.model, loaded.preprocess, loaded.classes, Image.fromarray(self._session.picture)
+        )
+        self._session = session
+        self._after_new_input()
+
+    def _upload(self, change) -> None:
+        files = change.new
+        if not files:
+            return
+        upload = files[-1]
+        content = upload["content"] if isinstance(upload, dict) else upload.content
+        try:
+            self._session.set_image(load_image(bytes(content)))
+        except Exception as err:  # noqa: BLE001 - a bad file must not break the explorer
+            self._report(f"that upload could not be shown ({_describe(err)})")
+            return
+        self._reverting = True
+        try:
+            self.image = CUSTOM
+        finally:
+            self._reverting = False
+        self._after_new_input()
+        self._request_draw()
+
+    def _pick_class_by_name(self, change) -> None:
+        if change.new in self._session.classes:
+            self.target = self._session.classes.index(change.new)
+            self.target_kind = "class"
+
+    def _pick_top_class(self, change) -> None:
+        if change.new is not None and change.new != self.target:
+            self.target = change.new
+            self.target_kind = "class"
+
+    def _show_top_class(self, change) -> None:
+        top = self.controls.top
+        shown = [value for _, value in top.options]
+        top.index = shown.index(change.new) if change.new in shown else None
+
+    # -- state changes that succeed or are undone ---------------------------------------
+
+    def _guarded(self, change, action) -> None:
+        if self._reverting:
+            return
+        try:
+            action()
+        except Exception as err:  # noqa: BLE001 - the explorer outlives any bad input
+            self._refuse(change, _describe(err))
+            return
+        if change.name in ("image", "model_name"):
+            self._after_new_input()
+        self._request_draw()
+
+    def _refuse(self, change, problem: str) -> None:
+        self._report(problem)
+        self._reverting = True
+        try:
+            self.set_trait(change.name, change.old)
+        finally:
+            self._reverting = False
+
+    def _report(self, problem: str) -> None:
+        self.message = problem
+        self.status.value = f"<span style='color:#b00020'>&#9888; {html.escape(problem)}</span>"
+
+    def _after_new_input(self) -> None:
+        """New image or model: fresh choices for targets, sites and layers."""
+        session = self._session
+        top = session.top_classes(5)
+        c = self.controls
+        self._reverting = True
+        try:
+            with self.hold_trait_notifications():
+                c.top.options = [(f"{name} {100 * p:.1f}%", index) for index, name, p in top]
+                c.class_index.max = max(len(session.classes) - 1, 0)
+                c.class_name.options = list(session.classes)
+                names = session.site_names
+                c.site_slider.max = max(len(names) - 1, 0)
+                c.site_name.options = [(name, i) for i, name in enumerate(names)] or [("-", 0)]
+                c.layer.options = ["auto", *_layer_choices(session.engine.model)]
+                self.target = top[0][0]
+                self.site = min(self.site, max(len(names) - 1, 0))
+        finally:
+            self._reverting = False
+        self._refresh_channels()
+        coverage = session.coverage("guided")
+        self.status.value = (
+            f"<span style='color:#8a6d00'>&#9888; {html.escape(coverage)}</span>"
+            if coverage
+            else ""
+        )
+
+    def _refresh_channels(self) -> None:
+        session = self._session
+        if not session.site_names:
+            options = [("all channels", ALL_CHANNELS)]
+        else:
+            ranking = session.channel_ranking(session.result(self._target(), self.rule), self.site)
+            options = [("all channels", ALL_CHANNELS)] + [
+                (f"{c}: {100 * share:.0f}% pass", c) for c, share in ranking
+            ]
+        keep = self.channel if any(v == self.channel for _, v in options) else ALL_CHANNELS
+        self._reverting = True
+        try:
+            self.controls.channel.options = options
+            self.controls.channel.value = keep
+            self.channel = keep
+        finally:
+            self._reverting = False
+
+    # -- drawing ------------------------------------------------------------------------
+
+    def _target(self) -> int | Neuron:
+        if self.target_kind == "channel" and self._session.site_names:
+            name = self._session.site_names[self.site]
+            channel = self.channel if self.channel != ALL_CHANNELS else self._top_channel()
+            return Neuron(name, channel)
+        return self.target
+
+    def _top_channel(self) -> int:
+        result = self._session.result(self.target, "guided")
+        return self._session.channel_ranking(result, self.site)[0][0]
+
+    def view(self) -> View:
+        """The current choices, as the session takes them."""
+        return View(
+            target=self._target(),
+            rule=self.rule,
+            display=self.display,
+            percentile=self.percentile,
+            site=self.site,
+            channel=self.channel,
+            layer=self.layer,
+        )
+
+    def _request_draw(self) -> None:
+        if not self._reverting:
+            self._scheduler.submit(self._draw)
+
+    def _draw(self) -> None:
+        view = self.view()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pictures = self._session.panels(view, self.panel_size)
+        except Exception as err:  # noqa: BLE001 - keep showing the last good picture
+            self._report(_describe(err))
+            return
+        self.panels = pictures
+        self._shown = view
+        self.strip.draw(pictures, self._captions(view))
+        self.grid.draw(pictures["grid"])
+
+    def _captions(self, view: View) -> dict[str, str]:
+        names = self._session.site_names
+        site = names[view.site] if names else "(no ReLU sites)"
+        what = "all channels" if view.channel == ALL_CHANNELS else f"channel {view.channel}"
+        target = (
+            view.target
+            if isinstance(view.target, Neuron)
+            else self._session.class_name(view.target)
+        )
+        return {
+            "input": "input",
+            "attribution": f"{RULE_LABELS[view.rule]}: {target}",
+            "forward": f"forward 1[x&gt;0] at {site}",
+            "backward": f"backward 1[g&gt;0], {what}",
+            "product": "product: what guided passes",
+        }
+
+    def _hover(self, x: float, y: float) -> None:
+        spot = self.strip.locate(x, y)
+        if spot is None or self._shown is None:
+            return
+        _, row, column = spot
+        self.strip.crosshair(row, column)
+        values = self._session.readout(self._shown, row, column, self.panel_size)
+        self.readout_view.value = _readout_html(values)
+
+    # -- reading the explorer from code -------------------------------------------------
+
+    def refresh(self) -> dict[str, np.ndarray]:
+        """Finish any pending redraw now and return :attr:`panels`."""
+        self._scheduler.flush()
+        return self.panels
+
+    def readout(self, row: int, column: int) -> dict[str, object]:
+        """The hover read-out for panel pixel ``(row, column)``, without a mouse."""
+        self.refresh()
+        return self._session.readout(self._shown, row, column, self.panel_size)
+
+    def figure(self) -> Figure:
+        """A matplotlib figure of the panels shown, titled with the top classes."""
+        pictures = self.refresh()
+        captions = self._captions(self._shown)
+        shown = {captions[name].replace("&gt;", ">"): pictures[name] for name in PANELS}
+        probabilities = self._session.probabilities
+        return panel_figure(shown, top_classes_title(probabilities, self._session.classes))
+
+    def save_png(self, path: str | os.PathLike | None = None) -> Path:
+        """Save :meth:`figure` as a PNG (``gbp-explorer.png`` by default); return its path."""
+        out = Path(path or "gbp-explorer.png")
+        self.figure().savefig(out, dpi=110)
+        self.status.value = f"saved {html.escape(str(out))}"
+        return out
+
+
+class _Controls:
+    """The explorer's control widgets, laid out; values are linked to its traits."""
+
+    def __init__(self) -> None:
+        full = widgets.Layout(width="auto")
+        self.image = widgets.Dropdown(options=[*SAMPLE_NAMES, CUSTOM], description="image")
+        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="upload")
+        self.model = widgets.Dropdown(options=[*model_names(), CUSTOM], description="model")
+        self.rule = widgets.ToggleButtons(options=[(v, k) for k, v in RULE_LABELS.items()])
+        self.layer = widgets.Dropdown(options=["auto"], description="CAM layer")
+        self.display = widgets.ToggleButtons(options=[(v, k) for k, v in DISPLAY_LABELS.items()])
+        self.percentile = widgets.FloatSlider(
+            value=99.0,
+            min=90.0,
+            max=100.0,
+            step=0.1,
+            description="clip %",
+            continuous_update=True,
+        )
+        self.top = widgets.ToggleButtons(options=[("-", 0)], description="top-5")
+        self.class_index = widgets.BoundedIntText(min=0, max=999, description="class #")
+        self.class_name = widgets.Combobox(placeholder="any class by name", ensure_option=True)
+        self.target_kind = widgets.ToggleButtons(
+            options=[("class", "class"), ("channel at site", "channel")], description="explain"
+        )
+        self.site_slider = widgets.IntSlider(
+            min=0, max=0, description="site", continuous_update=True
+        )
+        self.site_name = widgets.Dropdown(options=[("-", 0)])
+        self.channel = widgets.Dropdown(
+            options=[("all channels", ALL_CHANNELS)], description="channel"
+        )
+        self.save = widgets.Button(description="save PNG", icon="download")
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.image, self.upload, self.model, self.save]),
+                widgets.HBox([self.rule, self.layer]),
+                widgets.HBox([self.display, self.percentile]),
+                self.top,
+                widgets.HBox([self.target_kind, self.class_index, self.class_name]),
+                widgets.HBox([self.site_slider, self.site_name, self.channel]),
+            ],
+            layout=full,
+        )
+
+
+def _as_picture(image: object) -> Image.Image | torch.Tensor:
+    if isinstance(image, (Image.Image, torch.Tensor)):
+        return image
+    return load_image(image)
+
+
+def _layer_choices(model: nn.Module) -> list[str]:
+    """Module paths worth offering for Grad-CAM: containers and convolutions."""
+    return [
+        path
+        for path, module in model.named_modules()
+        if path and (len(module._modules) or isinstance(module, nn.modules.conv._ConvNd))
+    ]
+
+
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
+def _readout_html(values: dict[str, object]) -> str:
+    attribution = ", ".join(f"{v:+.3g}" for v in values["attribution"])
+    parts = [
+        f"pixel (y={values['y']}, x={values['x']})",
+        f"input RGB {values['rgb']}",
+        f"attribution ({attribution})",
+    ]
+    if "pre_activation" in values:
+        parts += [
+            f"site unit (y={values['site_y']}, x={values['site_x']})",
+            f"x = {values['pre_activation']:+.4g}",
+            f"g = {values['gradient']:+.4g}",
+            f"forward {values['forward']:.3g} &middot; backward {values['backward']:.3g} "
+            f"&middot; product {values['product']:.3g}",
+        ]
+    return "<code>" + " &nbsp;|&nbsp; ".join(parts) + "</code>"

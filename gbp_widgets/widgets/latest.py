@@ -1,0 +1,47 @@
+"""Run only the newest of a burst of requests: a dragged slider must not queue stale work."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+# Requests closer together than this coalesce. Long enough for the kernel to read
+# every message that queued up while the last job ran, short enough not to be seen.
+COALESCE_SECONDS = 0.02
+
+
+class LatestOnly:
+    """Holds one pending job; a newer request replaces it before it runs.
+
+    Inside a running event loop (a Jupyter kernel) the job runs shortly after
+    the last request of a burst; without one (scripts, tests) it runs at once.
+    :meth:`flush` runs a pending job immediately, for readers that need fresh
+    results.
+    """
+
+    def __init__(self, delay: float = COALESCE_SECONDS) -> None:
+        self._delay = delay
+        self._job: Callable[[], None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self._job is not None
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._job = job
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        if self._timer is None:
+            self._timer = loop.call_later(self._delay, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        job, self._job = self._job, None
+        if job is not None:
+            job()
