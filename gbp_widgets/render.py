@@ -161,6 +161,16 @@ def to_rgba(image: object) -> np.ndarray:
     return _rgba(_image_float(image))
 
 
+def fit(picture: np.ndarray, size: int) -> np.ndarray:
+    """Scale a picture to ``size`` x ``size`` by nearest neighbours: each source
+    pixel becomes a crisp block (exact blocks when ``size`` is a multiple)."""
+    if picture.shape[:2] == (size, size):
+        return picture
+    rows = (np.arange(size) * picture.shape[0]) // size
+    columns = (np.arange(size) * picture.shape[1]) // size
+    return np.ascontiguousarray(picture[rows][:, columns])
+
+
 def _chw(attribution: object) -> np.ndarray:
     values = as_array(attribution).astype(np.float64)
     if values.ndim == 4 and values.shape[0] == 1:

@@ -8,6 +8,8 @@ import ipywidgets as widgets
 import numpy as np
 from ipycanvas import Canvas, MultiCanvas, hold_canvas
 
+from gbp_widgets.render import fit
+
 GAP = 8
 CROSSHAIR = "#00e5ff"
 
@@ -25,6 +27,8 @@ class PanelStrip:
         self.size = size
         width = len(names) * size + (len(names) - 1) * GAP
         self.canvas = MultiCanvas(2, width=width, height=size)
+        # Small masks are sent as they are and scaled up by the browser, block by block.
+        self.canvas[0].image_smoothing_enabled = False
         self.captions = widgets.HBox(
             [
                 widgets.HTML(layout=widgets.Layout(width=f"{size}px", margin=f"0 {GAP}px 0 0"))
@@ -49,11 +53,22 @@ class PanelStrip:
     def draw(self, pictures: Mapping[str, np.ndarray], captions: Mapping[str, str]) -> None:
         for name, caption in zip(self.names, self.captions.children, strict=True):
             caption.value = f"<b>{captions.get(name, name)}</b>"
-        # Encoding a picture costs more than drawing it: send only those that changed.
+        # Encoding a picture costs more than drawing it: send only those that changed,
+        # at their own resolution when the browser can scale them up exactly.
         changed = [name for name in self.names if self._drawn.get(name) is not pictures[name]]
+        layer = self.canvas[0]
         with hold_canvas():
             for name in changed:
-                self.canvas[0].put_image_data(pictures[name], self.offset(name), 0)
+                picture = pictures[name]
+                height, width = picture.shape[:2]
+                if height == width <= self.size and self.size % height == 0:
+                    factor = self.size // height
+                    layer.save()
+                    layer.scale(factor)
+                    layer.put_image_data(picture, self.offset(name) / factor, 0)
+                    layer.restore()
+                else:
+                    layer.put_image_data(fit(picture, self.size), self.offset(name), 0)
         self._drawn.update((name, pictures[name]) for name in changed)
 
     def crosshair(self, row: int | None, column: int | None) -> None:

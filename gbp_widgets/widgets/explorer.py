@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from torch import nn
 
+from gbp_widgets import render
 from gbp_widgets.engine import Neuron
 from gbp_widgets.figures import panel_figure, top_classes_title
 from gbp_widgets.images import SAMPLE_NAMES, load_image, sample_image
@@ -170,6 +171,9 @@ class Explorer(widgets.VBox):
         self._guarded(change, lambda: self._session.set_layer(change.new))
 
     def _on_backward_trait(self, change) -> None:
+        # The channel ranking follows the masks, which follow the target and rule.
+        if not self._reverting:
+            self._refresh_channels()
         self._request_draw()
 
     def _on_render_trait(self, change) -> None:
@@ -356,7 +360,10 @@ class Explorer(widgets.VBox):
         except Exception as err:  # noqa: BLE001 - keep showing the last good picture
             self._report(_describe(err))
             return
-        self.panels = pictures
+        self.panels = {
+            name: render.fit(picture, self.panel_size) if name in PANELS else picture
+            for name, picture in pictures.items()
+        }
         self._shown = view
         self.strip.draw(pictures, self._captions(view))
         self.grid.draw(pictures["grid"])

@@ -216,19 +216,21 @@ class ExplorerSession:
         return self._remember(("ranking", result.serial, site), rank)
 
     def panels(self, view: View, size: int) -> dict[str, np.ndarray]:
-        """Panel name -> ``(size, size, 4)`` RGBA picture, plus the channel ``grid``.
+        """Panel name -> RGBA picture, plus the channel ``grid``.
 
-        Pictures that did not change since the last call are the same objects,
-        so a view can skip re-sending them.
+        ``input`` and ``attribution`` are ``(size, size, 4)``; the mask panels
+        are at the site's own resolution ``(h, w, 4)``, to be shown scaled up
+        with nearest neighbours (:func:`gbp_widgets.render.fit`). Pictures that did not change
+        since the last call are the same objects, so a view can skip them.
         """
         result = self.result(view.target, view.rule)
         panels = {
             "input": self._remember(
-                ("input", size), lambda: _fit(render.to_rgba(self.picture), size)
+                ("input", size), lambda: render.fit(render.to_rgba(self.picture), size)
             ),
             "attribution": self._remember(
                 ("attribution", result.serial, view.display, view.percentile, size),
-                lambda: _fit(
+                lambda: render.fit(
                     render.display(result.attribution, view.display, self.picture, view.percentile),
                     size,
                 ),
@@ -240,9 +242,11 @@ class ExplorerSession:
         masks = self.site_masks(result, view.site)
         channel = None if view.channel == ALL_CHANNELS else view.channel
         for name in MASK_PANELS:
+            # Forward masks belong to the recording, not to a backward pass.
+            owner = "recording" if name == "forward" else result.serial
             panels[name] = self._remember(
-                (name, result.serial, view.site, channel, size),
-                lambda name=name: _fit(render.mask_picture(masks[name], channel), size),
+                (name, owner, view.site, channel),
+                lambda name=name: render.mask_picture(masks[name], channel),
             )
         panels["grid"] = self._remember(
             ("grid", result.serial, view.site), lambda: self._grid(result, view.site)
@@ -321,13 +325,3 @@ def _spatial(values: np.ndarray) -> np.ndarray:
     padded = np.zeros(side * side, dtype=flat.dtype)
     padded[: flat.size] = flat
     return padded.reshape(1, side, side)
-
-
-def _fit(picture: np.ndarray, size: int) -> np.ndarray:
-    """Scale an RGBA picture to ``size`` x ``size`` with nearest neighbours, so every
-    mask cell stays a crisp block."""
-    if picture.shape[:2] == (size, size):
-        return picture
-    rows = (np.arange(size) * picture.shape[0]) // size
-    columns = (np.arange(size) * picture.shape[1]) // size
-    return np.ascontiguousarray(picture[rows][:, columns])
