@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 
+import ipycanvas.canvas
 import ipywidgets as widgets
 import numpy as np
 from ipycanvas import Canvas, MultiCanvas, hold_canvas
+from PIL import Image
 
 from gbp_widgets.render import fit
 
 GAP = 8
 CROSSHAIR = "#00e5ff"
+
+
+def put_picture(layer: Canvas, picture: np.ndarray, x: float, y: float) -> None:
+    """Draw an RGBA picture losslessly at ``(x, y)`` (affected by the layer's transform).
+
+    ipycanvas encodes pictures as PNG at zlib's default level, which costs about
+    16 ms for a noisy 224 x 224 map; level 1 costs a third of that for the same
+    pixels. Where this ipycanvas version lacks the command used, the public
+    ``put_image_data`` does the same, only slower.
+    """
+    manager = getattr(layer, "_canvas_manager", None)
+    command = getattr(ipycanvas.canvas, "COMMANDS", {}).get("putImageData")
+    if manager is None or command is None:
+        layer.put_image_data(picture, x, y)
+        return
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, "PNG", compress_level=1)
+    manager.send_draw_command(layer, command, [x, y], [buffer.getvalue()])
 
 
 class PanelStrip:
@@ -65,10 +86,10 @@ class PanelStrip:
                     factor = self.size // height
                     layer.save()
                     layer.scale(factor)
-                    layer.put_image_data(picture, self.offset(name) / factor, 0)
+                    put_picture(layer, picture, self.offset(name) / factor, 0)
                     layer.restore()
                 else:
-                    layer.put_image_data(fit(picture, self.size), self.offset(name), 0)
+                    put_picture(layer, fit(picture, self.size), self.offset(name), 0)
         self._drawn.update((name, pictures[name]) for name in changed)
 
     def crosshair(self, row: int | None, column: int | None) -> None:
@@ -108,4 +129,4 @@ class GridCanvas:
             if (self.canvas.width, self.canvas.height) != (width, height):
                 self.canvas.width, self.canvas.height = width, height
             self.canvas.clear()
-            self.canvas.put_image_data(picture, 0, 0)
+            put_picture(self.canvas, picture, 0, 0)
