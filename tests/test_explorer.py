@@ -66,7 +66,7 @@ def test_attribution_panel_is_the_engines_map(explorer, rule, display):
 def test_gradcam_rule_shows_the_product(explorer):
     from gbp_widgets import guided_gradcam
 
-    explorer.rule, explorer.display = "gradcam", "gradient"
+    explorer.rule, explorer.display, explorer.percentile = "gradcam", "gradient", 99.0
     panels = explorer.refresh()
     session = explorer._session
     result = guided_gradcam(session.engine.model, session.inputs, target=explorer.target)
@@ -357,3 +357,22 @@ def test_five_hundred_control_changes_leave_memory_flat(explorer):
     growth = resident_megabytes() - before
     print(f"resident memory growth over 500 changes: {growth:.1f} MiB")
     assert growth < 40
+
+
+def test_gradcam_layer_choice(explorer):
+    from gbp_widgets import guided_gradcam
+
+    assert "_blocks.10" in explorer.controls.layer.options
+    explorer.rule, explorer.display = "gradcam", "gradient"
+    explorer.layer = "_blocks.10"
+    panels = explorer.refresh()
+    session = explorer._session
+    result = guided_gradcam(
+        session.engine.model, session.inputs, target=explorer.target, layer="_blocks.10"
+    )
+    expected = render.gradient_image(result.product, percentile=explorer.percentile)
+    assert np.array_equal(panels["attribution"], expected)
+    explorer.layer = "no.such.layer"
+    assert explorer.layer == "_blocks.10" and "no module called" in explorer.message
+    explorer.layer = "auto"
+    explorer.rule = "guided"

@@ -181,7 +181,9 @@ class Explorer(widgets.VBox):
             self._refresh_channels()
         self._request_draw()
 
-    @traitlets.validate("target", "site", "channel", "rule", "display", "percentile")
+    @traitlets.validate(
+        "target", "site", "channel", "rule", "display", "percentile", "layer", "image", "model_name"
+    )
     def _validate_choice(self, proposal):
         """Bad values never get in: the problem is shown and the current value kept."""
         name, value = proposal.trait.name, proposal.value
@@ -207,6 +209,14 @@ class Explorer(widgets.VBox):
             return f"unknown display {value!r}: use one of {', '.join(DISPLAY_LABELS)}"
         if name == "percentile" and not 50.0 <= value <= 100.0:
             return f"percentile {value} must be between 50 and 100"
+        choices = {
+            "layer": self.controls.layer,
+            "image": self.controls.image,
+            "model_name": self.controls.model,
+        }
+        if name in choices and value not in choices[name].options:
+            what = {"layer": "module called", "image": "sample image", "model_name": "model"}[name]
+            return f"no {what} {value!r}: choose one from the {name} menu"
         return ""
 
     def _switch_model(self, name: str) -> None:
