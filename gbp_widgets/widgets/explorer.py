@@ -406,6 +406,15 @@ class Explorer(widgets.VBox):
 
     # -- reading the explorer from code -------------------------------------------------
 
+    @property
+    def site_names(self) -> list[str]:
+        """The ReLU sites of the model on this image, in forward order."""
+        return self._session.site_names
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self._session.classes
+
     def refresh(self) -> dict[str, np.ndarray]:
         """Finish any pending redraw now and return :attr:`panels`."""
         self._scheduler.flush()
