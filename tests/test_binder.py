@@ -1,0 +1,86 @@
+"""Binder: the files follow repo2docker's conventions, and an environment built from them
+(with the pinned constraints) runs every notebook."""
+
+import importlib.metadata
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[1]
+BINDER = ROOT / "binder"
+
+
+def binder_requirements() -> list[Requirement]:
+    lines = (BINDER / "requirements.txt").read_text().splitlines()
+    return [Requirement(line) for line in lines if line.strip() and line[0] not in "#-"]
+
+
+def test_runtime_and_post_build_follow_repo2docker():
+    assert re.fullmatch(r"python-3\.\d+\n?", (BINDER / "runtime.txt").read_text())
+    post_build = BINDER / "postBuild"
+    assert post_build.read_text().startswith("#!/bin/bash")
+    assert post_build.stat().st_mode & stat.S_IXUSR
+
+
+def test_requirements_cover_the_package_with_cpu_torch():
+    text = (BINDER / "requirements.txt").read_text()
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text
+    names = {requirement.name for requirement in binder_requirements()}
+    declared = [Requirement(line) for line in importlib.metadata.requires("gbp-widgets")]
+    needed = {requirement.name for requirement in declared if requirement.marker is None}
+    assert needed <= names, f"missing from binder/requirements.txt: {needed - names}"
+    pins = dict(
+        line.split("==")
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    for requirement in binder_requirements():
+        if requirement.name in ("torch", "torchvision"):
+            assert str(requirement.specifier) == f"=={pins[requirement.name]}"
+
+
+@pytest.mark.skipif(os.environ.get("GBP_SKIP_BINDER_BUILD") == "1", reason="asked to skip")
+def test_a_fresh_environment_from_binder_runs_every_notebook(tmp_path):
+    venv = tmp_path / "binder-env"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PYTHONPATH", None)
+
+    def run(*command, **options):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, **options)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    # PyTorch's CPU index is out of reach here (only the package registries are), so the
+    # index line is left out and the constraints pick the same versions from the registry.
+    requirements = tmp_path / "requirements.txt"
+    lines = (BINDER / "requirements.txt").read_text().splitlines()
+    requirements.write_text("\n".join(line for line in lines if not line.startswith("--")))
+    install = ["install", "-q", "-r", str(requirements), "-c", str(ROOT / "constraints.txt")]
+    run(python, "-m", "pip", *install, "nbclient", "ipykernel", timeout=1200)
+    run("bash", str(BINDER / "postBuild"), cwd=ROOT, timeout=600)
+    runner = tmp_path / "run_notebooks.py"
+    runner.write_text(RUN_NOTEBOOKS)
+    notebooks = sorted(str(path) for path in (ROOT / "notebooks").glob("*.ipynb"))
+    run(python, str(runner), *notebooks, cwd=tmp_path, timeout=1200)
+
+
+RUN_NOTEBOOKS = """
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+for path in sys.argv[1:]:
+    notebook = nbformat.read(path, as_version=4)
+    resources = {"metadata": {"path": str(Path(path).parent)}}
+    NotebookClient(notebook, timeout=600, kernel_name="python3", resources=resources).execute()
+    print("ran", path)
+"""
