@@ -1,0 +1,117 @@
+"""Data-randomisation sanity check: a model trained on shuffled labels should explain
+differently from one trained on the true labels. Small CNNs on scikit-learn's digits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gbp_widgets.engine import GuidedBackprop
+from gbp_widgets.sanity.metrics import METRICS, normalised_map, similarities
+
+
+class DigitsCNN(nn.Module):
+    """A small ReLU CNN for the 8 x 8 digits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.head = nn.Linear(32 * 4 * 4, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.conv1(x))
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return self.head(x.flatten(1))
+
+
+@dataclass
+class DataRandomization:
+    """Two models, their training accuracies, and how alike their maps are.
+
+    ``similarity[rule][metric]`` averages over the explained images;
+    ``maps[(which, rule)]`` holds normalised ``(N, 8, 8)`` maps for
+    ``which`` in ``("true", "random")``; ``images`` is ``(N, 8, 8)``.
+    """
+
+    true_model: DigitsCNN
+    random_model: DigitsCNN
+    true_accuracy: float
+    random_accuracy: float
+    similarity: dict[str, dict[str, float]]
+    maps: dict[tuple[str, str], np.ndarray]
+    images: np.ndarray
+
+
+def load_digits_tensors() -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's bundled digits: ``(1797, 1, 8, 8)`` floats in [0, 1] and labels."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    return images, torch.tensor(digits.target)
+
+
+def train(images: torch.Tensor, labels: torch.Tensor, epochs: int, seed: int) -> DigitsCNN:
+    """Adam, batches of 64; deterministic for a given ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = DigitsCNN()
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(images), generator=generator)
+        for start in range(0, len(images), 64):
+            batch = order[start : start + 64]
+            loss = F.cross_entropy(model(images[batch]), labels[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    return model.eval()
+
+
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float((model(images).argmax(1) == labels).float().mean())
+
+
+def data_randomization(
+    epochs: int = 30,
+    explained: int = 32,
+    rules: tuple[str, ...] = ("gradient", "guided"),
+    seed: int = 0,
+) -> DataRandomization:
+    """Train on true and on permuted labels, then compare maps of ``explained`` digits
+    (each explained for its true class). Under a minute on two CPU cores."""
+    images, labels = load_digits_tensors()
+    shuffled = labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))]
+    true_model = train(images, labels, epochs, seed)
+    random_model = train(images, shuffled, epochs, seed)
+    chosen, targets = images[:explained], labels[:explained]
+    similarity, maps = {}, {}
+    for rule in rules:
+        pair = {}
+        for which, model in (("true", true_model), ("random", random_model)):
+            attribution = (
+                GuidedBackprop(model)
+                .explain(chosen, target=targets, rule=rule, capture_masks=False)
+                .attribution
+            )
+            pair[which] = np.stack([normalised_map(a) for a in attribution.numpy()])
+            maps[(which, rule)] = pair[which]
+        scores = [similarities(a, b) for a, b in zip(pair["true"], pair["random"], strict=True)]
+        similarity[rule] = {m: float(np.mean([s[m] for s in scores])) for m in METRICS}
+    return DataRandomization(
+        true_model,
+        random_model,
+        accuracy(true_model, images, labels),
+        accuracy(random_model, images, shuffled),
+        similarity,
+        maps,
+        chosen[:, 0].numpy(),
+    )

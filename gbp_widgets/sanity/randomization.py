@@ -1,0 +1,261 @@
+"""Model-randomisation sanity checks (Adebayo et al., 2018) on a copy of the user's model.
+
+Re-initialise the model's parameterised blocks from the output downwards, one
+more at a time (cascading) or one at a time with the rest kept (independent),
+and after each step compare every rule's map with the original. A map that
+barely changes when the weights it claims to explain are destroyed is not
+about the model.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+from tqdm import tqdm
+
+from gbp_widgets import render
+from gbp_widgets.engine import GuidedBackprop
+from gbp_widgets.engine.targets import Target, class_targets
+from gbp_widgets.sanity.metrics import METRICS, normalised_map, similarities
+
+Progress = bool | Callable[[int, int], None]
+ORIGINAL = "original"
+
+
+@dataclass
+class SanityResult:
+    """Maps and similarities for each randomisation step.
+
+    ``steps`` names what was randomised at each step (``"original"`` first);
+    ``maps[(rule, step)]`` is the normalised ``(H, W)`` map of the first image;
+    ``records`` is a tidy table, one dict per (step, rule, metric) with the
+    metric averaged over the images: ``step``, ``randomised``, ``rule``,
+    ``metric``, ``value``. ``mode`` is ``"cascading"`` or ``"independent"``.
+    """
+
+    mode: str
+    rules: tuple[str, ...]
+    steps: list[str]
+    maps: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+    records: list[dict[str, object]] = field(default_factory=list)
+
+    def value(self, rule: str, step: int, metric: str = "spearman_abs") -> float:
+        """One similarity to the original map."""
+        for record in self.records:
+            if (record["rule"], record["step"], record["metric"]) == (rule, step, metric):
+                return float(record["value"])
+        raise KeyError(f"no record for rule {rule!r}, step {step}, metric {metric!r}")
+
+    def to_dataframe(self):
+        """The records as a pandas DataFrame (pandas is needed only here)."""
+        import pandas
+
+        return pandas.DataFrame.from_records(self.records)
+
+    def figure(self) -> Figure:
+        """Similarity to the original map after each step: one panel per metric."""
+        figure = Figure(figsize=(3.2 * len(METRICS), 3.4))
+        axes = figure.subplots(1, len(METRICS), sharey=True)
+        positions = range(len(self.steps))
+        for axis, metric in zip(axes, METRICS, strict=True):
+            for rule in self.rules:
+                axis.plot(
+                    positions,
+                    [self.value(rule, s, metric) for s in positions],
+                    marker="o",
+                    label=rule,
+                )
+            axis.set_title(metric)
+            axis.set_xticks(list(positions), self.steps, rotation=90, fontsize=7)
+            axis.set_ylim(-0.1, 1.05)
+        axes[0].set_ylabel("similarity to the original map")
+        axes[-1].legend(fontsize=8)
+        figure.suptitle(f"{self.mode} randomisation, from the output down", fontsize=10)
+        figure.tight_layout()
+        return figure
+
+    def grid(self, tile: int = 96) -> np.ndarray:
+        """RGBA picture of the maps: rows are rules, columns are steps (``|map|``)."""
+        rows = []
+        for rule in self.rules:
+            tiles = [
+                render.fit(render.saliency(np.abs(self.maps[(rule, s)])[None], 99.0), tile)
+                for s in range(len(self.steps))
+            ]
+            rows.append(np.concatenate(_with_gaps(tiles, axis=1), axis=1))
+        return np.concatenate(_with_gaps(rows, axis=0), axis=0)
+
+    def grid_figure(self) -> Figure:
+        """The map grid with rule and step labels."""
+        figure = Figure(figsize=(1.1 * len(self.steps) + 1, 1.2 * len(self.rules) + 1))
+        axes = figure.subplots(len(self.rules), len(self.steps), squeeze=False)
+        for row, rule in enumerate(self.rules):
+            for column, step in enumerate(self.steps):
+                axis = axes[row, column]
+                axis.imshow(np.abs(self.maps[(rule, column)]), cmap="gray")
+                axis.set_xticks([]), axis.set_yticks([])
+                if row == 0:
+                    axis.set_title(step, fontsize=6, rotation=45)
+            axes[row, 0].set_ylabel(rule, fontsize=8)
+        return figure
+
+
+def parameter_blocks(model: nn.Module) -> list[str]:
+    """Module paths re-initialised together, in registration (roughly forward) order.
+
+    The model's direct children that hold parameters, with containers such as
+    ``nn.Sequential`` or ``nn.ModuleList`` opened one level (``layer1.0``,
+    ``_blocks.3``, ``features.7``).
+    """
+    blocks = []
+    for name, child in model.named_children():
+        if not _has_parameters(child):
+            continue
+        if isinstance(child, (nn.Sequential, nn.ModuleList)):
+            blocks += [f"{name}.{n}" for n, c in child.named_children() if _has_parameters(c)]
+        else:
+            blocks.append(name)
+    return blocks
+
+
+def reinitialise(model: nn.Module, block: str, seed: int) -> None:
+    """Re-draw the parameters (and reset the statistics) of ``model``'s ``block`` in place,
+    reproducibly from ``seed``, without touching torch's global random state."""
+    module = model.get_submodule(block)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for part in module.modules():
+            if hasattr(part, "reset_parameters"):
+                part.reset_parameters()
+            elif list(part.parameters(recurse=False)):
+                for parameter in part.parameters(recurse=False):
+                    nn.init.normal_(parameter, std=float(parameter.detach().std()) or 0.02)
+            if hasattr(part, "reset_running_stats"):
+                part.reset_running_stats()
+
+
+def cascading_randomization(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    target: Target = None,
+    rules: Sequence[str] = ("gradient", "deconvnet", "guided"),
+    order: str = "top_down",
+    seed: int = 0,
+    max_steps: int | None = None,
+    progress: Progress = True,
+) -> SanityResult:
+    """Randomise blocks cumulatively, from the output down (``order="top_down"``) or
+    from the input up (``"bottom_up"``), on a copy of ``model``.
+
+    ``inputs``: ``(N, C, H, W)`` or ``(C, H, W)``. ``target`` as in
+    :meth:`GuidedBackprop.explain`; ``None`` fixes each item's class as
+    predicted by the *original* model. ``max_steps`` stops after that many
+    blocks. ``progress``: a tqdm bar, ``False``, or ``callback(done, total)``.
+    """
+    return _run(model, inputs, target, rules, order, seed, max_steps, progress, cumulative=True)
+
+
+def independent_randomization(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    target: Target = None,
+    rules: Sequence[str] = ("gradient", "deconvnet", "guided"),
+    order: str = "top_down",
+    seed: int = 0,
+    max_steps: int | None = None,
+    progress: Progress = True,
+) -> SanityResult:
+    """Randomise one block at a time with every other block as trained; otherwise as
+    :func:`cascading_randomization`."""
+    return _run(model, inputs, target, rules, order, seed, max_steps, progress, cumulative=False)
+
+
+def _run(model, inputs, target, rules, order, seed, max_steps, progress, cumulative):
+    if order not in ("top_down", "bottom_up"):
+        raise ValueError(f"order must be 'top_down' or 'bottom_up', got {order!r}")
+    blocks = parameter_blocks(model)
+    if not blocks:
+        raise ValueError("this model has no parameterised blocks to randomise")
+    if order == "top_down":
+        blocks = blocks[::-1]
+    blocks = blocks[:max_steps] if max_steps is not None else blocks
+    working = copy.deepcopy(model).eval()
+    batch = GuidedBackprop(working).prepare(inputs)
+    with torch.no_grad():
+        logits = working(batch)
+    classes = target if target is not None else class_targets(None, logits).cpu()
+    result = SanityResult(
+        "cascading" if cumulative else "independent", tuple(rules), [ORIGINAL, *blocks]
+    )
+    original = _maps(working, batch, classes, rules)
+    _record(result, 0, ORIGINAL, original, original)
+    report = _progress(progress, len(blocks))
+    for step, block in enumerate(blocks, start=1):
+        if not cumulative:
+            working = copy.deepcopy(model).eval()
+        reinitialise(working, block, seed + step)
+        _record(result, step, block, original, _maps(working, batch, classes, rules))
+        report(step)
+    return result
+
+
+def _maps(model, batch, classes, rules) -> dict[str, list[np.ndarray]]:
+    engine = GuidedBackprop(model)
+    maps = {}
+    for rule in rules:
+        attribution = engine.explain(batch, target=classes, rule=rule, capture_masks=False)
+        maps[rule] = [normalised_map(a) for a in attribution.attribution.detach().cpu().numpy()]
+    return maps
+
+
+def _record(result: SanityResult, step: int, block: str, original, current) -> None:
+    for rule in result.rules:
+        result.maps[(rule, step)] = current[rule][0]
+        scores = [similarities(a, b) for a, b in zip(original[rule], current[rule], strict=True)]
+        for metric in METRICS:
+            values = [score[metric] for score in scores]
+            result.records.append(
+                {
+                    "step": step,
+                    "randomised": block,
+                    "rule": rule,
+                    "metric": metric,
+                    "value": float(np.mean(values))
+                    if not any(map(math.isnan, values))
+                    else math.nan,
+                }
+            )
+
+
+def _progress(progress: Progress, total: int) -> Callable[[int], None]:
+    if callable(progress):
+        return lambda done: progress(done, total)
+    bar = tqdm(total=total, desc="randomising", unit="block", disable=not progress)
+
+    def advance(done: int) -> None:
+        bar.update(1)
+        if done == total:
+            bar.close()
+
+    return advance
+
+
+def _has_parameters(module: nn.Module) -> bool:
+    return any(True for _ in module.parameters())
+
+
+def _with_gaps(pictures: list[np.ndarray], axis: int) -> list[np.ndarray]:
+    shape = list(pictures[0].shape)
+    shape[axis] = 2
+    gap = np.full(shape, 255, dtype=np.uint8)
+    spaced = []
+    for picture in pictures:
+        spaced += [picture, gap]
+    return spaced[:-1]
