@@ -376,3 +376,16 @@ def test_gradcam_layer_choice(explorer):
     assert explorer.layer == "_blocks.10" and "no module called" in explorer.message
     explorer.layer = "auto"
     explorer.rule = "guided"
+
+
+def test_sanity_tab_runs_the_cascading_test_on_the_shown_image(explorer):
+    from PIL import Image as PILImage
+
+    assert explorer.tabs.titles == ("explore", "sanity")
+    result = explorer.run_sanity(max_steps=2)
+    assert result.steps == ["original", "_fc", "_bn1"]
+    assert explorer.sanity.progress.value == explorer.sanity.progress.max == 2
+    assert np.array_equal(explorer.sanity.picture, result.grid())
+    curves = PILImage.open(io.BytesIO(explorer.sanity.curves.value))
+    assert curves.size[0] > 400
+    assert result.value("guided", 1) > result.value("gradient", 1)

@@ -118,12 +118,12 @@ class GridCanvas:
 
     def __init__(self) -> None:
         self.canvas = Canvas(width=8, height=8)
-        self._drawn: np.ndarray | None = None
+        self.drawn: np.ndarray | None = None
 
     def draw(self, picture: np.ndarray) -> None:
-        if picture is self._drawn:
+        if picture is self.drawn:
             return
-        self._drawn = picture
+        self.drawn = picture
         height, width = picture.shape[:2]
         with hold_canvas():
             if (self.canvas.width, self.canvas.height) != (width, height):

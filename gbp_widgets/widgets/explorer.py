@@ -22,6 +22,7 @@ from gbp_widgets.images import SAMPLE_NAMES, load_image, sample_image
 from gbp_widgets.models import DEFAULT_MODEL, Preprocessing, load_model, model_names
 from gbp_widgets.widgets.canvas import GridCanvas, PanelStrip
 from gbp_widgets.widgets.latest import LatestOnly
+from gbp_widgets.widgets.sanity_tab import SanityTab
 from gbp_widgets.widgets.session import ALL_CHANNELS, EXPLORER_RULES, ExplorerSession, View
 
 CUSTOM = "custom"
@@ -121,14 +122,20 @@ class Explorer(widgets.VBox):
         self.controls = _Controls()
         self.strip.on_hover(self._hover)
         self.strip.on_leave(lambda x, y: self.strip.crosshair(None, None))
-        self.children = [
-            self.status,
-            self.controls.widget,
-            self.strip.widget,
-            self.readout_view,
-            widgets.HTML("<b>product mask, channels ranked by how much they pass</b>"),
-            self.grid.canvas,
-        ]
+        self.sanity = SanityTab()
+        explore = widgets.VBox(
+            [
+                self.controls.widget,
+                self.strip.widget,
+                self.readout_view,
+                widgets.HTML("<b>product mask, channels ranked by how much they pass</b>"),
+                self.grid.canvas,
+            ]
+        )
+        self.tabs = widgets.Tab(
+            children=[explore, self.sanity.widget], titles=["explore", "sanity"]
+        )
+        self.children = [self.status, self.tabs]
 
     def _wire(self) -> None:
         c = self.controls
@@ -151,6 +158,7 @@ class Explorer(widgets.VBox):
         c.class_name.observe(self._pick_class_by_name, "value")
         c.upload.observe(self._upload, "value")
         c.save.on_click(lambda _: self.save_png())
+        self.sanity.run_button.on_click(lambda _: self.run_sanity())
         self.observe(self._on_image, "image")
         self.observe(self._on_model, "model_name")
         self.observe(self._on_layer, "layer")
@@ -432,6 +440,16 @@ class Explorer(widgets.VBox):
         shown = {captions[name].replace("&gt;", ">"): pictures[name] for name in PANELS}
         probabilities = self._session.probabilities
         return panel_figure(shown, top_classes_title(probabilities, self._session.classes))
+
+    def run_sanity(self, max_steps: int | None = None):
+        """Cascading randomisation of the shown model on the shown image, for the class
+        target (see the "sanity" tab); returns the :class:`~gbp_widgets.sanity.SanityResult`."""
+        session = self._session
+        try:
+            return self.sanity.run(session.engine.model, session.inputs, self.target, max_steps)
+        except Exception as err:  # noqa: BLE001 - a failed run must not break the explorer
+            self._report(f"the sanity check failed ({_describe(err)})")
+            return None
 
     def save_png(self, path: str | os.PathLike | None = None) -> Path:
         """Save :meth:`figure` as a PNG (``gbp-explorer.png`` by default); return its path."""
