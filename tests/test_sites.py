@@ -5,7 +5,7 @@ import torch
 
 from gbp_widgets import GuidedBackprop
 from gbp_widgets.engine.bitmask import pack, pack_on_device
-from tests.reference import formula, patched_rectifiers
+from tests.reference import backprop_patched, formula, patched_rectifiers
 from tests.zoo import torchvision_model, toy_model
 
 
@@ -93,12 +93,7 @@ def test_backward_mask_is_where_the_incoming_gradient_was_positive(rule, images)
         incoming[call] = g.detach().clone()
         return formula(rule)(x, g, upper, call)
 
-    with patched_rectifiers(record):
-        leaf = images.clone().requires_grad_(True)
-        logits = model(leaf.clone())
-        seed = torch.zeros_like(logits)
-        seed[0, 1], seed[1, 2] = 1.0, 1.0
-        torch.autograd.grad(logits, leaf, seed)
+    backprop_patched(model, images, [1, 2], record)
     for call, site in enumerate(explanation.sites):
         assert torch.equal(site.backward_mask, incoming[call] > 0), site.name
         assert torch.equal(site.product, site.forward_mask & site.backward_mask)
@@ -175,12 +170,7 @@ def test_recordings_can_keep_the_numbers_behind_the_masks(images):
         seen_inputs[call], seen_grads[call] = x, g.detach().clone()
         return formula("guided")(x, g, upper, call)
 
-    with patched_rectifiers(record):
-        leaf = images.clone().requires_grad_(True)
-        logits = model(leaf.clone())
-        seed = torch.zeros_like(logits)
-        seed[0, 1], seed[1, 2] = 1.0, 1.0
-        torch.autograd.grad(logits, leaf, seed)
+    backprop_patched(model, images, [1, 2], record)
     assert len(recording.site_inputs) == len(seen_inputs) == 6
     for index in seen_inputs:
         assert torch.equal(recording.site_inputs[index], seen_inputs[index])

@@ -362,7 +362,6 @@ class Explorer(widgets.VBox):
             percentile=self.percentile,
             site=self.site,
             channel=self.channel,
-            layer=self.layer,
         )
 
     def _request_draw(self) -> None:
@@ -395,10 +394,13 @@ class Explorer(widgets.VBox):
             if isinstance(view.target, Neuron)
             else self._session.class_name(view.target)
         )
+        rule = RULE_LABELS[view.rule]
+        if view.rule == "gradcam":
+            rule += f" at {self._session.result(view.target, view.rule).layer}"
         return {
             "input": "input",
-            "attribution": f"{RULE_LABELS[view.rule]}: {target}",
-            "forward": f"forward 1[x&gt;0] at {site}",
+            "attribution": html.escape(f"{rule}: {target}"),
+            "forward": f"forward 1[x&gt;0] at {html.escape(site)}",
             "backward": f"backward 1[g&gt;0], {what}",
             "product": "product: what guided passes",
         }
@@ -437,7 +439,7 @@ class Explorer(widgets.VBox):
         """A matplotlib figure of the panels shown, titled with the top classes."""
         pictures = self.refresh()
         captions = self._captions(self._shown)
-        shown = {captions[name].replace("&gt;", ">"): pictures[name] for name in PANELS}
+        shown = {html.unescape(captions[name]): pictures[name] for name in PANELS}
         probabilities = self._session.probabilities
         return panel_figure(shown, top_classes_title(probabilities, self._session.classes))
 

@@ -60,7 +60,6 @@ class View:
     percentile: float = 99.0
     site: int = 0
     channel: int = ALL_CHANNELS
-    layer: str = "auto"
 
 
 class ExplorerSession:
