@@ -47,16 +47,27 @@ class PanelStrip:
         self.names = names
         self.size = size
         width = len(names) * size + (len(names) - 1) * GAP
-        self.canvas = MultiCanvas(2, width=width, height=size)
+        # One CSS pixel per canvas pixel: ipycanvas otherwise stretches canvases to fit.
+        self.canvas = MultiCanvas(
+            2,
+            width=width,
+            height=size,
+            layout=widgets.Layout(width=f"{width}px", height=f"{size}px", min_width=f"{width}px"),
+        )
         # Small masks are sent as they are and scaled up by the browser, block by block.
         self.canvas[0].image_smoothing_enabled = False
-        self.captions = widgets.HBox(
-            [
-                widgets.HTML(layout=widgets.Layout(width=f"{size}px", margin=f"0 {GAP}px 0 0"))
-                for _ in names
-            ]
+        self.captions = widgets.GridBox(
+            [widgets.HTML(layout=widgets.Layout(width=f"{size}px", margin="0")) for _ in names],
+            layout=widgets.Layout(
+                grid_template_columns=" ".join([f"{size}px"] * len(names)),
+                grid_gap=f"0 {GAP}px",
+                width=f"{width}px",
+            ),
         )
-        self.widget = widgets.VBox([self.captions, self.canvas])
+        # Wider than the notebook: scroll sideways rather than squeeze or clip the panels.
+        self.widget = widgets.VBox(
+            [self.captions, self.canvas], layout=widgets.Layout(overflow_x="auto")
+        )
         self._drawn: dict[str, np.ndarray] = {}
 
     def offset(self, name: str) -> int:
@@ -128,5 +139,6 @@ class GridCanvas:
         with hold_canvas():
             if (self.canvas.width, self.canvas.height) != (width, height):
                 self.canvas.width, self.canvas.height = width, height
+                self.canvas.layout.width, self.canvas.layout.height = f"{width}px", f"{height}px"
             self.canvas.clear()
             put_picture(self.canvas, picture, 0, 0)
