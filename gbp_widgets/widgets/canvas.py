@@ -66,7 +66,7 @@ class PanelStrip:
         )
         # Wider than the notebook: scroll sideways rather than squeeze or clip the panels.
         self.widget = widgets.VBox(
-            [self.captions, self.canvas], layout=widgets.Layout(overflow_x="auto")
+            [self.captions, self.canvas], layout=widgets.Layout(overflow="auto")
         )
         self._drawn: dict[str, np.ndarray] = {}
 
