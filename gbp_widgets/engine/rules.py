@@ -52,7 +52,7 @@ def apply_rule(
 
     ``grad`` and ``output`` (the call's output ``y``) have the same shape; so
     does the result. Written with autograd's own fused backward kernels, which
-    mask by the output exactly as :func:`forward_mask` does, so the rules cost
+    mask by the output exactly as :func:`packed_forward_mask` does, so the rules cost
     about what plain backprop costs.
     """
     if rule == "deconvnet":

@@ -169,13 +169,14 @@ class ExplorerSession:
         if rule == "gradcam":
             layer = None if self._layer == "auto" else self._layer
             path, activations = layer_activations(self.recording, layer)
-            cam, resolved = gradcam_map(self.recording, activations, target)
-            guided = self.recording.backprop(resolved, "guided")
+            cam = gradcam_map(self.recording, activations, target)[0][0, 0].detach().cpu().numpy()
+            # The guided half is the guided rule's own pass: cached if it was shown already.
+            guided = self.result(target, "guided")
             return Result(
-                attribution=(guided.input_grad * cam)[0].detach().cpu().numpy(),
+                attribution=guided.attribution * cam,
                 sites=guided.sites,
-                grads=_first_item(guided.site_grads),
-                cam=cam[0, 0].detach().cpu().numpy(),
+                grads=guided.grads,
+                cam=cam,
                 layer=path,
             )
         backprop = self.recording.backprop(target, rule)
