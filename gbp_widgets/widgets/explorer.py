@@ -93,24 +93,22 @@ class Explorer(widgets.VBox):
         """Open the session; a user model that fails falls back to the default, said so."""
         picture = sample_image(self.image) if image is None else _as_picture(image)
         if model is None:
-            self._open(load_model(DEFAULT_MODEL), picture)
-            return
-        self.set_trait("model_name", CUSTOM)
-        try:
-            self._session = ExplorerSession(model, preprocess or Preprocessing(), classes, picture)
-        except Exception as err:  # noqa: BLE001 - anything the user's model does
-            self._report(
-                f"your model could not be explained ({_describe(err)}); "
-                f"showing {DEFAULT_MODEL} instead"
-            )
-            self.set_trait("model_name", DEFAULT_MODEL)
-            self._open(load_model(DEFAULT_MODEL), sample_image("chelsea"))
-        if image is not None:
-            self.set_trait("image", CUSTOM)
-        self._after_new_input()
-
-    def _open(self, loaded, picture) -> None:
-        self._session = ExplorerSession(loaded.model, loaded.preprocess, loaded.classes, picture)
+            self._session = _session_of(load_model(DEFAULT_MODEL), picture)
+        else:
+            self.set_trait("model_name", CUSTOM)
+            try:
+                self._session = ExplorerSession(
+                    model, preprocess or Preprocessing(), classes, picture
+                )
+            except Exception as err:  # noqa: BLE001 - anything the user's model does
+                self._report(
+                    f"your model could not be explained ({_describe(err)}); "
+                    f"showing {DEFAULT_MODEL} instead"
+                )
+                self.set_trait("model_name", DEFAULT_MODEL)
+                self._session = _session_of(load_model(DEFAULT_MODEL), sample_image("chelsea"))
+            if image is not None:
+                self.set_trait("image", CUSTOM)
         self._after_new_input()
 
     def _build_views(self) -> None:
@@ -228,12 +226,8 @@ class Explorer(widgets.VBox):
         return ""
 
     def _switch_model(self, name: str) -> None:
-        loaded = load_model(name)
-        session = ExplorerSession(
-            loaded.model, loaded.preprocess, loaded.classes, Image.fromarray(self._session.picture)
-        )
-        self._session = session
-        self._after_new_input()
+        picture = Image.fromarray(self._session.picture)
+        self._session = _session_of(load_model(name), picture)
 
     def _upload(self, change) -> None:
         files = change.new
@@ -505,6 +499,11 @@ class _Controls:
             ],
             layout=full,
         )
+
+
+def _session_of(loaded, picture: Image.Image) -> ExplorerSession:
+    """A session for a :func:`load_model` result."""
+    return ExplorerSession(loaded.model, loaded.preprocess, loaded.classes, picture)
 
 
 def _as_picture(image: object) -> Image.Image | torch.Tensor:
