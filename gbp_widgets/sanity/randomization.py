@@ -10,7 +10,6 @@ about the model.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -227,9 +226,7 @@ def _record(result: SanityResult, step: int, block: str, original, current) -> N
                     "randomised": block,
                     "rule": rule,
                     "metric": metric,
-                    "value": float(np.mean(values))
-                    if not any(map(math.isnan, values))
-                    else math.nan,
+                    "value": float(np.mean(values)),
                 }
             )
 
