@@ -10,6 +10,7 @@ from gbp_widgets.engine import (
     Neuron,
     NotGuided,
     Recording,
+    Region,
     Site,
     guided_gradcam,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "NotGuided",
     "Preprocessing",
     "Recording",
+    "Region",
     "Site",
     "guided_gradcam",
     "load_image",

@@ -6,7 +6,7 @@ from gbp_widgets.engine.gradcam import GuidedGradCAM, guided_gradcam
 from gbp_widgets.engine.recording import Recording
 from gbp_widgets.engine.rules import RULES, apply_rule
 from gbp_widgets.engine.sites import NotGuided, Site
-from gbp_widgets.engine.targets import Neuron
+from gbp_widgets.engine.targets import Neuron, Region
 
 __all__ = [
     "RULES",
@@ -17,6 +17,7 @@ __all__ = [
     "Neuron",
     "NotGuided",
     "Recording",
+    "Region",
     "Site",
     "apply_rule",
     "guided_gradcam",

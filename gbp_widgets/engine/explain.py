@@ -7,14 +7,16 @@ from torch import nn
 from tqdm import tqdm
 
 from gbp_widgets.engine.explanation import Explanation, concatenate, warn_about_coverage
-from gbp_widgets.engine.guard import check_model, expected_channels, model_device_and_dtype
+from gbp_widgets.engine.guard import check_model
+from gbp_widgets.engine.inputs import Inputs, PreparedInputs, prepare_inputs, split_batch, to_device
+from gbp_widgets.engine.outputs import OutputChoice
 from gbp_widgets.engine.recording import Recording
 from gbp_widgets.engine.rules import check_rule
-from gbp_widgets.engine.targets import Neuron, Target
+from gbp_widgets.engine.targets import Neuron, Region, RegionPart, Target
 
 
 class GuidedBackprop:
-    """Gradients, DeconvNet and Guided Backprop for any PyTorch image model.
+    """Gradients, DeconvNet and Guided Backprop for any PyTorch model.
 
     The model is never changed: hooks and the function mode exist only while a
     forward pass runs, the model is in eval mode only then, and gradients are
@@ -26,57 +28,87 @@ class GuidedBackprop:
 
     def record(
         self,
-        inputs: torch.Tensor,
+        inputs: Inputs,
         capture_masks: bool = True,
         keep: tuple[str, ...] = (),
         keep_last_spatial: bool = False,
         keep_values: bool = False,
+        output: OutputChoice = None,
+        forward_args: tuple = (),
+        forward_kwargs: dict | None = None,
     ) -> Recording:
         """Run one intercepted forward pass and keep its graph for many backward passes.
 
-        ``inputs``: ``(N, C, H, W)`` or ``(C, H, W)`` float tensor on any device.
-        ``keep`` names modules whose outputs to keep (``Recording.kept``);
-        ``keep_values`` keeps the pre-activations and gradients at every site.
+        ``inputs``: as for :meth:`explain`. ``keep`` names modules whose outputs
+        to keep (``Recording.kept``); ``keep_values`` keeps the pre-activations
+        and gradients at every site.
         """
+        prepared = prepare_inputs(self.model, inputs)
         return Recording(
             self.model,
-            self.prepare(inputs),
+            prepared.tensors,
             capture_masks,
             keep,
             keep_last_spatial,
             keep_values=keep_values,
+            output=output,
+            forward_args=self._on_device(forward_args),
+            forward_kwargs=self._on_device(forward_kwargs or {}),
         )
 
     def explain(
         self,
-        inputs: torch.Tensor,
+        inputs: Inputs,
         target: Target = None,
         rule: str = "guided",
         capture_masks: bool = True,
         batch_size: int | None = None,
+        output: OutputChoice = None,
+        forward_args: tuple = (),
+        forward_kwargs: dict | None = None,
     ) -> Explanation:
         """Attribute ``target`` to ``inputs`` under ``rule``.
 
-        ``inputs``: ``(N, C, H, W)`` float tensor, or one ``(C, H, W)`` image,
-        on any device (moved to the model's). ``target``: ``None`` for each
-        item's predicted class, an int, one int per item, a :class:`Neuron`, or
-        a callable ``logits -> (N,)`` scores. ``rule``: ``"gradient"``,
-        ``"deconvnet"`` or ``"guided"``. ``batch_size`` splits the batch into
-        chunks of at most that many items, each its own forward and backward
-        pass, so activation memory is bounded by the chunk.
+        ``inputs``: a ``(N, ...)`` float tensor of rank >= 2 (images, signals
+        ``(N, C, L)``, volumes, tabular ``(N, F)``), one ``(C, H, W)`` image for
+        a model that starts with a 2-D convolution, or a tuple of tensors with
+        the same ``N``, all attributed; on any device (moved to the model's).
+        ``forward_args`` / ``forward_kwargs`` go to ``forward`` after them,
+        unattributed. ``output`` chooses the scores from what ``forward``
+        returns: ``None`` (a tensor, or its ``logits`` / ``out`` entry), a key,
+        an index or a callable.
+
+        ``target``: ``None`` for each item's predicted class, an int, one int
+        per item, a :class:`Region` of a dense ``(N, K, *spatial)`` output, a
+        :class:`Neuron` at a site or module, or a callable that takes the
+        chosen output (anything, unchecked) and returns ``(N,)`` scores.
+        ``rule``: ``"gradient"``, ``"deconvnet"`` or ``"guided"``.
+        ``batch_size`` splits the batch into chunks of at most that many items,
+        each its own forward and backward pass, so activation memory is bounded
+        by the chunk; tensors in the forward arguments with batch dimension
+        ``N`` are split with it.
         """
         check_rule(rule)
-        prepared = self.prepare(inputs)
-        chunks = _split(prepared, batch_size)
-        targets = _split_target(target, prepared.shape[0], [len(c) for c in chunks])
+        prepared = prepare_inputs(self.model, inputs)
+        sizes = _chunk_sizes(prepared.batch, batch_size)
+        chunks = self._chunks(prepared, sizes, forward_args, forward_kwargs or {})
+        targets = _split_target(target, prepared.batch, sizes)
         # One backward pass per recording, so the graph is freed as it runs (as
         # plain backprop does) and site outputs are kept only for neuron targets.
         neuron = isinstance(target, Neuron)
+        keep = (target.site,) if neuron and target.at_module else ()
         parts = [
-            Recording(self.model, chunk, capture_masks, keep_outputs=neuron).explain(
-                chunk_target, rule, retain=False
-            )
-            for chunk, chunk_target in tqdm(
+            Recording(
+                self.model,
+                tensors,
+                capture_masks,
+                keep=keep,
+                keep_outputs=neuron,
+                output=output,
+                forward_args=args,
+                forward_kwargs=kwargs,
+            ).explain(chunk_target, rule, retain=False)
+            for (tensors, args, kwargs), chunk_target in tqdm(
                 list(zip(chunks, targets, strict=True)),
                 disable=len(chunks) == 1,
                 desc="explain",
@@ -85,53 +117,52 @@ class GuidedBackprop:
         ]
         explanation = parts[0] if len(parts) == 1 else concatenate(parts)
         warn_about_coverage(explanation)
-        attribution = explanation.attribution.to(inputs.device, inputs.dtype)
-        return explanation.replace(attribution=attribution[0] if inputs.dim() == 3 else attribution)
+        grads = explanation.attribution
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        return explanation.replace(attribution=prepared.as_given(grads))
 
-    def prepare(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Validate ``inputs`` and return them as ``(N, C, H, W)`` on the model's device."""
-        if not isinstance(inputs, torch.Tensor):
+    def _chunks(
+        self, prepared: PreparedInputs, sizes: list[int], args: tuple, kwargs: dict
+    ) -> list[tuple[tuple[torch.Tensor, ...], tuple, dict]]:
+        n = prepared.batch
+        args, kwargs = self._on_device(tuple(args)), self._on_device(kwargs)
+        tensors = list(zip(*(split_batch(t, n, sizes) for t in prepared.tensors), strict=True))
+        arg_chunks = list(zip(*(split_batch(a, n, sizes) for a in args), strict=True)) or [
+            ()
+        ] * len(sizes)
+        kwarg_chunks = [{} for _ in sizes]
+        for key, value in kwargs.items():
+            for chunk, part in zip(kwarg_chunks, split_batch(value, n, sizes), strict=True):
+                chunk[key] = part
+        return list(zip(tensors, arg_chunks, kwarg_chunks, strict=True))
+
+    def _on_device(self, values):
+        device = next(iter(self.model.parameters()), torch.empty(0)).device
+        if isinstance(values, dict):
+            return {k: to_device(v, device) for k, v in values.items()}
+        if not isinstance(values, tuple):
             raise TypeError(
-                f"inputs must be a torch.Tensor of shape (N, C, H, W), got "
-                f"{type(inputs).__name__}; convert images with the model's preprocessing"
+                f"forward_args must be a tuple of extra arguments, got {type(values).__name__}"
             )
-        if inputs.dim() not in (3, 4):
-            raise ValueError(
-                f"inputs must have shape (N, C, H, W) or (C, H, W); got {inputs.dim()} "
-                f"dimensions {tuple(inputs.shape)}"
-            )
-        if not inputs.is_floating_point():
-            raise TypeError(
-                f"inputs must be a float tensor, got {inputs.dtype}: scale and normalise "
-                "images with the model's preprocessing first"
-            )
-        batch = inputs if inputs.dim() == 4 else inputs.unsqueeze(0)
-        if batch.shape[0] == 0:
-            raise ValueError("inputs is an empty batch (N = 0): give at least one image")
-        channels = expected_channels(self.model)
-        if channels is not None and batch.shape[1] != channels:
-            raise ValueError(
-                f"inputs have {batch.shape[1]} channels but the model's first convolution "
-                f"expects {channels}: convert the images (e.g. grayscale to RGB) to match"
-            )
-        if not torch.isfinite(batch).all():
-            raise ValueError("inputs contain NaN or infinite values: clean the images first")
-        device, dtype = model_device_and_dtype(self.model)
-        return batch.to(device=device, dtype=dtype)
+        return tuple(to_device(v, device) for v in values)
 
 
-def _split(batch: torch.Tensor, batch_size: int | None) -> list[torch.Tensor]:
+def _chunk_sizes(n: int, batch_size: int | None) -> list[int]:
     if batch_size is None:
-        return [batch]
+        return [n]
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
-    return list(batch.split(batch_size))
+    return [min(batch_size, n - start) for start in range(0, n, batch_size)]
 
 
 def _split_target(target: Target, n: int, sizes: list[int]) -> list[Target]:
-    """Per-chunk targets: per-item class lists are sliced, anything else is shared."""
+    """Per-chunk targets: per-item class lists and per-item region masks are sliced,
+    anything else is shared."""
     if len(sizes) == 1 or target is None or isinstance(target, (int, Neuron)) or callable(target):
         return [target] * len(sizes)
+    if isinstance(target, Region):
+        starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        return [RegionPart(target, slice(a, a + size)) for a, size in zip(starts, sizes)]
     try:
         items = torch.as_tensor(target)
     except (TypeError, ValueError, RuntimeError):

@@ -21,15 +21,18 @@ class Explanation:
     """An attribution and everything the engine saw while making it.
 
     ``attribution`` has the shape, dtype and device of the input given to
-    :meth:`GuidedBackprop.explain`. ``logits`` is ``(N, K)`` on the model's
-    device. ``target`` is the resolved ``(N,)`` class tensor, the
-    :class:`Neuron`, or the score function. ``sites`` has one :class:`Site`
-    per ReLU-family call in forward order; ``not_guided`` lists the calls of
-    nonlinearities the rules do not cover.
+    :meth:`GuidedBackprop.explain`; a tuple of such tensors when the inputs
+    were a tuple. ``logits`` is the chosen output (``(N, K)`` for a
+    classifier, ``(N, K, *spatial)`` for a dense one) on the model's device,
+    detached; when no tensor could be chosen and a callable target scored the
+    raw output, that raw output. ``target`` is the resolved ``(N,)`` class
+    tensor, the :class:`Neuron` or :class:`Region`, or the score function.
+    ``sites`` has one :class:`Site` per ReLU-family call in forward order;
+    ``not_guided`` lists the calls the rules do not cover.
     """
 
-    attribution: torch.Tensor
-    logits: torch.Tensor
+    attribution: torch.Tensor | tuple[torch.Tensor, ...]
+    logits: object
     target: object
     rule: str
     sites: tuple[Site, ...]
@@ -65,11 +68,20 @@ def concatenate(parts: list[Explanation]) -> Explanation:
         target = torch.cat([part.target for part in parts])
     sites = tuple(_join_site([part.sites[i] for part in parts]) for i in range(len(names)))
     return first.replace(
-        attribution=torch.cat([part.attribution for part in parts]),
-        logits=torch.cat([part.logits for part in parts]),
+        attribution=_cat([part.attribution for part in parts]),
+        logits=_cat([part.logits for part in parts]),
         target=target,
         sites=sites,
     )
+
+
+def _cat(parts: list) -> object:
+    """Chunks joined along dimension 0: tensors, tuples of tensors, else a list of parts."""
+    if all(isinstance(p, torch.Tensor) for p in parts):
+        return torch.cat(parts)
+    if all(isinstance(p, tuple) for p in parts):
+        return tuple(_cat(list(group)) for group in zip(*parts, strict=True))
+    return parts
 
 
 def _join_site(per_chunk: list[Site]) -> Site:
@@ -91,7 +103,8 @@ def coverage_message(rule: str, site_count: int, not_guided: tuple[NotGuided, ..
         counts = Counter(kind for _, kind in not_guided)
         listed = ", ".join(f"{kind} ({n} call{'s' if n > 1 else ''})" for kind, n in counts.items())
         problems.append(
-            f"the {rule!r} rule covers ReLU, ReLU6 and Hardtanh(0, k) only; these "
+            f"the {rule!r} rule covers ReLU, ReLU6 and Hardtanh(0, k) however they are written; "
+            "these "
             f"nonlinearities were backpropagated as plain gradients: {listed} (see "
             "Explanation.not_guided for where they are)"
         )

@@ -10,6 +10,8 @@ from torch import nn
 
 from gbp_widgets.engine.explain import GuidedBackprop
 from gbp_widgets.engine.explanation import Explanation, warn_about_coverage
+from gbp_widgets.engine.inputs import prepare_inputs
+from gbp_widgets.engine.outputs import OutputChoice
 from gbp_widgets.engine.recording import Recording
 from gbp_widgets.engine.targets import Target
 
@@ -35,31 +37,33 @@ def guided_gradcam(
     inputs: torch.Tensor,
     target: Target = None,
     layer: str | nn.Module | None = None,
+    output: OutputChoice = None,
 ) -> GuidedGradCAM:
     """Guided Grad-CAM of ``target`` (as in :meth:`GuidedBackprop.explain`).
 
     ``inputs``: ``(N, C, H, W)`` or ``(C, H, W)`` float tensor. ``layer`` is a
     module path such as ``"layer4"``, the module itself, or ``None`` for the
     last module whose output is a ``(N, C, H, W)`` map with more than one pixel.
-    One forward pass serves both backward passes (plain gradient to the layer,
-    guided to the input).
+    The layer's output is used as the layer returned it, even when the model
+    edits it in place afterwards. One forward pass serves both backward passes
+    (plain gradient to the layer, guided to the input); a second is needed
+    only when ``layer=None`` finds a map that a later in-place edit changed.
     """
+    engine = GuidedBackprop(model)
     path = _layer_path(model, layer)
-    recording = GuidedBackprop(model).record(
-        inputs, keep=(path,) if path else (), keep_last_spatial=path is None
+    recording = engine.record(
+        inputs, keep=(path,) if path else (), keep_last_spatial=path is None, output=output
     )
+    if path is None and recording.last_spatial_changed:
+        path = recording.last_spatial[0]
+        recording = engine.record(inputs, keep=(path,), output=output)
     result = guided_gradcam_from(recording, target, path, retain=False)
     warn_about_coverage(result.guided)
-    single = inputs.dim() == 3
-
-    def as_given(tensor: torch.Tensor) -> torch.Tensor:
-        tensor = tensor.to(inputs.device, inputs.dtype)
-        return tensor[0] if single else tensor
-
+    prepared = prepare_inputs(model, inputs)
     return GuidedGradCAM(
-        cam=as_given(result.cam),
-        guided=result.guided.replace(attribution=as_given(result.guided.attribution)),
-        product=as_given(result.product),
+        cam=prepared.as_given((result.cam,)),
+        guided=result.guided.replace(attribution=prepared.as_given((result.guided.attribution,))),
+        product=prepared.as_given((result.product,)),
         layer=result.layer,
     )
 
@@ -124,6 +128,13 @@ def layer_activations(recording: Recording, path: str | None) -> tuple[str, torc
             raise ValueError(
                 "no module of this model returned a (N, C, H, W) feature map larger than "
                 "1 x 1, so Grad-CAM has nothing to weight; pass layer= explicitly"
+            )
+        if recording.last_spatial_changed:
+            found = recording.last_spatial[0]
+            raise ValueError(
+                f"the output of {found!r}, the last feature map, was changed in place later "
+                f"in the forward pass; record again with keep=({found!r},) and pass "
+                f"layer={found!r}"
             )
         return recording.last_spatial
     output = recording.kept.get(path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,19 +13,24 @@ from torch import nn
 
 
 def check_model(model: object) -> nn.Module:
-    """Return ``model`` if the engine can work on it, else raise ``TypeError``."""
-    if isinstance(model, torch.jit.ScriptModule):
-        raise TypeError(
-            "this is a TorchScript module: its ReLU calls run inside TorchScript, "
-            "out of the engine's reach. Pass the eager nn.Module you scripted or traced."
-        )
-    if hasattr(model, "_orig_mod") and type(model).__name__ == "OptimizedModule":
-        raise TypeError(
-            "this model was wrapped by torch.compile, whose compiled graph bypasses the "
-            "engine. Pass the eager module instead: model._orig_mod"
-        )
+    """Return ``model`` if the engine can see every ReLU call in it, else raise ``TypeError``.
+
+    TorchScript (scripted or traced) modules run their ReLUs out of Python's
+    reach, anywhere in the tree: they are refused with their path and what to
+    pass instead. ``torch.compile``d modules and functions are fine: the
+    engine runs them eagerly (see :func:`eager_only`).
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    for path, module in model.named_modules():
+        if isinstance(module, torch.jit.ScriptModule):
+            where = "this model is" if not path else f"its submodule {path!r} is"
+            raise TypeError(
+                f"{where} a TorchScript module (scripted or traced): its ReLU calls run inside "
+                "TorchScript, out of the engine's reach, so every rule would silently give the "
+                "plain gradient there. Build the model with the eager nn.Module you scripted "
+                "or traced instead."
+            )
     return model
 
 
@@ -44,6 +51,35 @@ def evaluation_mode(model: nn.Module) -> Iterator[None]:
             module.training = True
 
 
+@contextmanager
+def eager_only() -> Iterator[None]:
+    """Run code that ``torch.compile`` wrapped eagerly, so the function mode sees its calls.
+
+    A compiled graph would fix the rule when it is traced and hide its masks;
+    eager execution computes the same values one operation at a time.
+    """
+    with torch.compiler.set_stance("force_eager"):
+        yield
+
+
+_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: nn.Module) -> threading.RLock:
+    """One lock per model, held around each intercepted forward pass.
+
+    Two threads explaining the same model would otherwise race on the
+    ``training`` flags that :func:`evaluation_mode` sets and restores: one
+    thread could run batch norm in training mode and change its statistics.
+    """
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = threading.RLock()
+        return lock
+
+
 def model_device_and_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
     """Device of the model's first parameter or buffer, and its floating dtype.
 
@@ -55,11 +91,3 @@ def model_device_and_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]
         return torch.device("cpu"), torch.float32
     floats = (t.dtype for t in itertools.chain([first], tensors) if t.is_floating_point())
     return first.device, next(floats, torch.float32)
-
-
-def expected_channels(model: nn.Module) -> int | None:
-    """Input channels of the model's first convolution, if it has one."""
-    for module in model.modules():
-        if isinstance(module, nn.modules.conv._ConvNd):
-            return module.in_channels
-    return None

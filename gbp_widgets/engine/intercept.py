@@ -2,13 +2,15 @@
 
 Every ReLU in a PyTorch model reaches Python's torch API: ``nn.ReLU`` calls
 ``F.relu``, ``nn.ReLU6`` calls ``F.hardtanh``, and models call ``F.relu``,
-``torch.relu``, ``Tensor.relu`` or ``Tensor.relu_`` directly. A
-``TorchFunctionMode`` active during the forward pass sees them all, so no
-ReLU escapes because of how a model happens to be wired.
+``torch.relu``, ``Tensor.relu_``, ``clamp(min=0)``, ``F.threshold(x, 0, 0)``,
+``torch.maximum(x, 0)`` or, in exported programs, ``torch.ops.aten.relu.default``.
+A ``TorchFunctionMode`` active during the forward pass sees them all, so no
+ReLU escapes because of how a model happens to be written.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -20,7 +22,9 @@ from gbp_widgets.engine.rules import apply_rule
 from gbp_widgets.engine.sites import BackwardState
 
 # Element-wise nonlinearities the three rules say nothing about: seen, reported,
-# and backpropagated as plain gradients.
+# and backpropagated as plain gradients. Spelled as torch reports them to a
+# function mode (``F.logsigmoid`` arrives as ``log_sigmoid``), after
+# :func:`function_name`'s normalisation.
 UNCOVERED = frozenset(
     {
         "celu",
@@ -31,7 +35,7 @@ UNCOVERED = frozenset(
         "hardsigmoid",
         "hardswish",
         "leaky_relu",
-        "logsigmoid",
+        "log_sigmoid",
         "mish",
         "prelu",
         "rrelu",
@@ -43,40 +47,178 @@ UNCOVERED = frozenset(
         "softsign",
         "tanh",
         "tanhshrink",
-        "threshold",
     }
+)
+
+# Functions that may be a rectifier, depending on their arguments.
+_CANDIDATES = frozenset(
+    {"relu", "relu6", "hardtanh", "clamp", "clip", "clamp_min", "threshold", "maximum", "max"}
+    | {"fmax"}
 )
 
 
 class ReluCall(NamedTuple):
-    """A ReLU-family call: its input, upper bound (``None`` for ReLU) and kind."""
+    """A ReLU-family call.
+
+    ``kind`` is ``"relu"``, ``"relu6"`` or ``"hardtanh"``; ``upper`` the upper
+    bound ``k`` of ``clamp(x, 0, k)`` (``None`` for ReLU). ``saves_output``:
+    whether plain PyTorch keeps the output (``relu``, in-place calls) or the
+    input (``hardtanh``, ``clamp``, ``threshold``, ``maximum``) for its backward,
+    which decides which later in-place edits it tolerates.
+    """
 
     input: torch.Tensor
     kind: str
     upper: float | None
     inplace: bool
+    saves_output: bool
 
 
-def parse_relu_call(name: str, args: tuple, kwargs: dict) -> ReluCall | None:
-    """Recognise a ReLU-family call from the torch function's name and arguments.
+class Uncovered(NamedTuple):
+    """A call the rules do not cover, to be reported under ``kind``."""
 
-    Returns ``None`` for anything else, including ``hardtanh`` with a lower
-    bound other than 0, which is not a rectifier.
+    kind: str
+
+
+_NAMES: dict[object, str] = {}
+
+
+def function_name(func: object) -> str:
+    """The torch function's name as a mode sees it, normalised.
+
+    ``aten`` overloads (``torch.ops.aten.relu_.default``) give their operator
+    name (``relu_``); a leading underscore (``F.threshold`` arrives as
+    ``_threshold``) is dropped. A trailing underscore marks an in-place call.
+    """
+    try:
+        return _NAMES[func]
+    except (KeyError, TypeError):
+        pass
+    schema = getattr(func, "_schema", None)
+    if schema is not None:
+        name = schema.name.split("::")[-1]
+    elif hasattr(func, "_qualified_op_name"):
+        name = func._qualified_op_name.split("::")[-1]
+    else:
+        name = getattr(func, "__name__", "")
+    name = name.lstrip("_")
+    try:
+        _NAMES[func] = name
+    except TypeError:
+        pass
+    return name
+
+
+def parse_call(name: str, args: tuple, kwargs: dict) -> ReluCall | Uncovered | None:
+    """Recognise a ReLU-family call from its normalised name and arguments.
+
+    Returns a :class:`ReluCall` for a rectifier, :class:`Uncovered` for a
+    nonlinearity the rules do not cover (a ``hardtanh`` or ``threshold`` that is
+    not a rectifier among them), and ``None`` for anything else.
     """
     base = name.rstrip("_")
-    inplace = name.endswith("_")
-    if base == "relu":
-        return ReluCall(args[0], "relu", None, inplace or _arg(args, kwargs, 1, "inplace", False))
-    if base == "relu6":
-        return ReluCall(args[0], "relu6", 6.0, inplace or _arg(args, kwargs, 1, "inplace", False))
-    if base == "hardtanh":
-        low = _arg(args, kwargs, 1, "min_val", -1.0)
-        high = _arg(args, kwargs, 2, "max_val", 1.0)
-        if low != 0 or high <= 0:
-            return None
-        inplace = inplace or _arg(args, kwargs, 3, "inplace", False)
-        return ReluCall(args[0], "relu6" if high == 6 else "hardtanh", float(high), inplace)
+    inplace = name.endswith("_") or bool(kwargs.get("inplace", False))
+    if base in UNCOVERED:
+        return Uncovered(base)
+    if base not in _CANDIDATES or not args or not isinstance(args[0], torch.Tensor):
+        return None
+    if "out" in kwargs:
+        return None
+    return _PARSERS[base](args, kwargs, inplace)
+
+
+def _relu(args, kwargs, inplace):
+    return ReluCall(args[0], "relu", None, inplace or _arg(args, kwargs, 1, "inplace", False), True)
+
+
+def _relu6(args, kwargs, inplace):
+    inplace = inplace or _arg(args, kwargs, 1, "inplace", False)
+    return ReluCall(args[0], "relu6", 6.0, inplace, inplace)
+
+
+def _hardtanh(args, kwargs, inplace):
+    low = _arg(args, kwargs, 1, "min_val", -1.0)
+    high = _arg(args, kwargs, 2, "max_val", 1.0)
+    inplace = inplace or _arg(args, kwargs, 3, "inplace", False)
+    return _bounded(args[0], low, high, inplace) or Uncovered("hardtanh")
+
+
+def _clamp(args, kwargs, inplace):
+    low = _arg(args, kwargs, 1, "min", None)
+    high = _arg(args, kwargs, 2, "max", None)
+    return _bounded(args[0], low, high, inplace)
+
+
+def _clamp_min(args, kwargs, inplace):
+    return _bounded(args[0], _arg(args, kwargs, 1, "min", None), None, inplace)
+
+
+def _threshold(args, kwargs, inplace):
+    threshold = _arg(args, kwargs, 1, "threshold", None)
+    value = _arg(args, kwargs, 2, "value", None)
+    inplace = inplace or _arg(args, kwargs, 3, "inplace", False)
+    if _is_number(threshold) and threshold == 0 and _is_number(value) and value == 0:
+        return ReluCall(args[0], "relu", None, inplace, inplace)
+    return Uncovered("threshold")
+
+
+def _maximum(args, kwargs, inplace):
+    """``maximum(x, zeros)`` in either order; ``torch.max(x, dim)`` is a reduction."""
+    other = _arg(args, kwargs, 1, "other", None)
+    if not isinstance(other, torch.Tensor):
+        return None
+    for x, zero in ((args[0], other), (other, args[0])):
+        if _is_constant_zero(zero):
+            if _broadcasts_into(zero, x):
+                return ReluCall(x, "relu", None, False, False)
+            return Uncovered("maximum")
     return None
+
+
+_PARSERS = {
+    "relu": _relu,
+    "relu6": _relu6,
+    "hardtanh": _hardtanh,
+    "clamp": _clamp,
+    "clip": _clamp,
+    "clamp_min": _clamp_min,
+    "threshold": _threshold,
+    "maximum": _maximum,
+    "max": _maximum,
+    "fmax": _maximum,
+}
+
+
+def _bounded(x: torch.Tensor, low, high, inplace: bool) -> ReluCall | None:
+    """``clamp(x, low, high)`` as a rectifier when ``low`` is 0 and ``high`` is none or > 0."""
+    if not (_is_number(low) and low == 0) and not (
+        isinstance(low, torch.Tensor) and _is_constant_zero(low) and _broadcasts_into(low, x)
+    ):
+        return None
+    if high is None:
+        return ReluCall(x, "relu", None, inplace, inplace)
+    if not _is_number(high) or high <= 0:
+        return None
+    kind = "relu6" if high == 6 else "hardtanh"
+    return ReluCall(x, kind, float(high), inplace, inplace)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_constant_zero(value: torch.Tensor) -> bool:
+    # A tensor that takes part in autograd is a second variable, not a bound.
+    return not value.requires_grad and value.numel() > 0 and not bool(value.any())
+
+
+def _broadcasts_into(zero: torch.Tensor, x: torch.Tensor) -> bool:
+    """Whether ``max(x, zero)`` has ``x``'s own shape and dtype."""
+    try:
+        shape = torch.broadcast_shapes(zero.shape, x.shape)
+    except RuntimeError:
+        return False
+    return shape == x.shape and torch.result_type(x, zero) == x.dtype
 
 
 def _arg(args: tuple, kwargs: dict, position: int, keyword: str, default):
@@ -86,26 +228,32 @@ def _arg(args: tuple, kwargs: dict, position: int, keyword: str, default):
 
 
 class RuleReLU(torch.autograd.Function):
-    """ReLU / clamp(0, k) whose backward applies the rule current at backward time."""
+    """ReLU / clamp(0, k) whose backward applies the rule current at backward time.
+
+    It saves what plain PyTorch saves (the output of ``relu`` and of in-place
+    calls, the input otherwise), so code that edits a tensor in place after
+    the call runs exactly when it runs without the engine.
+    """
 
     @staticmethod
-    def forward(ctx, x, upper, inplace, state, index):
+    def forward(ctx, x, upper, inplace, saves_output, state, index):
         if inplace:
             out = x.relu_() if upper is None else x.clamp_(0.0, upper)
             ctx.mark_dirty(x)
         else:
             out = x.relu() if upper is None else x.clamp(0.0, upper)
-        ctx.save_for_backward(out)
+        # Either one gives the forward mask: x>0 exactly when y>0, 0<x<k exactly when 0<y<k.
+        ctx.save_for_backward(out if inplace or saves_output else x)
         ctx.upper, ctx.state, ctx.index = upper, state, index
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
+        (saved,) = ctx.saved_tensors
         state: BackwardState = ctx.state
         state.observe(ctx.index, grad)
-        return apply_rule(state.rule, grad, out, ctx.upper), None, None, None, None
+        return apply_rule(state.rule, grad, saved, ctx.upper), None, None, None, None, None
 
 
 SiteFactory = Callable[[ReluCall], torch.Tensor]
@@ -118,7 +266,8 @@ class ReluInterceptor(TorchFunctionMode):
     ``on_relu`` receives the parsed call and returns its output; it is called
     only for floating-point inputs that take part in autograd (others cannot
     affect an input gradient and run unchanged). ``on_uncovered`` receives the
-    kind of each uncovered nonlinearity called.
+    kind of each uncovered nonlinearity called, and of rectifiers inside a
+    custom ``autograd.Function``, whose own backward decides their gradient.
     """
 
     def __init__(self, on_relu: SiteFactory, on_uncovered: UncoveredSink) -> None:
@@ -128,19 +277,36 @@ class ReluInterceptor(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        name = getattr(func, "__name__", "")
-        call = parse_relu_call(name, args, kwargs) if "relu" in name or "hardtanh" in name else None
-        if call is not None and _differentiable(call.input):
-            return self._on_relu(call)
-        if call is None and (name.rstrip("_") in UNCOVERED or name.startswith("hardtanh")):
-            self._on_uncovered(name.rstrip("_"))
+        call = parse_call(function_name(func), args, kwargs)
+        if isinstance(call, ReluCall):
+            if _differentiable(call.input):
+                return self._on_relu(call)
+            self._report_hidden(call.kind)
+        elif isinstance(call, Uncovered):
+            if torch.is_grad_enabled():
+                self._on_uncovered(call.kind)
+            else:
+                self._report_hidden(call.kind)
         return func(*args, **kwargs)
 
+    def _report_hidden(self, kind: str) -> None:
+        """Report a call whose gradient a custom autograd Function's backward decides."""
+        if _inside_custom_function():
+            self._on_uncovered(f"{kind} in autograd.Function")
 
-def _differentiable(tensor: object) -> bool:
-    return (
-        isinstance(tensor, torch.Tensor)
-        and tensor.is_floating_point()
-        and tensor.requires_grad
-        and torch.is_grad_enabled()
-    )
+
+def _inside_custom_function() -> bool:
+    """Whether the caller is the ``forward(ctx, ...)`` of a custom autograd Function."""
+    frame = sys._getframe(2)
+    for _ in range(32):
+        if frame is None:
+            return False
+        code = frame.f_code
+        if code.co_name == "forward" and code.co_varnames[:1] == ("ctx",):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _differentiable(tensor: torch.Tensor) -> bool:
+    return tensor.is_floating_point() and tensor.requires_grad and torch.is_grad_enabled()

@@ -22,12 +22,13 @@ class CallNamer:
     The enclosing module is found by walking the caller's Python frames up to
     the nearest method whose ``self`` is a submodule of ``model``, so the
     model needs no hooks. Calls made in the model's own methods carry its
-    class name.
+    class name. Inside ``torch.compile`` wrappers the names are the eager
+    model's.
     """
 
     def __init__(self, model: nn.Module) -> None:
-        self._root = type(model).__name__
-        self._paths = {id(module): path for path, module in model.named_modules()}
+        self._root = type(getattr(model, "_orig_mod", model)).__name__
+        self._paths = {id(module): _eager_path(path) for path, module in model.named_modules()}
         self._calls: Counter[str] = Counter()
 
     def next_name(self) -> str:
@@ -48,14 +49,25 @@ class CallNamer:
         return ""
 
 
+def _eager_path(path: str) -> str:
+    """``path`` without the ``_orig_mod`` steps that ``torch.compile`` wrappers add, so
+    a compiled model's sites carry the names of the eager model's."""
+    return ".".join(part for part in path.split(".") if part != "_orig_mod")
+
+
 class OutputKeeper:
-    """Keeps outputs of chosen modules during one forward pass, for Grad-CAM.
+    """Keeps outputs of chosen modules during one forward pass, for Grad-CAM and neurons.
 
     ``keep`` names modules whose outputs are kept; with ``keep_last_spatial``
     the last module to return a ``(N, C, H, W)`` output with ``H * W > 1`` is
-    kept too. Hooks are added only for what is asked, on entering
-    :meth:`active`, and removed on leaving it whatever happens; they react only
-    in the thread that entered.
+    kept too. A kept output is the tensor as the module returned it: the model
+    goes on with a copy, so a later in-place edit (``out += identity``, an
+    in-place ReLU) cannot change it. Copying every candidate for the last
+    spatial output would double the activation memory, so that one is only
+    watched: :attr:`last_spatial_changed` tells whether it was edited later.
+    Hooks are added only for what is asked, on entering :meth:`active`, and
+    removed on leaving it whatever happens; they react only in the thread
+    that entered.
     """
 
     def __init__(
@@ -65,8 +77,16 @@ class OutputKeeper:
         self._keep = set(keep)
         self._keep_last_spatial = keep_last_spatial
         self._owner: int | None = None
+        self._last_version = 0
         self.kept: dict[str, torch.Tensor] = {}
         self.last_spatial: tuple[str, torch.Tensor] | None = None
+
+    @property
+    def last_spatial_changed(self) -> bool:
+        """Whether the last spatial output was edited in place after its module returned it."""
+        return self.last_spatial is not None and (
+            self.last_spatial[1]._version != self._last_version
+        )
 
     @contextmanager
     def active(self) -> Iterator[OutputKeeper]:
@@ -84,12 +104,15 @@ class OutputKeeper:
             self._owner = None
 
     def _hook(self, path: str):
-        def hook(module: nn.Module, args: tuple, output: object) -> None:
+        def hook(module: nn.Module, args: tuple, output: object) -> object:
             if threading.get_ident() != self._owner or not isinstance(output, torch.Tensor):
-                return
-            if path in self._keep:
-                self.kept[path] = output
+                return None
             if self._keep_last_spatial and output.dim() == 4 and output.shape[-2:].numel() > 1:
                 self.last_spatial = (path, output)
+                self._last_version = output._version
+            if path in self._keep:
+                self.kept[path] = output
+                return output.clone()
+            return None
 
         return hook

@@ -9,18 +9,20 @@ from torch import nn
 
 from gbp_widgets.engine.bitmask import PackedMask, pack
 from gbp_widgets.engine.explanation import Explanation
-from gbp_widgets.engine.guard import evaluation_mode
+from gbp_widgets.engine.guard import eager_only, evaluation_mode, model_lock
+from gbp_widgets.engine.inputs import shape_hint
 from gbp_widgets.engine.intercept import ReluCall, ReluInterceptor, RuleReLU
 from gbp_widgets.engine.modules import CallNamer, OutputKeeper
+from gbp_widgets.engine.outputs import OutputChoice, OutputError, choose_output, detached
 from gbp_widgets.engine.rules import check_rule, packed_forward_mask
 from gbp_widgets.engine.sites import BackwardState, NotGuided, Site, SiteRecord
 from gbp_widgets.engine.targets import (
     Neuron,
     Target,
     callable_scores,
-    class_targets,
     find_site,
     neuron_seed,
+    score_seed,
 )
 
 
@@ -28,43 +30,58 @@ from gbp_widgets.engine.targets import (
 class Backprop:
     """Result of one backward pass over a :class:`Recording`.
 
-    ``input_grad`` has the recording's input shape ``(N, C, H, W)``;
-    ``extra_grads`` follow the order of the tensors asked for; ``target`` is
-    the resolved ``(N,)`` class tensor, the :class:`Neuron`, or the callable.
-    ``site_grads`` maps site index to the gradient that arrived at its output,
-    for recordings that keep values (empty otherwise).
+    ``input_grads`` has one gradient per recorded input, each of that input's
+    shape ``(N, ...)``; ``extra_grads`` follow the order of the tensors asked
+    for; ``target`` is the resolved target (``(N,)`` classes, the
+    :class:`Neuron` or :class:`Region`, or the callable). ``site_grads`` maps
+    site index to the gradient that arrived at its output, for recordings
+    that keep values (empty otherwise).
     """
 
-    input_grad: torch.Tensor
+    input_grads: tuple[torch.Tensor, ...]
     extra_grads: tuple[torch.Tensor, ...]
     target: object
     sites: tuple[Site, ...]
     site_grads: dict[int, torch.Tensor]
+
+    @property
+    def input_grad(self) -> torch.Tensor:
+        """The gradient of the first (usually only) input."""
+        return self.input_grads[0]
 
 
 class Recording:
     """A forward pass of ``model`` on ``inputs`` with every ReLU-family call intercepted.
 
     The autograd graph is kept, so :meth:`backprop` can run any rule from any
-    target without another forward pass. ``inputs`` is a ``(N, C, H, W)`` float
-    tensor already on the model's device. The model is in eval mode only while
-    the forward pass runs; hooks live only during it. ``keep_outputs`` keeps
-    every site's output, which :class:`Neuron` targets need; without it,
+    target without another forward pass. ``inputs`` is a ``(N, ...)`` float
+    tensor, or a tuple of them, already on the model's device;
+    ``forward_args`` and ``forward_kwargs`` go to ``forward`` after them,
+    unattributed. ``output`` chooses the scores from what ``forward`` returns
+    (see :func:`gbp_widgets.engine.outputs.choose_output`).
+
+    The model is in eval mode only while the forward pass runs, which holds
+    the model's lock; hooks live only during it. ``keep_outputs`` keeps every
+    site's output, which :class:`Neuron` targets at sites need; without it,
     outputs are freed as the backward pass goes, as in plain backprop.
-    ``keep_values`` keeps each site's pre-activation input (``site_inputs``)
-    and, per backward pass, the gradient at its output (``Backprop.site_grads``),
-    for read-outs of the numbers behind the masks.
+    ``keep`` names modules whose outputs to keep (``kept``), as they were
+    when the module returned them. ``keep_values`` keeps each site's
+    pre-activation input (``site_inputs``) and, per backward pass, the
+    gradient at its output (``Backprop.site_grads``), for read-outs.
     """
 
     def __init__(
         self,
         model: nn.Module,
-        inputs: torch.Tensor,
+        inputs: torch.Tensor | tuple[torch.Tensor, ...],
         capture_masks: bool = True,
         keep: tuple[str, ...] = (),
         keep_last_spatial: bool = False,
         keep_outputs: bool = True,
         keep_values: bool = False,
+        output: OutputChoice = None,
+        forward_args: tuple = (),
+        forward_kwargs: dict | None = None,
     ) -> None:
         self.capture_masks = capture_masks
         self.keep_outputs = keep_outputs
@@ -74,17 +91,40 @@ class Recording:
         self.sites: list[SiteRecord] = []
         self.not_guided: list[NotGuided] = []
         self._namer = CallNamer(model)
-        keeper = OutputKeeper(model, keep=keep, keep_last_spatial=keep_last_spatial)
+        self._keeper = OutputKeeper(model, keep=keep, keep_last_spatial=keep_last_spatial)
+        given = inputs if isinstance(inputs, tuple) else (inputs,)
         with torch.inference_mode(False), torch.enable_grad():
-            self.input = inputs.detach().clone().requires_grad_(True)
-            interceptor = ReluInterceptor(self._on_relu, self._on_uncovered)
-            with evaluation_mode(model), keeper.active(), interceptor:
-                # A clone, so a model that rectifies its input in place does not
-                # write into the leaf that gradients are taken with respect to.
-                self.logits = model(self.input.clone())
-        self.kept = keeper.kept
-        self.last_spatial = keeper.last_spatial
-        _check_logits(self.logits)
+            self.inputs = tuple(t.detach().clone().requires_grad_(True) for t in given)
+            self.raw_output = self._forward(model, forward_args, forward_kwargs or {})
+        self.kept = self._keeper.kept
+        self.last_spatial = self._keeper.last_spatial
+        self.logits, self._output_error = _chosen(self.raw_output, output)
+
+    def _forward(self, model: nn.Module, args: tuple, kwargs: dict) -> object:
+        interceptor = ReluInterceptor(self._on_relu, self._on_uncovered)
+        # Clones, so a model that rectifies its input in place does not write
+        # into the leaves that gradients are taken with respect to.
+        copies = [leaf.clone() for leaf in self.inputs]
+        try:
+            with model_lock(model), evaluation_mode(model), self._keeper.active(), eager_only():
+                with interceptor:
+                    return model(*copies, *args, **kwargs)
+        except (RuntimeError, ValueError) as err:
+            hint = shape_hint(model, self.inputs[0]) if len(self.inputs) == 1 else ""
+            if hint:
+                raise ValueError(f"the model could not run on these inputs: {hint}") from err
+            raise
+
+    @property
+    def input(self) -> torch.Tensor:
+        """The first (usually only) input leaf, ``(N, ...)``."""
+        return self.inputs[0]
+
+    @property
+    def last_spatial_changed(self) -> bool:
+        """Whether :attr:`last_spatial`'s tensor was edited in place after its module
+        returned it (then Grad-CAM must keep that module explicitly)."""
+        return self._keeper.last_spatial_changed
 
     def _on_relu(self, call: ReluCall) -> torch.Tensor:
         index = len(self.sites)
@@ -93,7 +133,9 @@ class Recording:
         if self.keep_values:
             # A copy: in-place calls overwrite their input.
             self.site_inputs[index] = call.input.detach().clone()
-        out = RuleReLU.apply(call.input, call.upper, call.inplace, self.state, index)
+        out = RuleReLU.apply(
+            call.input, call.upper, call.inplace, call.saves_output, self.state, index
+        )
         kept = out if self.keep_outputs else None
         # Packed now, while the output is still in cache: cheaper than in the backward.
         bits = packed_forward_mask(out, call.upper) if self.capture_masks else None
@@ -110,7 +152,7 @@ class Recording:
         extra: tuple[torch.Tensor, ...] = (),
         retain: bool = True,
     ) -> Backprop:
-        """Backpropagate from ``target`` under ``rule`` to the input (and ``extra``).
+        """Backpropagate from ``target`` under ``rule`` to the inputs (and ``extra``).
 
         ``retain=False`` frees the graph as the pass goes (faster, less memory)
         and makes this the recording's last backward pass.
@@ -120,29 +162,34 @@ class Recording:
         self.state.rule = rule
         self.state.sink = {} if self.capture_masks else None
         self.state.grads = {} if self.keep_values else None
+        wrt = (*self.inputs, *extra)
         try:
             with torch.inference_mode(False):
                 grads = torch.autograd.grad(
-                    roots, (self.input, *extra), seeds, retain_graph=retain, allow_unused=True
+                    roots, wrt, seeds, retain_graph=retain, allow_unused=True
                 )
             captured, site_grads = self.state.sink, self.state.grads
         finally:
             self.state.sink = self.state.grads = None
         grads = tuple(
-            torch.zeros_like(t) if g is None else g
-            for t, g in zip((self.input, *extra), grads, strict=True)
+            torch.zeros_like(t) if g is None else g for t, g in zip(wrt, grads, strict=True)
         )
-        return Backprop(grads[0], grads[1:], resolved, self._sites(captured), site_grads or {})
+        count = len(self.inputs)
+        return Backprop(
+            grads[:count], grads[count:], resolved, self._sites(captured), site_grads or {}
+        )
 
     def explain(
         self, target: Target = None, rule: str = "guided", retain: bool = True
     ) -> Explanation:
         """Backpropagate from ``target`` under ``rule``: an :class:`Explanation` whose
-        attribution is ``(N, C, H, W)`` on the model's device."""
+        attribution is the ``(N, ...)`` input gradient on the model's device (a tuple
+        when the recording has several inputs)."""
         result = self.backprop(target, rule, retain=retain)
+        grads = result.input_grads
         return Explanation(
-            attribution=result.input_grad,
-            logits=self.logits.detach(),
+            attribution=grads if len(grads) > 1 else grads[0],
+            logits=detached(self.raw_output if self.logits is None else self.logits),
             target=result.target,
             rule=rule,
             sites=result.sites,
@@ -151,18 +198,43 @@ class Recording:
 
     def _seed(self, target: Target):
         if isinstance(target, Neuron):
-            record = find_site(self.sites, target.site)
-            if record.output is None:
-                raise RuntimeError("Neuron targets need a recording made with keep_outputs=True")
-            return (record.output,), (neuron_seed(record, target),), target
+            output, where = self._neuron_output(target)
+            return (output,), (neuron_seed(output, target, where),), target
+        n = self.input.shape[0]
         if callable(target) and not isinstance(target, torch.Tensor):
+            chosen = self.raw_output if self.logits is None else self.logits
             with torch.inference_mode(False), torch.enable_grad():
-                scores = callable_scores(target, self.logits)
+                scores = callable_scores(target, chosen, n)
             return (scores,), (torch.ones_like(scores),), target
-        classes = class_targets(target, self.logits.detach())
-        seed = torch.zeros_like(self.logits)
-        seed.scatter_(1, classes[:, None], 1.0)
-        return (self.logits,), (seed,), classes
+        scores = self._scores(n)
+        seed, resolved = score_seed(target, scores.detach())
+        return (scores,), (seed,), resolved
+
+    def _scores(self, n: int) -> torch.Tensor:
+        if self.logits is None:
+            raise self._output_error
+        if self.logits.dim() == 0 or self.logits.shape[0] != n:
+            raise OutputError(
+                f"the chosen output has shape {tuple(self.logits.shape)}, but there are {n} "
+                "inputs: class targets need scores (N, classes, ...) with one row per item. "
+                "Choose another output with output=, or score it with a callable target"
+            )
+        return self.logits
+
+    def _neuron_output(self, neuron: Neuron) -> tuple[torch.Tensor, str]:
+        if neuron.at_module:
+            output = self.kept.get(neuron.site)
+            if output is None:
+                raise KeyError(
+                    f"no output of module {neuron.site!r} was kept: it is not a module of this "
+                    "model, returned no tensor, or the recording was made without "
+                    f"keep=({neuron.site!r},)"
+                )
+            return output, f"module {neuron.site!r}"
+        record = find_site(self.sites, neuron.site)
+        if record.output is None:
+            raise RuntimeError("Neuron targets need a recording made with keep_outputs=True")
+        return record.output, f"site {record.name!r}"
 
     def _sites(self, captured: dict | None) -> tuple[Site, ...]:
         if captured is None:
@@ -185,14 +257,12 @@ class Recording:
         return pack(torch.zeros(record.shape, dtype=torch.bool, device=self.input.device))
 
 
-def _check_logits(logits: object) -> None:
-    if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
-        got = (
-            f"a tensor of shape {tuple(logits.shape)}"
-            if isinstance(logits, torch.Tensor)
-            else type(logits).__name__
-        )
-        raise TypeError(
-            f"the model returned {got}; the engine needs (N, classes) logits. Wrap the "
-            "model in a module whose forward returns them."
-        )
+def _chosen(raw: object, choice: OutputChoice) -> tuple[torch.Tensor | None, OutputError | None]:
+    """The chosen score tensor, or (when nothing was chosen explicitly) the reason there
+    is none: a callable target may still score the raw output."""
+    try:
+        return choose_output(raw, choice), None
+    except OutputError as err:
+        if choice is not None:
+            raise
+        return None, err

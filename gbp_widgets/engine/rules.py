@@ -46,20 +46,21 @@ def packed_backward_mask(grad: torch.Tensor) -> PackedMask:
 
 
 def apply_rule(
-    rule: str, grad: torch.Tensor, output: torch.Tensor, upper: float | None
+    rule: str, grad: torch.Tensor, saved: torch.Tensor, upper: float | None
 ) -> torch.Tensor:
     """Gradient passed below a ReLU-family call under ``rule``.
 
-    ``grad`` and ``output`` (the call's output ``y``) have the same shape; so
-    does the result. Written with autograd's own fused backward kernels, which
-    mask by the output exactly as :func:`packed_forward_mask` does, so the rules cost
-    about what plain backprop costs.
+    ``saved`` is the call's input ``x`` or its output ``y``: the forward mask is
+    the same read from either (``x>0`` exactly when ``y>0``, ``0<x<k`` exactly
+    when ``0<y<k``). ``grad`` and ``saved`` have the same shape; so does the
+    result. Written with autograd's own fused backward kernels, so the rules
+    cost about what plain backprop costs.
     """
     if rule == "deconvnet":
         return grad.clamp(min=0.0)
     if upper is None:
-        through = torch.ops.aten.threshold_backward(grad, output, 0)
+        through = torch.ops.aten.threshold_backward(grad, saved, 0)
     else:
-        through = torch.ops.aten.hardtanh_backward(grad, output, 0.0, upper)
+        through = torch.ops.aten.hardtanh_backward(grad, saved, 0.0, upper)
     # At a rectifier the guided rule is the positive part of the gradient rule.
     return through.clamp_(min=0.0) if rule == "guided" else through

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from gbp_widgets import render
 from gbp_widgets.engine import GuidedBackprop
+from gbp_widgets.engine.inputs import prepare_inputs
 from gbp_widgets.engine.targets import Target, class_targets
 from gbp_widgets.sanity.metrics import METRICS, normalised_map, similarities
 
@@ -186,7 +187,7 @@ def _run(model, inputs, target, rules, order, seed, max_steps, progress, cumulat
         blocks = blocks[::-1]
     blocks = blocks[:max_steps] if max_steps is not None else blocks
     working = copy.deepcopy(model).eval()
-    batch = GuidedBackprop(working).prepare(inputs)
+    batch = prepare_inputs(working, inputs).tensors[0]
     with torch.no_grad():
         logits = working(batch)
     classes = target if target is not None else class_targets(None, logits).cpu()
