@@ -139,3 +139,15 @@ def reference_from_call(model, x, call: int, seed_of, rule: str) -> torch.Tensor
         out = seen.outputs[call]
         (grad,) = torch.autograd.grad(out, leaf, seed_of(out.detach()))
     return grad
+
+
+def reference_general(
+    model, inputs, score_of, rule: str, forward_args=(), forward_kwargs=None
+) -> tuple[torch.Tensor, ...]:
+    """Gradients of ``score_of(raw output)`` (a scalar) with respect to each tensor of
+    ``inputs`` (a tuple), under ``rule`` at every rectifier written with ``F.relu``,
+    ``F.relu6`` or ``F.hardtanh`` (and their aliases)."""
+    with patched_rectifiers(formula(rule)):
+        leaves = tuple(t.detach().clone().requires_grad_(True) for t in inputs)
+        raw = model(*(leaf.clone() for leaf in leaves), *forward_args, **(forward_kwargs or {}))
+        return torch.autograd.grad(score_of(raw), leaves, allow_unused=True)

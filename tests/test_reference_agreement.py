@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from gbp_widgets import GuidedBackprop, Neuron
-from tests.reference import reference_attribution, reference_from_call, reference_seeded
+from tests.reference import (
+    formula,
+    patched_rectifiers,
+    reference_attribution,
+    reference_from_call,
+    reference_seeded,
+)
 from tests.zoo import TORCHVISION, TOY_MODELS, torchvision_model, toy_model
 
 RULES = ("gradient", "deconvnet", "guided")
@@ -72,19 +78,24 @@ def test_neuron_channel_target_matches_reference(rule):
     assert_matches(explanation.attribution, reference_from_call(model, x, call, channel_seed, rule))
 
 
-def test_neuron_unit_target_matches_reference():
+@pytest.mark.parametrize("rule", RULES)
+def test_neuron_unit_target_matches_reference(rule):
     model = toy_model("reused_relu")
+    torch.manual_seed(2)
     x = torch.rand(1, 3, 32, 32)
-    explanation = GuidedBackprop(model).explain(x, target=Neuron("relu#2", 2, y=10, x=12))
+    with torch.no_grad(), patched_rectifiers(formula(rule)) as seen:
+        model(x.clone())
+    # The most active unit of channel 2 at the second call: a unit that surely fires.
+    y, col = divmod(int(seen.outputs[1][0, 2].argmax()), 32)
+    explanation = GuidedBackprop(model).explain(x, target=Neuron("relu#2", 2, y=y, x=col), rule=rule)
 
     def unit_seed(out):
         seed = torch.zeros_like(out)
-        seed[:, 2, 10, 12] = out[:, 2, 10, 12]
+        seed[:, 2, y, col] = out[:, 2, y, col]
         return seed
 
-    expected = reference_from_call(model, x, 1, unit_seed, "guided")
-    if expected.abs().max() == 0:
-        pytest.skip("the chosen unit is inactive for this input")
+    expected = reference_from_call(model, x, 1, unit_seed, rule)
+    assert expected.abs().max() > 0
     assert_matches(explanation.attribution, expected)
 
 

@@ -9,6 +9,7 @@ from hypothesis.extra.numpy import arrays
 from gbp_widgets import GuidedBackprop
 from gbp_widgets.engine.bitmask import pack
 from gbp_widgets.engine.rules import apply_rule
+from tests.reference import formula
 
 finite = st.floats(-8, 8, allow_nan=False, width=32)
 shapes = st.tuples(st.integers(1, 4), st.integers(1, 9))
@@ -37,23 +38,25 @@ def test_gradient_rule_is_autograds_own_derivative(values):
 
 
 @settings(max_examples=200, deadline=None)
-@given(site_values())
-def test_deconvnet_is_relu_of_the_gradient_whatever_the_input(values):
+@given(site_values(), st.sampled_from(["gradient", "deconvnet", "guided"]))
+def test_each_rule_is_its_formula_whether_given_the_input_or_the_output(values, rule):
     x, y, g, upper = values
-    assert torch.equal(apply_rule("deconvnet", g, y, upper), g.clamp(min=0.0))
+    expected = formula(rule)(x, g, upper, 0)
+    # The engine saves the input where torch does (hardtanh, clamp) and the output elsewhere.
+    assert torch.equal(apply_rule(rule, g, x, upper), expected)
+    assert torch.equal(apply_rule(rule, g, y, upper), expected)
 
 
 @settings(max_examples=200, deadline=None)
 @given(site_values())
-def test_guided_is_the_positive_part_of_the_gradient_rule(values):
+def test_guided_passes_only_where_both_masks_are_on(values):
     x, y, g, upper = values
     guided = apply_rule("guided", g, y, upper)
-    assert torch.equal(guided, apply_rule("gradient", g, y, upper).clamp(min=0.0))
-    assert torch.equal(
-        guided, apply_rule("gradient", apply_rule("deconvnet", g, y, upper), y, upper)
-    )
-    assert (guided >= 0).all()
-    assert torch.equal(apply_rule("guided", guided, y, upper), guided)
+    forward = (x > 0) if upper is None else (x > 0) & (x < upper)
+    passed = forward & (g > 0)
+    assert torch.equal(guided[passed], g[passed])
+    assert (guided[~passed] == 0).all()
+    assert torch.equal(apply_rule("deconvnet", g, y, upper)[g > 0], g[g > 0])
 
 
 @settings(max_examples=100, deadline=None)
@@ -90,7 +93,8 @@ def test_engine_at_one_site_matches_the_rule(values, rule):
     explanation = engine.explain(
         x.reshape(1, 1, *x.shape), target=lambda z: (z * seed).sum(1), rule=rule
     )
-    assert torch.equal(explanation.attribution.reshape(x.shape), apply_rule(rule, g, y, upper))
+    expected = formula(rule)(x, g, upper, 0)
+    assert torch.equal(explanation.attribution.reshape(x.shape), expected)
     site = explanation.sites[0]
     in_range = (x > 0) if upper is None else (x > 0) & (x < upper)
     assert torch.equal(site.forward_mask.reshape(x.shape), in_range)

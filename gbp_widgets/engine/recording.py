@@ -109,7 +109,7 @@ class Recording:
             with model_lock(model), evaluation_mode(model), self._keeper.active(), eager_only():
                 with interceptor:
                     return model(*copies, *args, **kwargs)
-        except (RuntimeError, ValueError) as err:
+        except (RuntimeError, ValueError, IndexError) as err:
             hint = shape_hint(model, self.inputs[0]) if len(self.inputs) == 1 else ""
             if hint:
                 raise ValueError(f"the model could not run on these inputs: {hint}") from err
