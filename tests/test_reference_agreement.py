@@ -87,7 +87,9 @@ def test_neuron_unit_target_matches_reference(rule):
         model(x.clone())
     # The most active unit of channel 2 at the second call: a unit that surely fires.
     y, col = divmod(int(seen.outputs[1][0, 2].argmax()), 32)
-    explanation = GuidedBackprop(model).explain(x, target=Neuron("relu#2", 2, y=y, x=col), rule=rule)
+    explanation = GuidedBackprop(model).explain(
+        x, target=Neuron("relu#2", 2, y=y, x=col), rule=rule
+    )
 
     def unit_seed(out):
         seed = torch.zeros_like(out)

@@ -162,7 +162,9 @@ def _split_target(target: Target, n: int, sizes: list[int]) -> list[Target]:
         return [target] * len(sizes)
     if isinstance(target, Region):
         starts = [sum(sizes[:i]) for i in range(len(sizes))]
-        return [RegionPart(target, slice(a, a + size)) for a, size in zip(starts, sizes)]
+        return [
+            RegionPart(target, slice(a, a + size)) for a, size in zip(starts, sizes, strict=True)
+        ]
     try:
         items = torch.as_tensor(target)
     except (TypeError, ValueError, RuntimeError):

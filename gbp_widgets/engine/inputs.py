@@ -105,8 +105,10 @@ def _check_tensor(tensor: object, what: str) -> None:
 
 
 def _is_conv(layer: tuple[str, nn.Module] | None, dims: int) -> bool:
-    return layer is not None and isinstance(layer[1], nn.modules.conv._ConvNd) and (
-        len(layer[1].kernel_size) == dims
+    return (
+        layer is not None
+        and isinstance(layer[1], nn.modules.conv._ConvNd)
+        and (len(layer[1].kernel_size) == dims)
     )
 
 

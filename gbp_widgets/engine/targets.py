@@ -57,7 +57,8 @@ class Neuron:
         else:
             unit = tuple(self.position)
         if len(unit) != len(spatial) or any(
-            not isinstance(i, int) or not 0 <= i < size for i, size in zip(unit, spatial)
+            not isinstance(i, int) or not 0 <= i < size
+            for i, size in zip(unit, spatial, strict=True)
         ):
             raise ValueError(
                 f"unit {_unit_text(unit)} is outside {where}, whose spatial size is "
@@ -260,7 +261,6 @@ def callable_scores(fn: ScoreFunction, output: object, n: int) -> torch.Tensor:
     if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != (n,):
         shape = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
         raise ValueError(
-            f"a target function must return one score per item, shape ({n},); it returned "
-            f"{shape}"
+            f"a target function must return one score per item, shape ({n},); it returned {shape}"
         )
     return scores

@@ -122,9 +122,15 @@ class ExplorerSession:
         keep = () if layer == "auto" else (layer,)
         if layer != "auto" and layer not in dict(self.engine.model.named_modules()):
             raise ValueError(f"no module called {layer!r} in this model for Grad-CAM")
-        return self.engine.record(
+        recording = self.engine.record(
             inputs, keep=keep, keep_last_spatial=layer == "auto", keep_values=True
         )
+        if layer == "auto" and recording.last_spatial_changed:
+            # The model edits its last feature map in place: keep that map as returned.
+            path = recording.last_spatial[0]
+            recording = self.engine.record(inputs, keep=(path,), keep_values=True)
+            recording.last_spatial = (path, recording.kept[path])
+        return recording
 
     # -- what the model said ------------------------------------------------------------
 
