@@ -57,6 +57,9 @@ _CANDIDATES = frozenset(
 )
 
 
+_WATCHED = _CANDIDATES | UNCOVERED
+
+
 class ReluCall(NamedTuple):
     """A ReLU-family call.
 
@@ -277,7 +280,11 @@ class ReluInterceptor(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        call = parse_call(function_name(func), args, kwargs)
+        name = function_name(func)
+        # Most calls (convolutions, adds, views) are none of ours: one set look-up.
+        if name.rstrip("_") not in _WATCHED:
+            return func(*args, **kwargs)
+        call = parse_call(name, args, kwargs)
         if isinstance(call, ReluCall):
             if _differentiable(call.input):
                 return self._on_relu(call)
