@@ -1,26 +1,48 @@
-"""Matplotlib figures of rendered panels (no torch, no widgets)."""
+"""Matplotlib figures that show as pictures in any notebook (no torch, no widgets)."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 
-def panel_figure(
-    panels: Mapping[str, np.ndarray], title: str = "", panel_inches: float = 2.6
-) -> Figure:
-    """One row of pictures, each titled with its key.
+class NotebookFigure(Figure):
+    """A matplotlib ``Figure`` that displays itself as a PNG in IPython front ends.
 
-    ``panels`` maps a caption to an ``(H, W, 3 or 4)`` ``uint8`` picture. The
-    figure is created without pyplot, so it works headless and leaves no
-    global figure behind.
+    A bare ``Figure`` gets a picture only once pyplot's inline backend is
+    active; until then Jupyter prints ``<Figure size ...>``. This one carries
+    its own ``_repr_png_``, which every IPython display formatter (JupyterLab,
+    Notebook 7, VS Code, Colab) reads, and needs no pyplot: no global figure
+    list, so it is safe in widgets and threads. It is a plain ``Figure``
+    otherwise: ``savefig``, axes and all.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        FigureCanvasAgg(self)
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
+
+
+def panel_figure(
+    panels: Mapping[str, np.ndarray], title: str = "", panel_inches: float = 2.6, note: str = ""
+) -> NotebookFigure:
+    """One row of pictures, each titled with its key, with ``note`` beneath them.
+
+    ``panels`` maps a caption to an ``(H, W, 3 or 4)`` ``uint8`` picture.
     """
     if not panels:
         raise ValueError("panel_figure needs at least one panel")
     count = len(panels)
-    figure = Figure(figsize=(panel_inches * count, panel_inches + (0.9 if title else 0.4)))
+    height = panel_inches + (0.9 if title else 0.4) + (0.3 if note else 0.0)
+    figure = NotebookFigure(figsize=(panel_inches * count, height))
     axes = figure.subplots(1, count, squeeze=False)[0]
     for axis, (caption, picture) in zip(axes, panels.items(), strict=True):
         axis.imshow(picture, interpolation="nearest")
@@ -28,6 +50,8 @@ def panel_figure(
         axis.set_axis_off()
     if title:
         figure.suptitle(title, fontsize=10)
+    if note:
+        figure.supxlabel(note, fontsize=8, color="0.3")
     figure.tight_layout()
     return figure
 

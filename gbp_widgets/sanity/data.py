@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gbp_widgets.engine import GuidedBackprop
+from gbp_widgets.figures import NotebookFigure
 from gbp_widgets.sanity.metrics import METRICS, normalised_map, similarities
 
 
@@ -45,6 +46,34 @@ class DataRandomization:
     similarity: dict[str, dict[str, float]]
     maps: dict[tuple[str, str], np.ndarray]
     images: np.ndarray
+
+    def figure(self, rule: str = "guided", count: int = 6) -> NotebookFigure:
+        """The first ``count`` digits over their ``rule`` maps (``|map|``) from the model
+        trained on true labels and from the one trained on shuffled labels."""
+        if ("true", rule) not in self.maps:
+            ran = sorted({r for _, r in self.maps})
+            raise ValueError(f"no {rule!r} maps in this outcome; it has {', '.join(ran)}")
+        count = min(count, len(self.images))
+        figure = NotebookFigure(figsize=(1.35 * count + 0.8, 4.6), layout="constrained")
+        axes = figure.subplots(3, count, squeeze=False)
+        rows = [
+            ("digit", self.images),
+            (f"{rule}, true labels", np.abs(self.maps[("true", rule)])),
+            (f"{rule}, shuffled labels", np.abs(self.maps[("random", rule)])),
+        ]
+        for row, (label, pictures) in enumerate(rows):
+            for column in range(count):
+                axis = axes[row, column]
+                axis.imshow(pictures[column], cmap="gray")
+                axis.set_xticks([]), axis.set_yticks([])
+            axes[row, 0].set_ylabel(label, fontsize=8)
+        figure.suptitle(
+            f"{rule} maps of a CNN trained on the digits' true labels and of one trained on "
+            f"shuffled labels (train accuracy {self.true_accuracy:.0%} vs "
+            f"{self.random_accuracy:.0%})",
+            fontsize=9,
+        )
+        return figure
 
 
 def load_digits_tensors() -> tuple[torch.Tensor, torch.Tensor]:

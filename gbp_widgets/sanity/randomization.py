@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from torch import nn
 from tqdm import tqdm
 
@@ -23,6 +22,7 @@ from gbp_widgets import render
 from gbp_widgets.engine import GuidedBackprop
 from gbp_widgets.engine.inputs import prepare_inputs
 from gbp_widgets.engine.targets import Target, class_targets
+from gbp_widgets.figures import NotebookFigure
 from gbp_widgets.sanity.metrics import METRICS, normalised_map, similarities
 
 Progress = bool | Callable[[int, int], None]
@@ -37,12 +37,14 @@ class SanityResult:
     ``maps[(rule, step)]`` is the normalised ``(H, W)`` map of the first image;
     ``records`` is a tidy table, one dict per (step, rule, metric) with the
     metric averaged over the images: ``step``, ``randomised``, ``rule``,
-    ``metric``, ``value``. ``mode`` is ``"cascading"`` or ``"independent"``.
+    ``metric``, ``value``. ``mode`` is ``"cascading"`` or ``"independent"``;
+    ``order`` is ``"top_down"`` or ``"bottom_up"``.
     """
 
     mode: str
     rules: tuple[str, ...]
     steps: list[str]
+    order: str = "top_down"
     maps: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
     records: list[dict[str, object]] = field(default_factory=list)
 
@@ -54,16 +56,18 @@ class SanityResult:
         raise KeyError(f"no record for rule {rule!r}, step {step}, metric {metric!r}")
 
     def to_dataframe(self):
-        """The records as a pandas DataFrame (pandas is needed only here)."""
+        """The records as a pandas DataFrame (pandas is needed only here:
+        ``pip install "gbp-widgets[dataframe]"``)."""
         import pandas
 
         return pandas.DataFrame.from_records(self.records)
 
-    def figure(self) -> Figure:
+    def figure(self) -> NotebookFigure:
         """Similarity to the original map after each step: one panel per metric."""
-        figure = Figure(figsize=(3.2 * len(METRICS), 3.4))
+        figure = NotebookFigure(figsize=(3.2 * len(METRICS), 3.6))
         axes = figure.subplots(1, len(METRICS), sharey=True)
         positions = range(len(self.steps))
+        lowest = min(float(r["value"]) for r in self.records) if self.records else 0.0
         for axis, metric in zip(axes, METRICS, strict=True):
             for rule in self.rules:
                 axis.plot(
@@ -72,14 +76,25 @@ class SanityResult:
                     marker="o",
                     label=rule,
                 )
-            axis.set_title(metric)
+            axis.set_title(METRIC_TITLES[metric], fontsize=9)
             axis.set_xticks(list(positions), self.steps, rotation=90, fontsize=7)
-            axis.set_ylim(-0.1, 1.05)
+            axis.set_ylim(min(-0.1, lowest - 0.05), 1.05)
+            axis.axhline(0.0, color="0.8", linewidth=0.8, zorder=0)
         axes[0].set_ylabel("similarity to the original map")
         axes[-1].legend(fontsize=8)
-        figure.suptitle(f"{self.mode} randomisation, from the output down", fontsize=10)
+        figure.suptitle(f"{self._what()}; 1 = unchanged", fontsize=10)
+        figure.supxlabel(self._step_label(), fontsize=8)
         figure.tight_layout()
         return figure
+
+    def _what(self) -> str:
+        direction = "from the output down" if self.order == "top_down" else "from the input up"
+        return f"{self.mode.capitalize()} randomisation, {direction}"
+
+    def _step_label(self) -> str:
+        if self.mode == "cascading":
+            return "randomised: every block up to and including this one"
+        return "randomised: this block alone"
 
     def grid(self, tile: int = 96) -> np.ndarray:
         """RGBA picture of the maps: rows are rules, columns are steps (``|map|``)."""
@@ -92,19 +107,38 @@ class SanityResult:
             rows.append(np.concatenate(_with_gaps(tiles, axis=1), axis=1))
         return np.concatenate(_with_gaps(rows, axis=0), axis=0)
 
-    def grid_figure(self) -> Figure:
-        """The map grid with rule and step labels."""
-        figure = Figure(figsize=(1.1 * len(self.steps) + 1, 1.2 * len(self.rules) + 1))
+    def grid_figure(self) -> NotebookFigure:
+        """The map grid with rule and step labels: ``|map|`` of the first image, each tile
+        scaled to its own 99th percentile (black 0, white at or above it)."""
+        figure = NotebookFigure(
+            figsize=(1.15 * len(self.steps) + 1, 1.25 * len(self.rules) + 1.3), layout="constrained"
+        )
         axes = figure.subplots(len(self.rules), len(self.steps), squeeze=False)
         for row, rule in enumerate(self.rules):
             for column, step in enumerate(self.steps):
                 axis = axes[row, column]
-                axis.imshow(np.abs(self.maps[(rule, column)]), cmap="gray")
+                axis.imshow(_clipped(self.maps[(rule, column)]), cmap="gray", vmin=0.0, vmax=1.0)
                 axis.set_xticks([]), axis.set_yticks([])
                 if row == 0:
-                    axis.set_title(step, fontsize=6, rotation=45)
-            axes[row, 0].set_ylabel(rule, fontsize=8)
+                    axis.set_title(step, fontsize=7, rotation=45)
+            axes[row, 0].set_ylabel(rule, fontsize=9)
+        figure.suptitle(f"|map| at each step: {self._what().lower()}", fontsize=10)
+        figure.supxlabel(self._step_label(), fontsize=8)
         return figure
+
+
+METRIC_TITLES = {
+    "spearman_abs": "rank correlation of |map|",
+    "spearman": "rank correlation of the signed map",
+    "ssim": "structural similarity (SSIM)",
+    "hog": "HOG feature similarity",
+}
+
+
+def _clipped(values: np.ndarray, percentile: float = 99.0) -> np.ndarray:
+    magnitude = np.abs(values)
+    top = np.percentile(magnitude, percentile)
+    return np.clip(magnitude / top, 0.0, 1.0) if top > 0 else magnitude
 
 
 def parameter_blocks(model: nn.Module) -> list[str]:
@@ -192,7 +226,7 @@ def _run(model, inputs, target, rules, order, seed, max_steps, progress, cumulat
         logits = working(batch)
     classes = target if target is not None else class_targets(None, logits).cpu()
     result = SanityResult(
-        "cascading" if cumulative else "independent", tuple(rules), [ORIGINAL, *blocks]
+        "cascading" if cumulative else "independent", tuple(rules), [ORIGINAL, *blocks], order
     )
     original = _maps(working, batch, classes, rules)
     _record(result, 0, ORIGINAL, original, original)

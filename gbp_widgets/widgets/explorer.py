@@ -11,13 +11,12 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 import traitlets
-from matplotlib.figure import Figure
 from PIL import Image
 from torch import nn
 
 from gbp_widgets import render
 from gbp_widgets.engine import Neuron
-from gbp_widgets.figures import panel_figure, top_classes_title
+from gbp_widgets.figures import NotebookFigure, panel_figure, top_classes_title
 from gbp_widgets.images import SAMPLE_NAMES, load_image, sample_image
 from gbp_widgets.models import DEFAULT_MODEL, Preprocessing, load_model, model_names
 from gbp_widgets.widgets.canvas import GridCanvas, PanelStrip
@@ -429,13 +428,20 @@ class Explorer(widgets.VBox):
         self.refresh()
         return self._session.readout(self._shown, row, column, self.panel_size)
 
-    def figure(self) -> Figure:
+    def figure(self) -> NotebookFigure:
         """A matplotlib figure of the panels shown, titled with the top classes."""
         pictures = self.refresh()
         captions = self._captions(self._shown)
         shown = {html.unescape(captions[name]): pictures[name] for name in PANELS}
         probabilities = self._session.probabilities
-        return panel_figure(shown, top_classes_title(probabilities, self._session.classes))
+        note = (
+            "mask panels: the fraction of the site's channels on at each position "
+            "(black 0, white 1)"
+            if self._shown.channel == ALL_CHANNELS
+            else "mask panels: white where the unit is on"
+        )
+        title = top_classes_title(probabilities, self._session.classes)
+        return panel_figure(shown, title, note=note)
 
     def run_sanity(self, max_steps: int | None = None):
         """Cascading randomisation of the shown model on the shown image, for the class
