@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     explain = commands.add_parser(
         "explain",
-        help="write a figure: input, gradient, deconvnet, guided and Guided Grad-CAM maps",
+        help="write a figure (input, gradient, deconvnet, guided, Grad-CAM, Guided Grad-CAM) "
+        "and print the top-5 classes",
     )
     explain.add_argument("image", nargs="?", help="picture file (default: --sample chelsea)")
     explain.add_argument("--sample", choices=SAMPLE_NAMES, help="a bundled sample photo")
@@ -45,16 +46,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.image and args.sample:
         parser.error("give an IMAGE file or --sample, not both")
     try:
-        out = explain_to_file(args)
+        out, summary = explain_to_file(args)
     except (ImageError, ModelUnavailableError, ValueError, FileNotFoundError) as err:
         print(f"gbp-widgets: error: {err}", file=sys.stderr)
         return 2
+    print(summary)
     print(f"wrote {out}")
     return 0
 
 
-def explain_to_file(args: argparse.Namespace) -> Path:
-    """Run the explanation described by the parsed ``explain`` arguments; return the PNG path."""
+def explain_to_file(args: argparse.Namespace) -> tuple[Path, str]:
+    """Run the explanation described by the parsed ``explain`` arguments.
+
+    Returns the PNG's path and a summary for the terminal: the top-5 classes with
+    their probabilities and the class explained.
+    """
     picture = load_image(args.image) if args.image else sample_image(args.sample or "chelsea")
     stem = Path(args.image).stem if args.image else (args.sample or "chelsea")
     loaded = load_model(args.model)
@@ -75,14 +81,32 @@ def explain_to_file(args: argparse.Namespace) -> Path:
         (caption, render.gradient_image(maps[rule].attribution[0]))
         for rule, caption in RULE_CAPTIONS.items()
     )
-    panels[f"Guided Grad-CAM ({combined.layer})"] = render.gradient_image(combined.product[0])
+    panels[f"Grad-CAM ({combined.layer})"] = render.overlay(
+        render.as_array(crop), combined.cam[0].expand(3, -1, -1).cpu()
+    )
+    panels["Guided Grad-CAM"] = render.gradient_image(combined.product[0])
     title = (
         f"{loaded.name}: explaining '{loaded.classes[explained]}' ({explained})\n"
         + top_classes_title(probabilities, loaded.classes)
     )
     out = args.out or Path(f"gbp-{stem}.png")
     panel_figure(panels, title).savefig(out, dpi=110)
-    return out
+    return out, _summary(loaded.name, stem, probabilities, loaded.classes, explained)
+
+
+def _summary(model: str, image: str, probabilities, classes, explained: int, k: int = 5) -> str:
+    order = sorted(range(len(probabilities)), key=lambda i: -probabilities[i])[:k]
+    lines = [f"{model} on {image}, top {k}:"]
+    width = max(len(classes[i]) for i in order)
+    lines += [
+        f"  {rank}. {classes[i]:<{width}}  {100 * probabilities[i]:5.1f}%  (class {i})"
+        for rank, i in enumerate(order, start=1)
+    ]
+    lines.append(
+        f"explained: {classes[explained]} (class {explained}, "
+        f"{100 * probabilities[explained]:.1f}%)"
+    )
+    return "\n".join(lines)
 
 
 def _device(name: str) -> torch.device:

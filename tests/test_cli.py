@@ -9,13 +9,36 @@ from PIL import Image
 from gbp_widgets.cli import main
 
 
-def test_explain_a_sample_writes_a_figure(tmp_path, capsys):
-    out = tmp_path / "chelsea.png"
-    assert main(["explain", "--sample", "chelsea", "--out", str(out)]) == 0
-    assert f"wrote {out}" in capsys.readouterr().out
+def test_explain_a_sample_writes_a_figure_and_prints_the_top_classes(tmp_path, capsys):
+    out = tmp_path / "coffee.png"
+    assert main(["explain", "--sample", "coffee", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out}" in printed
+    lines = printed.splitlines()
+    assert lines[0] == "efficientnet_lite0 on coffee, top 5:"
+    assert lines[1].startswith("  1. espresso") and "%  (class 967)" in lines[1]
+    assert len([line for line in lines if line.startswith("  ")]) == 5
+    assert lines[6].startswith("explained: espresso (class 967, ")
     figure = np.asarray(Image.open(out))
-    assert figure.shape[1] > 4 * figure.shape[0] / 2  # one wide row of five panels
+    assert figure.shape[1] > 5 * figure.shape[0] / 2  # one wide row of six panels
     assert figure.std() > 10
+
+
+def test_the_figure_has_a_grad_cam_heat_map_panel(tmp_path, monkeypatch):
+    from gbp_widgets import cli
+
+    shown = {}
+    monkeypatch.setattr(cli, "panel_figure", lambda panels, title: shown.update(panels) or _Saved())
+    main(["explain", "--sample", "chelsea", "--out", str(tmp_path / "x.png")])
+    names = list(shown)
+    assert names[0] == "input" and names[-1] == "Guided Grad-CAM"
+    heat = next(shown[n] for n in names if n.startswith("Grad-CAM ("))
+    assert heat.shape[2] in (3, 4) and heat[..., :3].std() > 10
+
+
+class _Saved:
+    def savefig(self, *args, **kwargs):
+        pass
 
 
 def test_explain_a_file_with_a_target(tmp_path, capsys):
@@ -24,6 +47,7 @@ def test_explain_a_file_with_a_target(tmp_path, capsys):
     out = tmp_path / "photo-out.png"
     assert main(["explain", str(picture), "--target", "281", "--out", str(out)]) == 0
     assert out.exists()
+    assert "explained: tabby (class 281, " in capsys.readouterr().out
 
 
 def test_errors_are_one_line_and_exit_2(tmp_path, capsys):

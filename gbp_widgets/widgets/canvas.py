@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 from collections.abc import Callable, Mapping
 
@@ -84,7 +85,13 @@ class PanelStrip:
 
     def draw(self, pictures: Mapping[str, np.ndarray], captions: Mapping[str, str]) -> None:
         for name, caption in zip(self.names, self.captions.children, strict=True):
-            caption.value = f"<b>{captions.get(name, name)}</b>"
+            text = html.escape(captions.get(name, name))
+            # One line of fixed height: a long site name is cut with an ellipsis (the whole
+            # name shows on hover) instead of wrapping and moving the canvas down.
+            caption.value = (
+                f"<div title='{text}' style='white-space:nowrap;overflow:hidden;"
+                f"text-overflow:ellipsis;height:1.5em;line-height:1.5em'><b>{text}</b></div>"
+            )
         # Encoding a picture costs more than drawing it: send only those that changed,
         # at their own resolution when the browser can scale them up exactly.
         changed = [name for name in self.names if self._drawn.get(name) is not pictures[name]]

@@ -21,17 +21,13 @@ from gbp_widgets.images import SAMPLE_NAMES, load_image, sample_image
 from gbp_widgets.models import DEFAULT_MODEL, Preprocessing, load_model, model_names
 from gbp_widgets.widgets.canvas import GridCanvas, PanelStrip
 from gbp_widgets.widgets.latest import LatestOnly
+from gbp_widgets.widgets.quiet import Quiet
 from gbp_widgets.widgets.sanity_tab import SanityTab
 from gbp_widgets.widgets.session import ALL_CHANNELS, EXPLORER_RULES, ExplorerSession, View
+from gbp_widgets.widgets.text import RULE_LABELS, captions, readout_html, unknown_class_message
 
 CUSTOM = "custom"
 PANELS = ("input", "attribution", "forward", "backward", "product")
-RULE_LABELS = {
-    "gradient": "Gradient",
-    "deconvnet": "DeconvNet",
-    "guided": "Guided",
-    "gradcam": "Guided Grad-CAM",
-}
 DISPLAY_LABELS = {
     "gradient": "gradient image",
     "saliency": "saliency",
@@ -42,6 +38,17 @@ DISPLAY_LABELS = {
 # Traits whose change needs a backward pass; the others only re-render.
 _BACKWARD_TRAITS = ("target", "target_kind", "rule")
 _RENDER_TRAITS = ("display", "percentile", "site", "channel")
+# Traits the constructor accepts by name, in the order they are applied.
+_STATE_TRAITS = (
+    "target_kind",
+    "rule",
+    "layer",
+    "display",
+    "percentile",
+    "site",
+    "channel",
+    "target",
+)
 
 
 class Explorer(widgets.VBox):
@@ -75,47 +82,73 @@ class Explorer(widgets.VBox):
         panel_size: int = 224,
         **kwargs,
     ) -> None:
+        # Trait values given by name (target=, rule=, site=, ...) are applied once the
+        # model and image are known, and checked like any other value.
+        requested = {name: kwargs.pop(name) for name in _STATE_TRAITS if name in kwargs}
         super().__init__(**kwargs)
         self.panel_size = panel_size
         self._scheduler = LatestOnly()
-        self._reverting = False
+        self._quiet = Quiet()
+        self._channels_stale = False
         self._shown: View | None = None
         self.panels: dict[str, np.ndarray] = {}
         self._build_views()
         self._start(model, image, classes, preprocess)
+        self._apply(requested)
         self._wire()
         self._request_draw()
 
     # -- construction -------------------------------------------------------------------
 
     def _start(self, model, image, classes, preprocess) -> None:
-        """Open the session; a user model that fails falls back to the default, said so."""
-        picture = sample_image(self.image) if image is None else _as_picture(image)
+        """Open the session on ``model`` (the default when ``None``) and ``image``.
+
+        A user model that cannot be explained raises: no other model is put in its place.
+        """
+        sample = image if isinstance(image, str) and image in SAMPLE_NAMES else None
+        if sample is not None or image is None:
+            picture = sample_image(sample or self.image)
+        else:
+            picture = _as_picture(image)
+        with self._quiet():
+            self.set_trait("image", sample or (CUSTOM if image is not None else self.image))
+            if model is not None:
+                self.set_trait("model_name", CUSTOM)
         if model is None:
             self._session = _session_of(load_model(DEFAULT_MODEL), picture)
         else:
-            self.set_trait("model_name", CUSTOM)
             try:
                 self._session = ExplorerSession(
                     model, preprocess or Preprocessing(), classes, picture
                 )
-            except Exception as err:  # noqa: BLE001 - anything the user's model does
-                self._report(
-                    f"your model could not be explained ({_describe(err)}); "
-                    f"showing {DEFAULT_MODEL} instead"
-                )
-                self.set_trait("model_name", DEFAULT_MODEL)
-                self._session = _session_of(load_model(DEFAULT_MODEL), sample_image("chelsea"))
-            if image is not None:
-                self.set_trait("image", CUSTOM)
+            except Exception as err:
+                raise ValueError(f"your model could not be explained: {_describe(err)}") from err
         self._after_new_input()
+
+    def _apply(self, requested: dict[str, object]) -> None:
+        """Set the trait values given to the constructor, or raise saying which is wrong."""
+        for name in _STATE_TRAITS:
+            if name not in requested:
+                continue
+            value = requested[name]
+            problem = self._problem(name, value)
+            if problem:
+                raise ValueError(f"{name}={value!r}: {problem}")
+            with self._quiet():
+                setattr(self, name, value)
+            if name == "layer":
+                self._session.set_layer(value)
+            if name in ("site", "target", "rule"):
+                self._refresh_channels()
+        self._show_class_name(None)
+        self._show_top_class(None)
 
     def _build_views(self) -> None:
         size = self.panel_size
         self.strip = PanelStrip(PANELS, size)
         self.grid = GridCanvas()
         self.status = widgets.HTML()
-        self.readout_view = widgets.HTML(layout=widgets.Layout(min_height="3em"))
+        self.readout_view = widgets.HTML(layout=widgets.Layout(height="3.2em", overflow="hidden"))
         self.controls = _Controls()
         self.strip.on_hover(self._hover)
         self.strip.on_leave(lambda x, y: self.strip.crosshair(None, None))
@@ -123,6 +156,7 @@ class Explorer(widgets.VBox):
         explore = widgets.VBox(
             [
                 self.controls.widget,
+                self.status,
                 self.strip.widget,
                 self.readout_view,
                 widgets.HTML("<b>product mask, channels ranked by how much they pass</b>"),
@@ -132,7 +166,7 @@ class Explorer(widgets.VBox):
         self.tabs = widgets.Tab(
             children=[explore, self.sanity.widget], titles=["explore", "sanity"]
         )
-        self.children = [self.status, self.tabs]
+        self.children = [self.tabs]
 
     def _wire(self) -> None:
         c = self.controls
@@ -149,9 +183,11 @@ class Explorer(widgets.VBox):
             (c.class_index, "target"),
             (c.target_kind, "target_kind"),
         ]
-        self._links = [widgets.link((self, name), (control, "value")) for control, name in pairs]
+        for control, name in pairs:
+            self._bind(control, name)
         c.top.observe(self._pick_top_class, "value")
         self.observe(self._show_top_class, "target")
+        self.observe(self._show_class_name, ["target", "target_kind"])
         c.class_name.observe(self._pick_class_by_name, "value")
         c.upload.observe(self._upload, "value")
         c.save.on_click(lambda _: self.save_png())
@@ -176,14 +212,18 @@ class Explorer(widgets.VBox):
         self._guarded(change, lambda: self._session.set_layer(change.new))
 
     def _on_backward_trait(self, change) -> None:
-        # The channel ranking follows the masks, which follow the target and rule.
-        if not self._reverting:
-            self._refresh_channels()
+        # The channel ranking follows the masks, which follow the target and rule: it is
+        # refreshed by the (coalesced) redraw, not here, so a burst costs one pass.
+        if not self._quiet:
+            self._channels_stale = True
+            self._clear_status()
         self._request_draw()
 
     def _on_render_trait(self, change) -> None:
-        if change.name == "site" and not self._reverting:
-            self._refresh_channels()
+        if not self._quiet:
+            if change.name == "site":
+                self._channels_stale = True
+            self._clear_status()
         self._request_draw()
 
     @traitlets.validate(
@@ -197,6 +237,31 @@ class Explorer(widgets.VBox):
             self._report(problem)
             return getattr(self, name)
         return value
+
+    def _bind(self, control: widgets.Widget, name: str) -> None:
+        """Keep ``control.value`` and trait ``name`` equal, both ways.
+
+        Unlike ``widgets.link``, a value the trait refuses (1500 typed into the class
+        box, say) is replaced in the control by the value kept, so the control never
+        shows what the explorer is not doing.
+        """
+
+        def to_trait(change) -> None:
+            if self._quiet:
+                return
+            setattr(self, name, change.new)
+            if getattr(self, name) != change.new:
+                with self._quiet():
+                    control.value = getattr(self, name)
+
+        def to_control(change) -> None:
+            if control.value != change.new:
+                with self._quiet():
+                    control.value = change.new
+
+        control.value = getattr(self, name)
+        control.observe(to_trait, "value")
+        self.observe(to_control, name)
 
     def _problem(self, name: str, value) -> str:
         classes = len(self._session.classes)
@@ -212,8 +277,11 @@ class Explorer(widgets.VBox):
             return f"unknown rule {value!r}: use one of {', '.join(EXPLORER_RULES)}"
         if name == "display" and value not in DISPLAY_LABELS:
             return f"unknown display {value!r}: use one of {', '.join(DISPLAY_LABELS)}"
-        if name == "percentile" and not 50.0 <= value <= 100.0:
-            return f"percentile {value} must be between 50 and 100"
+        low, high = self.controls.percentile.min, self.controls.percentile.max
+        if name == "percentile" and not low <= value <= high:
+            return f"clip percentile {value} must be between {low:g} and {high:g}"
+        if name == "target_kind" and value not in ("class", "channel"):
+            return f"unknown target kind {value!r}: use 'class' or 'channel'"
         choices = {
             "layer": self.controls.layer,
             "image": self.controls.image,
@@ -239,83 +307,94 @@ class Explorer(widgets.VBox):
         except Exception as err:  # noqa: BLE001 - a bad file must not break the explorer
             self._report(f"that upload could not be shown ({_describe(err)})")
             return
-        self._reverting = True
-        try:
+        with self._quiet():
             self.image = CUSTOM
-        finally:
-            self._reverting = False
         self._after_new_input()
         self._request_draw()
 
     def _pick_class_by_name(self, change) -> None:
-        if change.new in self._session.classes:
-            self.target = self._session.classes.index(change.new)
+        if self._quiet or not change.new:
+            return
+        classes = self._session.classes
+        if change.new in classes:
+            self.target = classes.index(change.new)
             self.target_kind = "class"
+            return
+        self._report(unknown_class_message(change.new, classes))
+        self._show_class_name(None)
+
+    def _show_class_name(self, change) -> None:
+        """Keep the name box on the class explained (empty for a channel target)."""
+        name = self._session.class_name(self.target) if self.target_kind == "class" else ""
+        with self._quiet():
+            self.controls.class_name.value = name
 
     def _pick_top_class(self, change) -> None:
-        if change.new is not None and change.new != self.target:
+        if not self._quiet and change.new is not None and change.new != self.target:
             self.target = change.new
             self.target_kind = "class"
 
     def _show_top_class(self, change) -> None:
         top = self.controls.top
         shown = [value for _, value in top.options]
-        top.index = shown.index(change.new) if change.new in shown else None
+        with self._quiet():
+            top.index = shown.index(self.target) if self.target in shown else None
 
     # -- state changes that succeed or are undone ---------------------------------------
 
     def _guarded(self, change, action) -> None:
-        if self._reverting:
+        if self._quiet:
             return
         try:
             action()
         except Exception as err:  # noqa: BLE001 - the explorer outlives any bad input
             self._refuse(change, _describe(err))
             return
+        self._clear_status()
         if change.name in ("image", "model_name"):
             self._after_new_input()
         self._request_draw()
 
     def _refuse(self, change, problem: str) -> None:
         self._report(problem)
-        self._reverting = True
-        try:
+        with self._quiet():
             self.set_trait(change.name, change.old)
-        finally:
-            self._reverting = False
 
     def _report(self, problem: str) -> None:
         self.message = problem
         self.status.value = f"<span style='color:#b00020'>&#9888; {html.escape(problem)}</span>"
 
-    def _after_new_input(self) -> None:
-        """New image or model: fresh choices for targets, sites and layers."""
-        session = self._session
-        top = session.top_classes(5)
-        c = self.controls
-        self._reverting = True
-        try:
-            with self.hold_trait_notifications():
-                c.top.options = [(f"{name} {100 * p:.1f}%", index) for index, name, p in top]
-                c.class_index.max = max(len(session.classes) - 1, 0)
-                c.class_name.options = list(session.classes)
-                names = session.site_names
-                c.site_slider.max = max(len(names) - 1, 0)
-                c.site_name.options = [(name, i) for i, name in enumerate(names)] or [("-", 0)]
-                c.layer.options = ["auto", *_layer_choices(session.engine.model)]
-                self.target = top[0][0]
-                self.site = min(self.site, max(len(names) - 1, 0))
-        finally:
-            self._reverting = False
-        self._refresh_channels()
-        coverage = session.coverage("guided")
+    def _clear_status(self) -> None:
+        """A new action clears the last message; the coverage warning stays while true."""
+        self.message = ""
+        coverage = self._session.coverage("guided") if hasattr(self, "_session") else ""
         self.status.value = (
             f"<span style='color:#8a6d00'>&#9888; {html.escape(coverage)}</span>"
             if coverage
             else ""
         )
 
+    def _after_new_input(self) -> None:
+        """New image or model: fresh choices for targets, sites and layers."""
+        session = self._session
+        top = session.top_classes(5)
+        c = self.controls
+        with self._quiet(), self.hold_trait_notifications():
+            c.top.options = [(f"{name} {100 * p:.1f}%", index) for index, name, p in top]
+            c.class_name.options = list(session.classes)
+            names = session.site_names
+            c.site_slider.max = max(len(names) - 1, 0)
+            c.site_name.options = [(name, i) for i, name in enumerate(names)] or [("-", 0)]
+            c.layer.options = ["auto", *_layer_choices(session.engine.model)]
+            self.target = top[0][0]
+            self.site = min(self.site, max(len(names) - 1, 0))
+        self._show_class_name(None)
+        self._refresh_channels()
+        self.readout_view.value = ""
+        self._clear_status()
+
     def _refresh_channels(self) -> None:
+        self._channels_stale = False
         session = self._session
         if not session.site_names:
             options = [("all channels", ALL_CHANNELS)]
@@ -325,13 +404,10 @@ class Explorer(widgets.VBox):
                 (f"{c}: {100 * share:.0f}% pass", c) for c, share in ranking
             ]
         keep = self.channel if any(v == self.channel for _, v in options) else ALL_CHANNELS
-        self._reverting = True
-        try:
+        with self._quiet():
             self.controls.channel.options = options
             self.controls.channel.value = keep
             self.channel = keep
-        finally:
-            self._reverting = False
 
     # -- drawing ------------------------------------------------------------------------
 
@@ -358,15 +434,22 @@ class Explorer(widgets.VBox):
         )
 
     def _request_draw(self) -> None:
-        if not self._reverting:
+        if not self._quiet:
             self._scheduler.submit(self._draw)
 
     def _draw(self) -> None:
-        view = self.view()
+        """Redraw everything; any failure is reported and the last good picture stays,
+        so no exception escapes into the kernel's event loop."""
         try:
+            if self._channels_stale:
+                self._refresh_channels()
+            view = self.view()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 pictures = self._session.panels(view, self.panel_size)
+            captions = self._captions(view)
+            self.strip.draw(pictures, captions)
+            self.grid.draw(pictures["grid"])
         except Exception as err:  # noqa: BLE001 - keep showing the last good picture
             self._report(_describe(err))
             return
@@ -375,28 +458,12 @@ class Explorer(widgets.VBox):
             for name, picture in pictures.items()
         }
         self._shown = view
-        self.strip.draw(pictures, self._captions(view))
-        self.grid.draw(pictures["grid"])
 
     def _captions(self, view: View) -> dict[str, str]:
         names = self._session.site_names
-        site = names[view.site] if names else "(no ReLU sites)"
-        what = "all channels" if view.channel == ALL_CHANNELS else f"channel {view.channel}"
-        target = (
-            view.target
-            if isinstance(view.target, Neuron)
-            else self._session.class_name(view.target)
-        )
-        rule = RULE_LABELS[view.rule]
-        if view.rule == "gradcam":
-            rule += f" at {self._session.result(view.target, view.rule).layer}"
-        return {
-            "input": "input",
-            "attribution": html.escape(f"{rule}: {target}"),
-            "forward": f"forward 1[x&gt;0] at {html.escape(site)}",
-            "backward": f"backward 1[g&gt;0], {what}",
-            "product": "product: what guided passes",
-        }
+        site = names[view.site] if names else ""
+        layer = self._session.result(view.target, view.rule).layer if view.rule == "gradcam" else ""
+        return captions(view, site, self._session.class_name, layer)
 
     def _hover(self, x: float, y: float) -> None:
         spot = self.strip.locate(x, y)
@@ -405,7 +472,7 @@ class Explorer(widgets.VBox):
         _, row, column = spot
         self.strip.crosshair(row, column)
         values = self._session.readout(self._shown, row, column, self.panel_size)
-        self.readout_view.value = _readout_html(values)
+        self.readout_view.value = readout_html(values)
 
     # -- reading the explorer from code -------------------------------------------------
 
@@ -432,7 +499,7 @@ class Explorer(widgets.VBox):
         """A matplotlib figure of the panels shown, titled with the top classes."""
         pictures = self.refresh()
         captions = self._captions(self._shown)
-        shown = {html.unescape(captions[name]): pictures[name] for name in PANELS}
+        shown = {captions[name]: pictures[name] for name in PANELS}
         probabilities = self._session.probabilities
         note = (
             "mask panels: the fraction of the site's channels on at each position "
@@ -458,6 +525,7 @@ class Explorer(widgets.VBox):
         out = Path(path or "gbp-explorer.png")
         self.figure().savefig(out, dpi=110)
         self.status.value = f"saved {html.escape(str(out))}"
+        self.message = ""
         return out
 
 
@@ -481,8 +549,12 @@ class _Controls:
             continuous_update=True,
         )
         self.top = widgets.ToggleButtons(options=[("-", 0)], description="top-5")
-        self.class_index = widgets.BoundedIntText(min=0, max=999, description="class #")
-        self.class_name = widgets.Combobox(placeholder="any class by name", ensure_option=True)
+        # Plain IntText: a bounded one would clamp 1500 to the maximum in the browser, and
+        # the explorer would silently explain another class instead of saying why.
+        self.class_index = widgets.IntText(description="class #")
+        self.class_name = widgets.Combobox(
+            placeholder="any class by name", ensure_option=False, continuous_update=False
+        )
         self.target_kind = widgets.ToggleButtons(
             options=[("class", "class"), ("channel at site", "channel")], description="explain"
         )
@@ -529,21 +601,3 @@ def _layer_choices(model: nn.Module) -> list[str]:
 
 def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
-
-
-def _readout_html(values: dict[str, object]) -> str:
-    attribution = ", ".join(f"{v:+.3g}" for v in values["attribution"])
-    parts = [
-        f"pixel (y={values['y']}, x={values['x']})",
-        f"input RGB {values['rgb']}",
-        f"attribution ({attribution})",
-    ]
-    if "pre_activation" in values:
-        parts += [
-            f"site unit (y={values['site_y']}, x={values['site_x']})",
-            f"x = {values['pre_activation']:+.4g}",
-            f"g = {values['gradient']:+.4g}",
-            f"forward {values['forward']:.3g} &middot; backward {values['backward']:.3g} "
-            f"&middot; product {values['product']:.3g}",
-        ]
-    return "<code>" + " &nbsp;|&nbsp; ".join(parts) + "</code>"

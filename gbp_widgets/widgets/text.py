@@ -1,0 +1,75 @@
+"""What the explorer says in words: captions, the hover read-out, messages. Pure functions."""
+
+from __future__ import annotations
+
+import difflib
+import html
+from collections.abc import Callable, Sequence
+
+from gbp_widgets.engine import Neuron
+from gbp_widgets.widgets.session import ALL_CHANNELS, View
+
+RULE_LABELS = {
+    "gradient": "Gradient",
+    "deconvnet": "DeconvNet",
+    "guided": "Guided",
+    "gradcam": "Guided Grad-CAM",
+}
+
+
+def target_words(target: int | Neuron, class_name: Callable[[int], str]) -> str:
+    """``"tiger cat"``, ``"channel 635 at _blocks.9._swish#1"`` or
+    ``"unit (y=3, x=4) of channel 7 at layer1.0.relu#2"``."""
+    if not isinstance(target, Neuron):
+        return class_name(target)
+    if target.y is not None and target.x is not None:
+        return f"unit (y={target.y}, x={target.x}) of channel {target.channel} at {target.site}"
+    return f"channel {target.channel} at {target.site}"
+
+
+def captions(
+    view: View, site: str, class_name: Callable[[int], str], layer: str = ""
+) -> dict[str, str]:
+    """Plain-text captions of the five panels for ``view`` at site ``site``."""
+    rule = RULE_LABELS[view.rule] + (f" at {layer}" if layer else "")
+    channels = "all channels" if view.channel == ALL_CHANNELS else f"channel {view.channel}"
+    return {
+        "input": "input",
+        "attribution": f"{rule}: {target_words(view.target, class_name)}",
+        "forward": f"forward 1[x>0] at {site}" if site else "forward (no ReLU sites)",
+        "backward": f"backward 1[g>0], {channels}",
+        "product": "product: what guided passes",
+    }
+
+
+def unknown_class_message(name: str, classes: Sequence[str]) -> str:
+    """No class called ``name``: say so and offer the closest names, case ignored."""
+    lowered = {c.lower(): c for c in classes}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)
+    containing = [c for c in classes if name.lower() in c.lower()][:3]
+    offers = list(dict.fromkeys([lowered[c] for c in close] + containing))[:3]
+    hint = f"; did you mean {', '.join(repr(o) for o in offers)}?" if offers else ""
+    return f"no class called {name!r} in this model's {len(classes)} classes{hint}"
+
+
+def readout_html(values: dict[str, object]) -> str:
+    """The hover read-out as a one-row table: every field in its own cell, never split."""
+    attribution = ", ".join(f"{v:+.3g}" for v in values["attribution"])
+    fields = [
+        f"pixel (y={values['y']}, x={values['x']})",
+        f"input RGB {values['rgb']}",
+        f"attribution ({attribution})",
+    ]
+    if "pre_activation" in values:
+        fields += [
+            f"site unit (y={values['site_y']}, x={values['site_x']})",
+            f"x = {values['pre_activation']:+.4g}",
+            f"g = {values['gradient']:+.4g}",
+            f"forward {values['forward']:.3g} · backward {values['backward']:.3g} · "
+            f"product {values['product']:.3g}",
+        ]
+    cells = "".join(
+        f"<td style='white-space:nowrap;padding-right:1.2em'><code>{html.escape(f)}</code></td>"
+        for f in fields
+    )
+    return f"<table style='border-collapse:collapse'><tr>{cells}</tr></table>"

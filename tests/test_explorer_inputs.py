@@ -1,0 +1,219 @@
+"""The Explorer's constructor, its answers to bad input typed into its controls, and the
+text it shows: captions, read-out, status, and controls in step with the traits."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gbp_widgets import Explorer, GuidedBackprop, Neuron, sample_image
+from gbp_widgets.widgets.text import captions, unknown_class_message
+from tests.zoo import toy_model
+
+
+@pytest.fixture
+def explorer():
+    return Explorer(panel_size=64)
+
+
+def _png_bytes(name: str) -> bytes:
+    buffer = io.BytesIO()
+    sample_image(name).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["sample name", "path", "bytes", "PIL", "tensor"])
+def test_the_image_argument_is_honoured_in_every_form(kind, tmp_path):
+    coffee = sample_image("coffee")
+    path = tmp_path / "photo.png"
+    coffee.save(path)
+    given = {
+        "sample name": "coffee",
+        "path": str(path),
+        "bytes": _png_bytes("coffee"),
+        "PIL": coffee,
+        "tensor": None,
+    }[kind]
+    if kind == "tensor":
+        given = Explorer(image="coffee", panel_size=64)._session.inputs
+    explorer = Explorer(image=given, panel_size=64)
+    assert explorer.image == ("coffee" if kind == "sample name" else "custom")
+    expected = Explorer(image="coffee", panel_size=64).refresh()["input"]
+    np.testing.assert_allclose(explorer.refresh()["input"], expected, atol=2)
+    assert explorer._session.class_name(explorer.target) == "espresso"
+
+
+def test_state_given_to_the_constructor_is_kept():
+    explorer = Explorer(
+        image="chelsea", target=281, rule="deconvnet", site=5, display="saliency", panel_size=64
+    )
+    assert (explorer.target, explorer.rule, explorer.site, explorer.display) == (
+        281,
+        "deconvnet",
+        5,
+        "saliency",
+    )
+    assert explorer.controls.class_index.value == 281
+    assert explorer.controls.class_name.value == explorer._session.class_name(281)
+    expected = GuidedBackprop(explorer._session.engine.model).explain(
+        explorer._session.inputs, target=281, rule="deconvnet"
+    )
+    assert explorer.refresh() is explorer.panels
+    result = explorer._session.result(281, "deconvnet")
+    np.testing.assert_allclose(result.attribution, expected.attribution.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"target": 1000}, "target=1000: class 1000 is out of range"),
+        ({"rule": "lrp"}, "unknown rule"),
+        ({"site": 99}, "site 99 is out of range"),
+        ({"display": "heat"}, "unknown display"),
+        ({"percentile": 60.0}, "between 90 and 100"),
+    ],
+)
+def test_bad_constructor_values_raise_and_say_which(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Explorer(panel_size=64, **kwargs)
+
+
+def test_trait_bounds_are_the_controls_bounds(explorer):
+    slider = explorer.controls.percentile
+    explorer.percentile = slider.min - 0.5
+    assert explorer.percentile == 99.0 and "between" in explorer.message
+    explorer.percentile = slider.min
+    assert explorer.percentile == slider.min == slider.value
+
+
+def test_a_class_number_out_of_range_typed_in_the_box_is_refused_not_clamped(explorer):
+    before = explorer.target
+    explorer.controls.class_index.value = 1500
+    assert explorer.target == before
+    assert "class 1500 is out of range" in explorer.message
+    assert explorer.controls.class_index.value == before, "the box shows the class explained"
+    explorer.controls.class_index.value = 504
+    assert explorer.target == 504 and explorer.message == ""
+
+
+def test_an_unknown_class_name_gets_close_names(explorer):
+    explorer.controls.class_name.value = "tiger kat"
+    assert "no class called 'tiger kat'" in explorer.message
+    assert "'tiger cat'" in explorer.message
+    assert explorer.controls.class_name.value == explorer._session.class_name(explorer.target)
+    explorer.controls.class_name.value = "espresso"
+    assert explorer._session.class_name(explorer.target) == "espresso"
+    assert explorer.message == ""
+
+
+def test_the_name_box_follows_the_class_explained(explorer):
+    explorer.controls.class_name.value = "tiger cat"
+    explorer.target = 967
+    assert explorer.controls.class_name.value == explorer._session.class_name(967)
+    explorer.target_kind = "channel"
+    assert explorer.controls.class_name.value == ""
+
+
+def test_a_channel_target_is_captioned_in_words(explorer):
+    explorer.target_kind = "channel"
+    explorer.site = 20
+    explorer.refresh()
+    channel = explorer.view().target.channel
+    caption = explorer.strip.captions.children[1].value
+    site = explorer.site_names[20]
+    assert f"channel {channel} at {site}" in caption
+    assert "Neuron(" not in caption
+
+
+def test_captions_are_one_line_of_fixed_height(explorer):
+    explorer.refresh()
+    for caption in explorer.strip.captions.children:
+        assert "white-space:nowrap" in caption.value and "height:1.5em" in caption.value
+
+
+def test_captions_in_words():
+    names = {3: "tabby"}.get
+    view = type("V", (), {"rule": "guided", "channel": -1, "target": 3})
+    assert captions(view, "a#1", names)["attribution"] == "Guided: tabby"
+    view.target = Neuron("layer1.0.relu#2", 7, y=3, x=4)
+    assert (
+        captions(view, "a#1", names)["attribution"]
+        == "Guided: unit (y=3, x=4) of channel 7 at layer1.0.relu#2"
+    )
+
+
+def test_unknown_class_message_offers_names_containing_the_text():
+    message = unknown_class_message(
+        "retriever", ["golden retriever", "tabby", "Labrador retriever"]
+    )
+    assert "'golden retriever'" in message and "'Labrador retriever'" in message
+    assert "did you mean" not in unknown_class_message("zzzz", ["tabby"])
+
+
+def test_the_status_is_cleared_by_the_next_action(explorer, tmp_path):
+    explorer.save_png(tmp_path / "x.png")
+    assert "saved" in explorer.status.value
+    explorer.site = 3
+    assert "saved" not in explorer.status.value
+    explorer.target = 5000
+    assert "out of range" in explorer.status.value
+    explorer.rule = "gradient"
+    assert explorer.status.value == "" and explorer.message == ""
+
+
+def test_the_readout_is_cleared_when_the_image_changes(explorer):
+    explorer._hover(10, 10)
+    assert "pixel (y=" in explorer.readout_view.value
+    explorer.image = "rocket"
+    assert explorer.readout_view.value == ""
+
+
+def test_a_failure_while_drawing_is_reported_and_the_widget_keeps_working(explorer, monkeypatch):
+    before = explorer.refresh()["attribution"].copy()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("renderer broke")
+
+    monkeypatch.setattr(explorer.strip, "draw", broken)
+    explorer.display = "saliency"
+    explorer.refresh()
+    assert "renderer broke" in explorer.message
+    np.testing.assert_array_equal(explorer.panels["attribution"], before)
+    monkeypatch.undo()
+    explorer.display = "negative"
+    explorer.refresh()
+    assert explorer.message == ""
+
+
+def test_channel_ranking_waits_for_the_coalesced_redraw(explorer, monkeypatch):
+    from gbp_widgets.widgets import explorer as module
+
+    calls = []
+    original = module.ExplorerSession.channel_ranking
+    monkeypatch.setattr(
+        module.ExplorerSession,
+        "channel_ranking",
+        lambda self, *a: calls.append(1) or original(self, *a),
+    )
+    explorer._scheduler.submit = lambda job: setattr(explorer._scheduler, "_job", job)
+    explorer.site = 1
+    assert calls == []
+    explorer._scheduler.flush()
+    one_change = len(calls)
+    calls.clear()
+    for site in range(2, 9):
+        explorer.site = site
+    assert calls == [], "no ranking (a backward pass) outside the coalesced redraw"
+    explorer._scheduler.flush()
+    assert len(calls) == one_change
+
+
+def test_a_user_model_and_image_given_together():
+    picture = Image.fromarray(np.full((40, 40, 3), 120, np.uint8))
+    explorer = Explorer(model=toy_model("reused_relu"), image=picture, panel_size=32)
+    assert explorer.model_name == "custom" and explorer.image == "custom"
+    assert explorer.refresh()["input"].shape == (32, 32, 4)
+    with pytest.raises(ValueError, match="target=10"):
+        Explorer(model=toy_model("reused_relu"), image=torch.randn(3, 32, 32), target=10)
