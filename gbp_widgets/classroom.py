@@ -17,8 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gbp_widgets.engine import GuidedBackprop
-from gbp_widgets.engine.rules import apply_rule
+from gbp_widgets.engine import GuidedBackprop, apply_rule
 
 
 @dataclass

@@ -9,9 +9,7 @@ from pathlib import Path
 import torch
 
 from gbp_widgets import render
-from gbp_widgets.engine import GuidedBackprop
-from gbp_widgets.engine.explanation import warn_about_coverage
-from gbp_widgets.engine.gradcam import guided_gradcam_from
+from gbp_widgets.engine import GuidedBackprop, guided_gradcam_from, warn_about_coverage
 from gbp_widgets.figures import panel_figure, top_classes_title
 from gbp_widgets.images import SAMPLE_NAMES, ImageError, load_image, sample_image
 from gbp_widgets.models import DEFAULT_MODEL, ModelUnavailableError, load_model

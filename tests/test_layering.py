@@ -1,26 +1,23 @@
-"""Imports flow one way: the engine knows no widgets, rendering knows no torch."""
+"""Imports flow one way (DESIGN.md): checked by import-linter's contracts in pyproject.toml."""
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def modules_after(statement: str) -> set[str]:
-    code = f"{statement}; import sys; print(' '.join(sys.modules))"
+def test_import_contracts_are_kept():
+    lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert lint_imports, "import-linter comes with the [test] extra"
+    run = subprocess.run([lint_imports], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "4 kept, 0 broken" in run.stdout
+
+
+def test_importing_the_engine_loads_no_widgets_at_run_time():
+    code = "import gbp_widgets.engine, sys; print(' '.join(sys.modules))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return set(run.stdout.split())
-
-
-def test_engine_imports_no_widgets_or_rendering():
-    loaded = modules_after("import gbp_widgets.engine")
-    assert "ipywidgets" not in loaded and "ipycanvas" not in loaded
-    assert "matplotlib" not in loaded
-
-
-def test_render_imports_no_torch_or_widgets():
-    code = (
-        "import importlib.util, sys; spec = importlib.util.spec_from_file_location("
-        "'render', 'gbp_widgets/render.py'); module = importlib.util.module_from_spec(spec); "
-        "spec.loader.exec_module(module)"
-    )
-    loaded = modules_after(code)
-    assert "torch" not in loaded and "ipywidgets" not in loaded
+    loaded = set(run.stdout.split())
+    assert not {"ipywidgets", "ipycanvas", "matplotlib"} & loaded

@@ -1,24 +1,53 @@
-"""The guided-backprop engine: torch only, no rendering or widget imports."""
+"""The guided-backprop engine: torch only, no rendering or widget imports.
+
+Everything the rest of the package uses is exported here; the submodules are the
+engine's own business (an import-linter contract in pyproject.toml keeps it so).
+"""
 
 from gbp_widgets.engine.explain import GuidedBackprop
-from gbp_widgets.engine.explanation import Explanation, GuidedBackpropWarning
-from gbp_widgets.engine.gradcam import GuidedGradCAM, guided_gradcam
-from gbp_widgets.engine.recording import Recording
+from gbp_widgets.engine.explanation import (
+    Explanation,
+    GuidedBackpropWarning,
+    coverage_message,
+    warn_about_coverage,
+)
+from gbp_widgets.engine.gradcam import (
+    GuidedGradCAM,
+    gradcam_map,
+    guided_gradcam,
+    guided_gradcam_from,
+    layer_activations,
+)
+from gbp_widgets.engine.inputs import PreparedInputs, prepare_inputs
+from gbp_widgets.engine.outputs import OutputError, choose_output
+from gbp_widgets.engine.recording import Backprop, Recording
 from gbp_widgets.engine.rules import RULES, apply_rule
 from gbp_widgets.engine.sites import NotGuided, Site
-from gbp_widgets.engine.targets import Neuron, Region
+from gbp_widgets.engine.targets import Neuron, Region, Target, class_targets
 
 __all__ = [
     "RULES",
+    "Backprop",
     "Explanation",
     "GuidedBackprop",
     "GuidedBackpropWarning",
     "GuidedGradCAM",
     "Neuron",
     "NotGuided",
+    "OutputError",
+    "PreparedInputs",
     "Recording",
     "Region",
     "Site",
+    "Target",
     "apply_rule",
+    "choose_output",
+    "class_targets",
+    "coverage_message",
+    "gradcam_map",
     "guided_gradcam",
+    "guided_gradcam_from",
+    "layer_activations",
+    "prepare_inputs",
+    "warn_about_coverage",
 ]

@@ -19,9 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from gbp_widgets import render
-from gbp_widgets.engine import GuidedBackprop
-from gbp_widgets.engine.inputs import prepare_inputs
-from gbp_widgets.engine.targets import Target, class_targets
+from gbp_widgets.engine import GuidedBackprop, Target, class_targets, prepare_inputs
 from gbp_widgets.figures import NotebookFigure
 from gbp_widgets.sanity.metrics import METRICS, normalised_map, similarities
 

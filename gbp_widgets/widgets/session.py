@@ -17,10 +17,15 @@ from PIL import Image
 from torch import nn
 
 from gbp_widgets import render
-from gbp_widgets.engine import GuidedBackprop, Neuron, Recording
-from gbp_widgets.engine.explanation import coverage_message
-from gbp_widgets.engine.gradcam import gradcam_map, layer_activations
-from gbp_widgets.engine.sites import Site
+from gbp_widgets.engine import (
+    GuidedBackprop,
+    Neuron,
+    Recording,
+    Site,
+    coverage_message,
+    gradcam_map,
+    layer_activations,
+)
 from gbp_widgets.models import Preprocessing, imagenet_classes
 
 EXPLORER_RULES: tuple[str, ...] = ("gradient", "deconvnet", "guided", "gradcam")
