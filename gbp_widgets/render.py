@@ -127,6 +127,28 @@ def mask_picture(mask: object, channel: int | None = None) -> np.ndarray:
     return _gray(values.mean(axis=0))
 
 
+def activation_picture(values: object, channel: int | None = None) -> np.ndarray:
+    """A site's rectified output as a heat map (inferno), black at 0, brightest at its peak.
+
+    ``values`` is ``(C, H, W)`` (or ``(H, W)``), non-negative. With ``channel``
+    that channel is shown; without it, the mean over channels. Each picture is
+    scaled to its own maximum.
+    """
+    from matplotlib import colormaps  # only here, so importing the package stays light
+
+    array = as_array(values).astype(np.float64)
+    if array.ndim == 2:
+        array = array[None]
+    if array.ndim != 3:
+        raise ValueError(f"values must be (C, H, W) or (H, W), got shape {array.shape}")
+    if channel is not None and not 0 <= channel < array.shape[0]:
+        raise ValueError(f"channel {channel} is out of range for {array.shape[0]} channels")
+    shown = array[channel] if channel is not None else array.mean(axis=0)
+    peak = shown.max()
+    scaled = shown / peak if peak > 0 else np.zeros_like(shown)
+    return (colormaps["inferno"](scaled) * 255).round().astype(np.uint8)
+
+
 def channel_grid(
     maps: object, columns: int | None = None, gap: int = 1, normalize: bool = True
 ) -> np.ndarray:

@@ -30,8 +30,16 @@ def engine_explanation(explorer, rule="guided", target=None):
 
 def test_opens_offline_on_the_default_model(explorer):
     panels = explorer.refresh()
-    assert set(panels) == {"input", "attribution", "forward", "backward", "product", "grid"}
-    for name in ("input", "attribution", "forward", "backward", "product"):
+    assert set(panels) == {
+        "input",
+        "attribution",
+        "activation",
+        "forward",
+        "backward",
+        "product",
+        "grid",
+    }
+    for name in ("input", "attribution", "activation", "forward", "backward", "product"):
         assert panels[name].shape == (224, 224, 4) and panels[name].dtype == np.uint8
     assert explorer._session.class_name(explorer.target) in ("tiger cat", "Egyptian cat", "tabby")
     assert explorer.controls.top.value == explorer.target
@@ -155,8 +163,11 @@ def test_hover_readout_matches_the_masks(explorer):
         assert values["forward"] == int(values["pre_activation"] > 0)
         assert values["backward"] == int(values["gradient"] > 0)
         assert values["product"] == values["forward"] * values["backward"]
-    explorer._hover(5 * 232 + 40, 30)  # a point past the last panel: ignored
-    explorer._hover(232 + 40, 30)
+        assert values["output"] == max(values["pre_activation"], 0.0)
+    masks = explorer.rows[1]
+    explorer._hover(masks, 3 * 232 + 40, 30)  # a point past the last panel: ignored
+    assert explorer.readout_view.value == ""
+    explorer._hover(masks, 232 + 40, 30)
     assert "x = " in explorer.readout_view.value
 
 

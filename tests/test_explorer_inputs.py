@@ -121,7 +121,7 @@ def test_a_channel_target_is_captioned_in_words(explorer):
     explorer.site = 20
     explorer.refresh()
     channel = explorer.view().target.channel
-    caption = explorer.strip.captions.children[1].value
+    caption = explorer.rows[0].captions.children[1].value
     site = explorer.site_names[20]
     assert f"channel {channel} at {site}" in caption
     assert "Neuron(" not in caption
@@ -129,7 +129,7 @@ def test_a_channel_target_is_captioned_in_words(explorer):
 
 def test_captions_are_one_line_of_fixed_height(explorer):
     explorer.refresh()
-    for caption in explorer.strip.captions.children:
+    for caption in [c for strip in explorer.rows for c in strip.captions.children]:
         assert "white-space:nowrap" in caption.value and "height:1.5em" in caption.value
 
 
@@ -164,7 +164,7 @@ def test_the_status_is_cleared_by_the_next_action(explorer, tmp_path):
 
 
 def test_the_readout_is_cleared_when_the_image_changes(explorer):
-    explorer._hover(10, 10)
+    explorer._hover(explorer.rows[0], 10, 10)
     assert "pixel (y=" in explorer.readout_view.value
     explorer.image = "rocket"
     assert explorer.readout_view.value == ""
@@ -176,7 +176,7 @@ def test_a_failure_while_drawing_is_reported_and_the_widget_keeps_working(explor
     def broken(*args, **kwargs):
         raise RuntimeError("renderer broke")
 
-    monkeypatch.setattr(explorer.strip, "draw", broken)
+    monkeypatch.setattr(explorer.rows[0], "draw", broken)
     explorer.display = "saliency"
     explorer.refresh()
     assert "renderer broke" in explorer.message
@@ -217,3 +217,76 @@ def test_a_user_model_and_image_given_together():
     assert explorer.refresh()["input"].shape == (32, 32, 4)
     with pytest.raises(ValueError, match="target=10"):
         Explorer(model=toy_model("reused_relu"), image=torch.randn(3, 32, 32), target=10)
+
+
+def test_the_activation_panel_is_the_sites_output(explorer):
+    explorer.site, explorer.channel = 4, 3
+    picture = explorer.refresh()["activation"]
+    output = explorer._session.site_output(4)[3]
+    assert output.min() >= 0
+    # Brightest where the unit's output peaks, black where it is zero.
+    peak = np.unravel_index(output.argmax(), output.shape)
+    scale = 64 // output.shape[0] if 64 % output.shape[0] == 0 else None
+    if scale:
+        y, x = peak[0] * scale, peak[1] * scale
+        zero = np.argwhere(output == 0)
+        assert picture[y, x, :3].sum() > 600
+        if len(zero):
+            zy, zx = zero[0] * scale
+            assert picture[zy, zx, :3].sum() < 30
+
+
+def test_clicking_a_mask_pixel_explains_that_unit(explorer):
+    explorer.site = 10
+    explorer.refresh()
+    output = explorer._session.site_output(10)
+    _, height, width = output.shape
+    masks = explorer.rows[1]
+    column, row = 72 + 40, 30  # the backward panel (64-pixel panels, 8-pixel gaps)
+    explorer.click(masks, column, row)
+    unit = (row * height // 64, 40 * width // 64)
+    assert explorer.target_kind == "unit" and explorer.unit == unit
+    assert explorer.channel == int(output[:, unit[0], unit[1]].argmax())
+    target = explorer.view().target
+    assert (target.site, target.channel, target.y, target.x) == (
+        explorer.site_names[10],
+        explorer.channel,
+        *unit,
+    )
+    explanation = GuidedBackprop(explorer._session.engine.model).explain(
+        explorer._session.inputs, target=target
+    )
+    result = explorer._session.result(target, "guided")
+    np.testing.assert_allclose(result.attribution, explanation.attribution.numpy(), atol=1e-6)
+    assert "unit (y=" in explorer.rows[0].captions.children[1].value
+    explorer.refresh()
+    explorer.click(explorer.rows[0], 10, 10)  # the input panel: not a unit
+    assert explorer.unit == unit
+
+
+def test_clicking_a_grid_tile_shows_that_channel(explorer):
+    explorer.site = 10
+    explorer.refresh()
+    result = explorer._session.result(explorer.target, "guided")
+    ranked = [c for c, _ in explorer._session.channel_ranking(result, 10)]
+    explorer._click_grid(1, 1)
+    assert explorer.channel == ranked[0]
+    tile = explorer._session._grid_tiles(result, 10)[1].shape[2]
+    explorer._click_grid(tile + 2, 1)  # (x, y): the second tile of the first row
+    assert explorer.channel == ranked[1]
+
+
+def test_arrow_keys_step_sites_and_channels(explorer):
+    explorer.site = 3
+    explorer._key("ArrowDown")
+    assert explorer.site == 4
+    explorer._key("ArrowUp")
+    explorer._key("ArrowUp")
+    assert explorer.site == 2
+    values = [v for _, v in explorer.controls.channel.options]
+    explorer._key("ArrowRight")
+    assert explorer.channel == values[1]
+    explorer._key("ArrowLeft")
+    assert explorer.channel == values[0]
+    explorer._key("a")
+    assert (explorer.site, explorer.channel) == (2, values[0])

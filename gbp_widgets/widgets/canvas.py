@@ -130,6 +130,13 @@ class PanelStrip:
     def on_leave(self, callback: Callable[[float, float], None]) -> None:
         self.canvas.on_mouse_out(callback)
 
+    def on_click(self, callback: Callable[[float, float], None]) -> None:
+        self.canvas.on_mouse_down(callback)
+
+    def on_key(self, callback: Callable[..., None]) -> None:
+        """``callback(key, shift, ctrl, meta)`` for keys pressed while the canvas has focus."""
+        self.canvas.on_key_down(callback)
+
 
 class GridCanvas:
     """One picture on a canvas that takes the picture's size."""

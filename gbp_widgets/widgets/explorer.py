@@ -27,7 +27,14 @@ from gbp_widgets.widgets.session import ALL_CHANNELS, EXPLORER_RULES, ExplorerSe
 from gbp_widgets.widgets.text import RULE_LABELS, captions, readout_html, unknown_class_message
 
 CUSTOM = "custom"
-PANELS = ("input", "attribution", "forward", "backward", "product")
+# Two rows that fit a 900-pixel output area at the default panel size (3 x 224 + 2 gaps
+# = 688 px): the maps and the site's output over the three masks.
+MAP_ROW = ("input", "attribution", "activation")
+MASK_ROW = ("forward", "backward", "product")
+PANELS = MAP_ROW + MASK_ROW
+# Arrow keys on the canvas: left/right step the channel, up/down the site.
+_KEY_STEPS = {"ArrowLeft": ("channel", -1), "ArrowRight": ("channel", 1)}
+_KEY_STEPS |= {"ArrowUp": ("site", -1), "ArrowDown": ("site", 1)}
 DISPLAY_LABELS = {
     "gradient": "gradient image",
     "saliency": "saliency",
@@ -36,7 +43,7 @@ DISPLAY_LABELS = {
     "overlay": "overlay",
 }
 # Traits whose change needs a backward pass; the others only re-render.
-_BACKWARD_TRAITS = ("target", "target_kind", "rule")
+_BACKWARD_TRAITS = ("target", "target_kind", "rule", "unit")
 _RENDER_TRAITS = ("display", "percentile", "site", "channel")
 # Traits the constructor accepts by name, in the order they are applied.
 _STATE_TRAITS = (
@@ -64,7 +71,10 @@ class Explorer(widgets.VBox):
     image = traitlets.Unicode("chelsea", help="sample photo name, or 'custom'")
     model_name = traitlets.Unicode(DEFAULT_MODEL, help="load_model name, or 'custom'")
     target = traitlets.Int(0, help="class index explained when target_kind is 'class'")
-    target_kind = traitlets.Unicode("class", help="'class', or 'channel' at the site")
+    target_kind = traitlets.Unicode(
+        "class", help="'class', 'channel' at the site, or 'unit' (one unit of that channel)"
+    )
+    unit = traitlets.Tuple((), help="(y, x) at the site of the unit explained, for 'unit'")
     rule = traitlets.Unicode("guided", help="gradient, deconvnet, guided or gradcam")
     layer = traitlets.Unicode("auto", help="Grad-CAM layer: a module path or 'auto'")
     display = traitlets.Unicode("gradient", help="how the attribution is drawn")
@@ -145,21 +155,28 @@ class Explorer(widgets.VBox):
 
     def _build_views(self) -> None:
         size = self.panel_size
-        self.strip = PanelStrip(PANELS, size)
+        self.rows = tuple(PanelStrip(names, size) for names in (MAP_ROW, MASK_ROW))
         self.grid = GridCanvas()
         self.status = widgets.HTML()
         self.readout_view = widgets.HTML(layout=widgets.Layout(height="3.2em", overflow="hidden"))
         self.controls = _Controls()
-        self.strip.on_hover(self._hover)
-        self.strip.on_leave(lambda x, y: self.strip.crosshair(None, None))
+        for strip in self.rows:
+            strip.on_hover(lambda x, y, strip=strip: self._hover(strip, x, y))
+            strip.on_leave(lambda x, y: self._crosshair(None, None))
+            strip.on_click(lambda x, y, strip=strip: self.click(strip, x, y))
+            strip.on_key(self._key)
+        self.grid.canvas.on_mouse_down(self._click_grid)
         self.sanity = SanityTab()
         explore = widgets.VBox(
             [
                 self.controls.widget,
                 self.status,
-                self.strip.widget,
+                *(strip.widget for strip in self.rows),
                 self.readout_view,
-                widgets.HTML("<b>product mask, channels ranked by how much they pass</b>"),
+                widgets.HTML(
+                    "<b>product mask, channels ranked by how much they pass</b> "
+                    "(click one to show it; click a mask pixel to explain that unit)"
+                ),
                 self.grid.canvas,
             ]
         )
@@ -280,8 +297,8 @@ class Explorer(widgets.VBox):
         low, high = self.controls.percentile.min, self.controls.percentile.max
         if name == "percentile" and not low <= value <= high:
             return f"clip percentile {value} must be between {low:g} and {high:g}"
-        if name == "target_kind" and value not in ("class", "channel"):
-            return f"unknown target kind {value!r}: use 'class' or 'channel'"
+        if name == "target_kind" and value not in ("class", "channel", "unit"):
+            return f"unknown target kind {value!r}: use 'class', 'channel' or 'unit'"
         choices = {
             "layer": self.controls.layer,
             "image": self.controls.image,
@@ -412,11 +429,24 @@ class Explorer(widgets.VBox):
     # -- drawing ------------------------------------------------------------------------
 
     def _target(self) -> int | Neuron:
-        if self.target_kind == "channel" and self._session.site_names:
+        if self.target_kind in ("channel", "unit") and self._session.site_names:
             name = self._session.site_names[self.site]
             channel = self.channel if self.channel != ALL_CHANNELS else self._top_channel()
+            if self.target_kind == "unit" and self._unit_fits():
+                return Neuron(name, channel, y=self.unit[0], x=self.unit[1])
             return Neuron(name, channel)
         return self.target
+
+    def _unit_fits(self) -> bool:
+        """Whether :attr:`unit` is a position at the shown site (after a site change it
+        may not be: the whole channel is explained then)."""
+        shape = self._session.recording.sites[self.site].shape
+        return (
+            len(self.unit) == 2
+            and len(shape) == 4
+            and 0 <= self.unit[0] < shape[2]
+            and 0 <= self.unit[1] < shape[3]
+        )
 
     def _top_channel(self) -> int:
         result = self._session.result(self.target, "guided")
@@ -448,7 +478,8 @@ class Explorer(widgets.VBox):
                 warnings.simplefilter("ignore")
                 pictures = self._session.panels(view, self.panel_size)
             captions = self._captions(view)
-            self.strip.draw(pictures, captions)
+            for strip in self.rows:
+                strip.draw(pictures, captions)
             self.grid.draw(pictures["grid"])
         except Exception as err:  # noqa: BLE001 - keep showing the last good picture
             self._report(_describe(err))
@@ -465,14 +496,69 @@ class Explorer(widgets.VBox):
         layer = self._session.result(view.target, view.rule).layer if view.rule == "gradcam" else ""
         return captions(view, site, self._session.class_name, layer)
 
-    def _hover(self, x: float, y: float) -> None:
-        spot = self.strip.locate(x, y)
+    def _hover(self, strip: PanelStrip, x: float, y: float) -> None:
+        spot = strip.locate(x, y)
         if spot is None or self._shown is None:
             return
         _, row, column = spot
-        self.strip.crosshair(row, column)
+        self._crosshair(row, column)
         values = self._session.readout(self._shown, row, column, self.panel_size)
         self.readout_view.value = readout_html(values)
+
+    def _crosshair(self, row: int | None, column: int | None) -> None:
+        for strip in self.rows:
+            strip.crosshair(row, column)
+
+    def click(self, strip: PanelStrip, x: float, y: float) -> None:
+        """A click at canvas point ``(x, y)`` of ``strip``: on a mask or the activation
+        panel, explain from the unit under it (at the chosen channel, or the most active
+        channel there when all are shown)."""
+        spot = strip.locate(x, y)
+        if spot is None or spot[0] not in (*MASK_ROW, "activation"):
+            return
+        session = self._session
+        if not session.site_names:
+            return
+        shape = session.recording.sites[self.site].shape
+        if len(shape) != 4:
+            self._report(
+                f"the units at {session.site_names[self.site]} have no position "
+                f"(shape {tuple(shape)}): pick a channel instead"
+            )
+            return
+        output = session.site_output(self.site)
+        _, height, width = output.shape
+        unit_y = min(spot[1] * height // self.panel_size, height - 1)
+        unit_x = min(spot[2] * width // self.panel_size, width - 1)
+        channel = self.channel
+        if channel == ALL_CHANNELS:
+            channel = int(output[:, unit_y, unit_x].argmax())
+        with self.hold_trait_notifications():
+            self.channel = channel
+            self.unit = (unit_y, unit_x)
+            self.target_kind = "unit"
+
+    def _click_grid(self, x: float, y: float) -> None:
+        """A click on a tile of the channel grid shows that channel."""
+        channel = self._session.grid_channel(self._shown_result(), self.site, int(y), int(x))
+        if channel is not None:
+            self.channel = channel
+
+    def _shown_result(self):
+        view = self._shown or self.view()
+        return self._session.result(view.target, view.rule)
+
+    def _key(self, key: str, *modifiers) -> None:
+        """Arrow keys with the canvas focused: left/right step the channel, up/down the site."""
+        if key not in _KEY_STEPS:
+            return
+        name, step = _KEY_STEPS[key]
+        if name == "site":
+            self.site = min(max(self.site + step, 0), max(len(self.site_names) - 1, 0))
+            return
+        values = [value for _, value in self.controls.channel.options]
+        position = values.index(self.channel) if self.channel in values else 0
+        self.channel = values[min(max(position + step, 0), len(values) - 1)]
 
     # -- reading the explorer from code -------------------------------------------------
 
@@ -556,7 +642,8 @@ class _Controls:
             placeholder="any class by name", ensure_option=False, continuous_update=False
         )
         self.target_kind = widgets.ToggleButtons(
-            options=[("class", "class"), ("channel at site", "channel")], description="explain"
+            options=[("class", "class"), ("channel at site", "channel"), ("unit", "unit")],
+            description="explain",
         )
         self.site_slider = widgets.IntSlider(
             min=0, max=0, description="site", continuous_update=True

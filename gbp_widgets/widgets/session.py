@@ -8,6 +8,7 @@ a change of site, channel or display mode only re-renders from cached masks.
 from __future__ import annotations
 
 import itertools
+import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -249,7 +250,11 @@ class ExplorerSession:
         }
         if not result.sites:
             blank = self._remember(("blank", size), lambda: _blank(size))
-            return {**panels, **{name: blank for name in MASK_PANELS}, "grid": blank[:8, :8]}
+            return {
+                **panels,
+                **{name: blank for name in (*MASK_PANELS, "activation")},
+                "grid": blank[:8, :8],
+            }
         masks = self.site_masks(result, view.site)
         channel = None if view.channel == ALL_CHANNELS else view.channel
         for name in MASK_PANELS:
@@ -259,16 +264,52 @@ class ExplorerSession:
                 (name, owner, view.site, channel),
                 lambda name=name: render.mask_picture(masks[name], channel),
             )
+        panels["activation"] = self._remember(
+            ("activation", view.site, channel),
+            lambda: render.activation_picture(self.site_output(view.site), channel),
+        )
         panels["grid"] = self._remember(
             ("grid", result.serial, view.site), lambda: self._grid(result, view.site)
         )
         return panels
 
+    def site_output(self, site: int) -> np.ndarray:
+        """What the ReLU at ``site`` returned for the shown image, ``(C, h, w)``: its
+        pre-activation rectified (and clipped at ``k`` for ReLU6 / Hardtanh)."""
+
+        def rectify() -> np.ndarray:
+            pre = self.recording.site_inputs[site][0].detach().float()
+            upper = self.recording.sites[site].upper
+            return _spatial(pre.clamp(0.0, upper).cpu().numpy())
+
+        return self._remember(("output", site), rectify)
+
     def _grid(self, result: Result, site: int) -> np.ndarray:
+        ranked, tiles = self._grid_tiles(result, site)
+        return render.channel_grid(tiles)
+
+    def _grid_tiles(self, result: Result, site: int) -> tuple[list[int], np.ndarray]:
+        """The channels shown in the grid, most passing first, and their product masks
+        ``(n, h, w)`` thinned to at most ``_GRID_TILE_PIXELS`` a side."""
         ranked = [c for c, _ in self.channel_ranking(result, site)][:_GRID_TILES]
         tiles = self.site_masks(result, site)["product"][ranked]
         step = -(-max(tiles.shape[1:]) // _GRID_TILE_PIXELS)
-        return render.channel_grid(tiles[:, ::step, ::step])
+        return ranked, tiles[:, ::step, ::step]
+
+    def grid_channel(self, result: Result, site: int, row: int, column: int) -> int | None:
+        """The channel whose tile covers pixel ``(row, column)`` of the grid, if any
+        (the inverse of :func:`gbp_widgets.render.channel_grid`'s layout, gap 1)."""
+        if not result.sites:
+            return None
+        ranked, tiles = self._grid_tiles(result, site)
+        count, height, width = tiles.shape
+        columns = math.ceil(math.sqrt(count))
+        tile_row, inside_y = divmod(row, height + 1)
+        tile_column, inside_x = divmod(column, width + 1)
+        index = tile_row * columns + tile_column
+        if inside_y >= height or inside_x >= width or tile_column >= columns or index >= count:
+            return None
+        return ranked[index]
 
     def _remember(self, key: tuple, make):
         """A small cache of derived arrays; results are evicted with their backward pass."""
@@ -301,11 +342,13 @@ class ExplorerSession:
         pre = _spatial(self.recording.site_inputs[view.site][0].cpu().numpy())
         grad = result.grads.get(view.site)
         grad = _spatial(grad.cpu().numpy()) if grad is not None else np.zeros_like(pre)
+        output = self.site_output(view.site)
         if view.channel == ALL_CHANNELS:
             values.update(
                 {name: float(mask[:, sy, sx].mean()) for name, mask in masks.items()},
                 pre_activation=float(pre[:, sy, sx].mean()),
                 gradient=float(grad[:, sy, sx].mean()),
+                output=float(output[:, sy, sx].mean()),
             )
         else:
             c = view.channel
@@ -313,6 +356,7 @@ class ExplorerSession:
                 {name: int(mask[c, sy, sx]) for name, mask in masks.items()},
                 pre_activation=float(pre[c, sy, sx]),
                 gradient=float(grad[c, sy, sx]),
+                output=float(output[c, sy, sx]),
             )
         return values
 

@@ -30,12 +30,13 @@ def target_words(target: int | Neuron, class_name: Callable[[int], str]) -> str:
 def captions(
     view: View, site: str, class_name: Callable[[int], str], layer: str = ""
 ) -> dict[str, str]:
-    """Plain-text captions of the five panels for ``view`` at site ``site``."""
+    """Plain-text captions of the six panels for ``view`` at site ``site``."""
     rule = RULE_LABELS[view.rule] + (f" at {layer}" if layer else "")
     channels = "all channels" if view.channel == ALL_CHANNELS else f"channel {view.channel}"
     return {
         "input": "input",
         "attribution": f"{rule}: {target_words(view.target, class_name)}",
+        "activation": f"output at {site}, {channels}" if site else "output (no ReLU sites)",
         "forward": f"forward 1[x>0] at {site}" if site else "forward (no ReLU sites)",
         "backward": f"backward 1[g>0], {channels}",
         "product": "product: what guided passes",
@@ -64,6 +65,7 @@ def readout_html(values: dict[str, object]) -> str:
         fields += [
             f"site unit (y={values['site_y']}, x={values['site_x']})",
             f"x = {values['pre_activation']:+.4g}",
+            f"output = {values['output']:.4g}",
             f"g = {values['gradient']:+.4g}",
             f"forward {values['forward']:.3g} · backward {values['backward']:.3g} · "
             f"product {values['product']:.3g}",
