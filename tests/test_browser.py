@@ -30,9 +30,10 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PANELS = ("input", "attribution", "forward", "backward", "product")
+ROWS = (("input", "attribution", "activation"), ("forward", "backward", "product"))
 PANEL = 224
 GAP = 8
+ROW_WIDTH = 3 * PANEL + 2 * GAP
 
 NOTEBOOK_CELLS = [
     "from gbp_widgets import Explorer\nexplorer = Explorer()\nexplorer",
@@ -149,28 +150,24 @@ def wait_for(probe, seconds: float, what: str):
     raise AssertionError(f"{what} within {seconds} s (last error: {last})")
 
 
-READ_CANVAS = """
-() => {
-  const canvases = [...document.querySelectorAll('canvas')].filter(c => c.width === %d);
-  if (!canvases.length) return null;
-  const c = canvases[0];
+READ_CANVASES = """
+() => [...document.querySelectorAll('canvas')].filter(c => c.width === %d).map(c => {
   const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let text = '';
   for (let i = 0; i < data.length; i += 0x8000) {
     text += String.fromCharCode.apply(null, data.subarray(i, i + 0x8000));
   }
   return [c.width, c.height, btoa(text)];
-}
+})
 """
 
 
-def canvas_pixels(page) -> np.ndarray | None:
-    width = len(PANELS) * PANEL + (len(PANELS) - 1) * GAP
-    found = page.evaluate(READ_CANVAS % width)
-    if not found:
-        return None
-    width, height, data = found
-    return np.frombuffer(base64.b64decode(data), np.uint8).reshape(height, width, 4)
+def canvases(page) -> list[np.ndarray]:
+    """Every canvas of a panel row's width, as RGBA arrays (crosshair layers included)."""
+    return [
+        np.frombuffer(base64.b64decode(data), np.uint8).reshape(height, width, 4)
+        for width, height, data in page.evaluate(READ_CANVASES % ROW_WIDTH)
+    ]
 
 
 def saved_panels(lab, previous_mtime: float = 0.0) -> dict[str, np.ndarray]:
@@ -186,13 +183,16 @@ def saved_panels(lab, previous_mtime: float = 0.0) -> dict[str, np.ndarray]:
 
 
 def canvas_matches(page, panels) -> bool:
-    pixels = canvas_pixels(page)
-    if pixels is None:
-        return False
-    return all(
-        np.array_equal(pixels[:, i * (PANEL + GAP) : i * (PANEL + GAP) + PANEL], panels[name])
-        for i, name in enumerate(PANELS)
-    )
+    """Each row's canvas shows ``explorer.panels`` pixel for pixel."""
+    drawn = canvases(page)
+
+    def shows(pixels, row) -> bool:
+        return all(
+            np.array_equal(pixels[:, i * (PANEL + GAP) : i * (PANEL + GAP) + PANEL], panels[name])
+            for i, name in enumerate(row)
+        )
+
+    return all(any(shows(pixels, row) for pixels in drawn) for row in ROWS)
 
 
 def run_save_cell(page, lab) -> dict[str, np.ndarray]:
@@ -201,6 +201,24 @@ def run_save_cell(page, lab) -> dict[str, np.ndarray]:
     page.locator(".jp-Cell").nth(1).locator(".cm-content").click()
     page.keyboard.press("Shift+Enter")
     return saved_panels(lab, before)
+
+
+def open_and_run(page, lab) -> None:
+    page.goto(f"{lab['url']}/lab/tree/explorer.ipynb?token={lab['token']}")
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    wait_for(
+        lambda: page.evaluate(
+            "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
+            "?.status === 'idle'"
+        ),
+        90,
+        "the kernel did not start",
+    )
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def status_text(page) -> str:
+    return page.locator(".jp-OutputArea-output").first.inner_text()
 
 
 def test_explorer_draws_its_panels_and_follows_the_controls(lab):
@@ -212,17 +230,7 @@ def test_explorer_draws_its_panels_and_follows_the_controls(lab):
         )
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1400})
-            page.goto(f"{lab['url']}/lab/tree/explorer.ipynb?token={lab['token']}")
-            page.wait_for_selector(".jp-Notebook", timeout=60_000)
-            wait_for(
-                lambda: page.evaluate(
-                    "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
-                    "?.status === 'idle'"
-                ),
-                90,
-                "the kernel did not start",
-            )
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            open_and_run(page, lab)
             panels = saved_panels(lab)
             wait_for(
                 lambda: canvas_matches(page, panels),
@@ -251,6 +259,74 @@ def test_explorer_draws_its_panels_and_follows_the_controls(lab):
                 lambda: canvas_matches(page, retargeted),
                 30,
                 "the canvas did not follow the new target class",
+            )
+        finally:
+            browser.close()
+
+
+PRODUCT_BOX = """
+() => {
+  const canvas = [...document.querySelectorAll('canvas')].filter(c => c.width === %d)
+    .map(c => [c, c.getBoundingClientRect()]).sort((a, b) => b[1].top - a[1].top)[0];
+  const [element, box] = canvas;
+  const output = element.closest('.jp-OutputArea-output').getBoundingClientRect();
+  const scrollers = [...element.closest('.jp-OutputArea-output').querySelectorAll('*')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1
+      && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX));
+  return {
+    left: box.left + 2 * (%d + %d), right: box.left + 3 * %d + 2 * %d, top: box.top,
+    outputLeft: output.left, outputRight: output.right, viewport: window.innerWidth,
+    sideways: scrollers.map(e => `${e.tagName}.${e.className} ${e.scrollWidth}>${e.clientWidth}`),
+    fileBrowser: !!document.querySelector('.jp-FileBrowser:not(.lm-mod-hidden)'),
+  };
+}
+"""
+
+
+def test_at_laptop_size_with_the_file_browser_open_every_panel_is_whole(lab, tmp_path):
+    """1440 x 900, JupyterLab's file browser open: the product panel lies inside the output
+    area, with no sideways scroll; bad input typed into the controls is answered there."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            open_and_run(page, lab)
+            page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
+            panels = saved_panels(lab)
+            wait_for(lambda: canvas_matches(page, panels), 60, "the canvas did not draw")
+            box = page.evaluate(PRODUCT_BOX % (ROW_WIDTH, PANEL, GAP, PANEL, GAP))
+            page.screenshot(path=str(tmp_path / "laptop.png"))
+            assert box["fileBrowser"], "the file browser should be open for this check"
+            assert box["outputLeft"] <= box["left"] and box["right"] <= box["outputRight"], box
+            assert box["right"] <= box["viewport"], box
+            assert box["sideways"] == [], "no element of the explorer scrolls sideways"
+
+            class_box = page.locator(".widget-text").filter(has_text="class #").locator("input")
+            before = class_box.input_value()
+            class_box.fill("1500")
+            class_box.press("Enter")
+            wait_for(
+                lambda: "class 1500 is out of range" in status_text(page),
+                30,
+                "typing 1500 in the class box got no answer",
+            )
+            wait_for(
+                lambda: class_box.input_value() == before,
+                30,
+                "the class box should show the class explained again",
+            )
+
+            name_box = page.get_by_placeholder("any class by name")
+            name_box.fill("tiger kat")
+            name_box.press("Enter")
+            wait_for(
+                lambda: "did you mean 'tiger cat'" in status_text(page),
+                30,
+                "an unknown class name got no answer",
             )
         finally:
             browser.close()

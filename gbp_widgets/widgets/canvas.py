@@ -58,14 +58,19 @@ class PanelStrip:
         # Small masks are sent as they are and scaled up by the browser, block by block.
         self.canvas[0].image_smoothing_enabled = False
         self.captions = widgets.GridBox(
-            [widgets.HTML(layout=widgets.Layout(width=f"{size}px", margin="0")) for _ in names],
+            [
+                widgets.HTML(layout=widgets.Layout(width=f"{size}px", margin="0", min_width="0"))
+                for _ in names
+            ],
+            # Captions are cut with an ellipsis inside their column, never scrolled.
             layout=widgets.Layout(
                 grid_template_columns=" ".join([f"{size}px"] * len(names)),
                 grid_gap=f"0 {GAP}px",
                 width=f"{width}px",
+                overflow="hidden",
             ),
         )
-        # Wider than the notebook: scroll sideways rather than squeeze or clip the panels.
+        # Only in a notebook narrower than one row: scroll sideways rather than clip panels.
         self.widget = widgets.VBox(
             [self.captions, self.canvas], layout=widgets.Layout(overflow="auto")
         )
