@@ -290,3 +290,31 @@ def test_arrow_keys_step_sites_and_channels(explorer):
     assert explorer.channel == values[0]
     explorer._key("a")
     assert (explorer.site, explorer.channel) == (2, values[0])
+
+
+def test_compare_shows_the_three_rules_side_by_side(explorer):
+    from gbp_widgets import render
+
+    explorer.display = "saliency"
+    explorer.compare = True
+    explorer.refresh()
+    assert set(explorer.comparison) == {"gradient", "deconvnet", "guided"}
+    engine = GuidedBackprop(explorer._session.engine.model)
+    for rule in ("gradient", "deconvnet", "guided"):
+        attribution = engine.explain(
+            explorer._session.inputs, target=explorer.target, rule=rule
+        ).attribution
+        expected = render.fit(render.display(attribution.numpy(), "saliency"), 64)
+        np.testing.assert_array_equal(explorer.comparison[rule], expected)
+    assert explorer.comparisons[False].widget.layout.display == ""
+    explorer.rule = "gradcam"
+    explorer.refresh()
+    assert set(explorer.comparison) == {"gradient", "deconvnet", "guided", "cam"}
+    assert explorer.comparisons[True].widget.layout.display == ""
+    assert explorer.comparisons[False].widget.layout.display == "none"
+    four = explorer.comparisons[True]
+    assert 4 * four.size + 3 * 8 <= 3 * 64 + 2 * 8, "the four panels fit the rows' width"
+    explorer.compare = False
+    explorer.refresh()
+    assert explorer.comparison == {}
+    assert all(s.widget.layout.display == "none" for s in explorer.comparisons.values())

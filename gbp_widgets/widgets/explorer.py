@@ -19,12 +19,24 @@ from gbp_widgets.engine import Neuron
 from gbp_widgets.figures import NotebookFigure, panel_figure, top_classes_title
 from gbp_widgets.images import SAMPLE_NAMES, load_image, sample_image
 from gbp_widgets.models import DEFAULT_MODEL, Preprocessing, load_model, model_names
-from gbp_widgets.widgets.canvas import GridCanvas, PanelStrip
+from gbp_widgets.widgets.canvas import GAP, GridCanvas, PanelStrip
 from gbp_widgets.widgets.latest import LatestOnly
 from gbp_widgets.widgets.quiet import Quiet
 from gbp_widgets.widgets.sanity_tab import SanityTab
-from gbp_widgets.widgets.session import ALL_CHANNELS, EXPLORER_RULES, ExplorerSession, View
-from gbp_widgets.widgets.text import RULE_LABELS, captions, readout_html, unknown_class_message
+from gbp_widgets.widgets.session import (
+    ALL_CHANNELS,
+    COMPARED_RULES,
+    EXPLORER_RULES,
+    ExplorerSession,
+    View,
+)
+from gbp_widgets.widgets.text import (
+    RULE_LABELS,
+    captions,
+    readout_html,
+    target_words,
+    unknown_class_message,
+)
 
 CUSTOM = "custom"
 # Two rows that fit a 900-pixel output area at the default panel size (3 x 224 + 2 gaps
@@ -44,7 +56,7 @@ DISPLAY_LABELS = {
 }
 # Traits whose change needs a backward pass; the others only re-render.
 _BACKWARD_TRAITS = ("target", "target_kind", "rule", "unit")
-_RENDER_TRAITS = ("display", "percentile", "site", "channel")
+_RENDER_TRAITS = ("display", "percentile", "site", "channel", "compare")
 # Traits the constructor accepts by name, in the order they are applied.
 _STATE_TRAITS = (
     "target_kind",
@@ -81,6 +93,7 @@ class Explorer(widgets.VBox):
     percentile = traitlets.Float(99.0, help="percentile of |attribution| that saturates")
     site = traitlets.Int(0, help="index of the ReLU site shown, in forward order")
     channel = traitlets.Int(ALL_CHANNELS, help="channel shown at the site; -1 for all")
+    compare = traitlets.Bool(False, help="show Gradient, DeconvNet and Guided side by side")
     message = traitlets.Unicode("", help="the last problem reported to the user")
 
     def __init__(
@@ -102,6 +115,7 @@ class Explorer(widgets.VBox):
         self._channels_stale = False
         self._shown: View | None = None
         self.panels: dict[str, np.ndarray] = {}
+        self.comparison: dict[str, np.ndarray] = {}
         self._build_views()
         self._start(model, image, classes, preprocess)
         self._apply(requested)
@@ -156,6 +170,14 @@ class Explorer(widgets.VBox):
     def _build_views(self) -> None:
         size = self.panel_size
         self.rows = tuple(PanelStrip(names, size) for names in (MAP_ROW, MASK_ROW))
+        # The comparison row: three maps at the panel size, or four (with the Grad-CAM heat
+        # map) sized to the same row width.
+        self.comparisons = {
+            False: PanelStrip(COMPARED_RULES, size),
+            True: PanelStrip((*COMPARED_RULES, "cam"), (3 * size - GAP) // 4),
+        }
+        for strip in self.comparisons.values():
+            strip.widget.layout.display = "none"
         self.grid = GridCanvas()
         self.status = widgets.HTML()
         self.readout_view = widgets.HTML(layout=widgets.Layout(height="3.2em", overflow="hidden"))
@@ -172,6 +194,7 @@ class Explorer(widgets.VBox):
                 self.controls.widget,
                 self.status,
                 *(strip.widget for strip in self.rows),
+                *(strip.widget for strip in self.comparisons.values()),
                 self.readout_view,
                 widgets.HTML(
                     "<b>product mask, channels ranked by how much they pass</b> "
@@ -199,6 +222,7 @@ class Explorer(widgets.VBox):
             (c.channel, "channel"),
             (c.class_index, "target"),
             (c.target_kind, "target_kind"),
+            (c.compare, "compare"),
         ]
         for control, name in pairs:
             self._bind(control, name)
@@ -481,6 +505,7 @@ class Explorer(widgets.VBox):
             for strip in self.rows:
                 strip.draw(pictures, captions)
             self.grid.draw(pictures["grid"])
+            self._draw_comparison(view)
         except Exception as err:  # noqa: BLE001 - keep showing the last good picture
             self._report(_describe(err))
             return
@@ -489,6 +514,21 @@ class Explorer(widgets.VBox):
             for name, picture in pictures.items()
         }
         self._shown = view
+
+    def _draw_comparison(self, view: View) -> None:
+        with_cam = view.rule == "gradcam"
+        for has_cam, strip in self.comparisons.items():
+            strip.widget.layout.display = "" if self.compare and has_cam == with_cam else "none"
+        if not self.compare:
+            self.comparison = {}
+            return
+        strip = self.comparisons[with_cam]
+        pictures = self._session.compare_panels(view, strip.size)
+        words = target_words(view.target, self._session.class_name)
+        captions = {rule: f"{RULE_LABELS[rule]}: {words}" for rule in COMPARED_RULES}
+        captions["cam"] = "Grad-CAM heat map"
+        strip.draw(pictures, captions)
+        self.comparison = pictures
 
     def _captions(self, view: View) -> dict[str, str]:
         names = self._session.site_names
@@ -653,10 +693,13 @@ class _Controls:
             options=[("all channels", ALL_CHANNELS)], description="channel"
         )
         self.save = widgets.Button(description="save PNG", icon="download")
+        self.compare = widgets.ToggleButton(
+            description="compare rules", tooltip="Gradient, DeconvNet and Guided side by side"
+        )
         self.widget = widgets.VBox(
             [
                 widgets.HBox([self.image, self.upload, self.model, self.save]),
-                widgets.HBox([self.rule, self.layer]),
+                widgets.HBox([self.rule, self.layer, self.compare]),
                 widgets.HBox([self.display, self.percentile]),
                 self.top,
                 widgets.HBox([self.target_kind, self.class_index, self.class_name]),

@@ -31,6 +31,7 @@ from gbp_widgets.models import Preprocessing, imagenet_classes
 
 EXPLORER_RULES: tuple[str, ...] = ("gradient", "deconvnet", "guided", "gradcam")
 MASK_PANELS: tuple[str, ...] = ("forward", "backward", "product")
+COMPARED_RULES: tuple[str, ...] = ("gradient", "deconvnet", "guided")
 ALL_CHANNELS = -1
 _SERIALS = itertools.count()
 _CACHED_RESULTS = 4
@@ -272,6 +273,28 @@ class ExplorerSession:
             ("grid", result.serial, view.site), lambda: self._grid(result, view.site)
         )
         return panels
+
+    def compare_panels(self, view: View, size: int) -> dict[str, np.ndarray]:
+        """The Gradient, DeconvNet and Guided maps of ``view.target`` side by side, drawn
+        as ``view.display`` says, ``(size, size, 4)`` each; with the Grad-CAM heat map
+        over the input as ``"cam"`` when ``view.rule`` is Guided Grad-CAM."""
+        pictures = {}
+        for rule in COMPARED_RULES:
+            result = self.result(view.target, rule)
+            pictures[rule] = self._remember(
+                ("compare", result.serial, view.display, view.percentile, size),
+                lambda result=result: render.fit(
+                    render.display(result.attribution, view.display, self.picture, view.percentile),
+                    size,
+                ),
+            )
+        if view.rule == "gradcam":
+            result = self.result(view.target, "gradcam")
+            pictures["cam"] = self._remember(
+                ("cam", result.serial, size),
+                lambda: render.fit(render.overlay(self.picture, result.cam[None]), size),
+            )
+        return pictures
 
     def site_output(self, site: int) -> np.ndarray:
         """What the ReLU at ``site`` returned for the shown image, ``(C, h, w)``: its
