@@ -1,35 +1,24 @@
-"""The Explorer in a real browser: JupyterLab on 127.0.0.1, headless Chromium, canvas pixels.
-
-Needs Debian's chromium (installed here when missing and we are root, as in
-CI) and Python playwright, which drives it without downloading a browser.
-"""
+"""The Explorer in a real browser: JupyterLab on 127.0.0.1, headless Chromium, canvas pixels."""
 
 from __future__ import annotations
 
 import base64
-import json
-import os
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.jupyterlab import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    NoChromium,
+    ensure_chromium,
+    jupyterlab,
+    open_and_run,
+    wait_for,
+    write_notebook,
+)
+
 ROWS = (("input", "attribution", "activation"), ("forward", "backward", "product"))
 PANEL = 224
 GAP = 8
@@ -42,112 +31,19 @@ NOTEBOOK_CELLS = [
 ]
 
 
-def ensure_chromium() -> str:
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        subprocess.run(
-            command,
-            check=True,
-            capture_output=True,
-            timeout=900,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
-    return CHROMIUM
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def write_notebook(path: Path) -> None:
-    cells = [
-        {
-            "cell_type": "code",
-            "metadata": {},
-            "source": source,
-            "outputs": [],
-            "execution_count": None,
-        }
-        for source in NOTEBOOK_CELLS
-    ]
-    notebook = {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(notebook))
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A JupyterLab server on 127.0.0.1 with a temporary root, stopped afterwards."""
     pytest.importorskip("jupyterlab")
     pytest.importorskip("playwright")
-    ensure_chromium()
-    root = tmp_path_factory.mktemp("lab")
-    settings = root / ".settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True)
-    # Full windowing may drop canvas outputs that scroll out of view; defer keeps them.
-    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "defer"}))
-    write_notebook(root / "explorer.ipynb")
-    port, token = free_port(), secrets.token_hex(16)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "lab",
-            "--no-browser",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-            f"--LabApp.user_settings_dir={root / '.settings'}",
-            f"--LabApp.workspaces_dir={root / '.workspaces'}",
-            "--LabApp.expose_app_in_browser=True",
-            "--allow-root",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=root,
-        env={**os.environ, "JUPYTER_PLATFORM_DIRS": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(
-            lambda: urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2),
-            60,
-            "JupyterLab did not start",
-        )
-        yield {"url": url, "token": token, "root": root}
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-
-
-def wait_for(probe, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            result = probe()
-            if result:
-                return result
-        except Exception as err:  # noqa: BLE001 - retried until the deadline
-            last = err
-        time.sleep(0.5)
-    raise AssertionError(f"{what} within {seconds} s (last error: {last})")
+        ensure_chromium()
+    except NoChromium as err:
+        pytest.skip(str(err))
+    root = tmp_path_factory.mktemp("lab")
+    write_notebook(root / "explorer.ipynb", NOTEBOOK_CELLS)
+    with jupyterlab(root) as server:
+        yield server
 
 
 READ_CANVASES = """
@@ -203,20 +99,6 @@ def run_save_cell(page, lab) -> dict[str, np.ndarray]:
     return saved_panels(lab, before)
 
 
-def open_and_run(page, lab) -> None:
-    page.goto(f"{lab['url']}/lab/tree/explorer.ipynb?token={lab['token']}")
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
-    wait_for(
-        lambda: page.evaluate(
-            "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
-            "?.status === 'idle'"
-        ),
-        90,
-        "the kernel did not start",
-    )
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-
-
 def status_text(page) -> str:
     return page.locator(".jp-OutputArea-output").first.inner_text()
 
@@ -230,7 +112,7 @@ def test_explorer_draws_its_panels_and_follows_the_controls(lab):
         )
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1400})
-            open_and_run(page, lab)
+            open_and_run(page, lab, "explorer.ipynb")
             panels = saved_panels(lab)
             wait_for(
                 lambda: canvas_matches(page, panels),
@@ -294,7 +176,7 @@ def test_at_laptop_size_with_the_file_browser_open_every_panel_is_whole(lab, tmp
         )
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 900})
-            open_and_run(page, lab)
+            open_and_run(page, lab, "explorer.ipynb")
             page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
             panels = saved_panels(lab)
             wait_for(lambda: canvas_matches(page, panels), 60, "the canvas did not draw")

@@ -311,7 +311,7 @@ def test_your_own_model_tensor_and_class_names():
 
 def test_figure_and_png_export(explorer, tmp_path):
     figure = explorer.figure()
-    assert len(figure.axes) == 5
+    assert len(figure.axes) == 6  # input, map, site output and the three masks
     out = explorer.save_png(tmp_path / "panels.png")
     assert Image.open(out).size[0] > 800
 
@@ -399,3 +399,21 @@ def test_sanity_tab_runs_the_cascading_test_on_the_shown_image(explorer):
     curves = PILImage.open(io.BytesIO(explorer.sanity.curves.value))
     assert curves.size[0] > 400
     assert result.value("guided", 1) > result.value("gradient", 1)
+
+
+def test_a_request_after_a_quiet_spell_runs_without_the_coalescing_delay():
+    ran = []
+
+    async def clicks():
+        latest = LatestOnly(delay=0.2)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        latest.submit(lambda: ran.append(("first", loop.time() - start)))
+        await asyncio.sleep(0.01)
+        latest.submit(lambda: ran.append(("second", loop.time() - start)))  # right after a run
+        await asyncio.sleep(0.3)
+
+    asyncio.run(clicks())
+    assert [name for name, _ in ran] == ["first", "second"]
+    assert ran[0][1] < 0.05, "a lone click waits for nothing"
+    assert ran[1][1] >= 0.2, "a request right after a run is coalesced"

@@ -318,3 +318,14 @@ def test_compare_shows_the_three_rules_side_by_side(explorer):
     explorer.refresh()
     assert explorer.comparison == {}
     assert all(s.widget.layout.display == "none" for s in explorer.comparisons.values())
+
+
+def test_a_gradcam_layer_without_a_feature_map_is_refused_and_the_old_one_kept(explorer):
+    explorer.rule = "gradcam"
+    explorer.layer = "_conv_head"
+    before = explorer.refresh()["attribution"].copy()
+    explorer.layer = "_blocks"  # a ModuleList: never called, so it has no output to weight
+    assert explorer.layer == "_conv_head"
+    assert explorer.controls.layer.value == "_conv_head"
+    assert "did not return a (N, C, H, W) tensor" in explorer.message
+    np.testing.assert_array_equal(explorer.refresh()["attribution"], before)

@@ -18,15 +18,15 @@ from gbp_widgets import render
 from gbp_widgets.engine import Neuron
 from gbp_widgets.figures import NotebookFigure, panel_figure, top_classes_title
 from gbp_widgets.images import SAMPLE_NAMES, load_image, sample_image
-from gbp_widgets.models import DEFAULT_MODEL, Preprocessing, load_model, model_names
+from gbp_widgets.models import DEFAULT_MODEL, Preprocessing, load_model
 from gbp_widgets.widgets.canvas import GAP, GridCanvas, PanelStrip
+from gbp_widgets.widgets.controls import CUSTOM, DISPLAY_LABELS, Controls
 from gbp_widgets.widgets.latest import LatestOnly
 from gbp_widgets.widgets.quiet import Quiet
 from gbp_widgets.widgets.sanity_tab import SanityTab
 from gbp_widgets.widgets.session import (
     ALL_CHANNELS,
     COMPARED_RULES,
-    EXPLORER_RULES,
     ExplorerSession,
     View,
 )
@@ -38,7 +38,6 @@ from gbp_widgets.widgets.text import (
     unknown_class_message,
 )
 
-CUSTOM = "custom"
 # Two rows that fit a 900-pixel output area at the default panel size (3 x 224 + 2 gaps
 # = 688 px): the maps and the site's output over the three masks.
 MAP_ROW = ("input", "attribution", "activation")
@@ -47,13 +46,6 @@ PANELS = MAP_ROW + MASK_ROW
 # Arrow keys on the canvas: left/right step the channel, up/down the site.
 _KEY_STEPS = {"ArrowLeft": ("channel", -1), "ArrowRight": ("channel", 1)}
 _KEY_STEPS |= {"ArrowUp": ("site", -1), "ArrowDown": ("site", 1)}
-DISPLAY_LABELS = {
-    "gradient": "gradient image",
-    "saliency": "saliency",
-    "positive": "positive",
-    "negative": "negative",
-    "overlay": "overlay",
-}
 # Traits whose change needs a backward pass; the others only re-render.
 _BACKWARD_TRAITS = ("target", "target_kind", "rule", "unit")
 _RENDER_TRAITS = ("display", "percentile", "site", "channel", "compare")
@@ -181,7 +173,7 @@ class Explorer(widgets.VBox):
         self.grid = GridCanvas()
         self.status = widgets.HTML()
         self.readout_view = widgets.HTML(layout=widgets.Layout(height="3.2em", overflow="hidden"))
-        self.controls = _Controls()
+        self.controls = Controls()
         for strip in self.rows:
             strip.on_hover(lambda x, y, strip=strip: self._hover(strip, x, y))
             strip.on_leave(lambda x, y: self._crosshair(None, None))
@@ -305,17 +297,11 @@ class Explorer(widgets.VBox):
         self.observe(to_control, name)
 
     def _problem(self, name: str, value) -> str:
-        classes = len(self._session.classes)
-        sites = len(self._session.site_names)
+        """What is wrong with ``value`` for trait ``name`` ("" when nothing is)."""
         channels = len(self.controls.channel.options) - 1
-        if name == "target" and not 0 <= value < classes:
-            return f"class {value} is out of range: this model has {classes} (0 to {classes - 1})"
-        if name == "site" and not 0 <= value < max(sites, 1):
-            return f"site {value} is out of range: this model has {sites} ReLU sites"
-        if name == "channel" and value != ALL_CHANNELS and not 0 <= value < channels:
-            return f"channel {value} is out of range: this site has {channels} channels"
-        if name == "rule" and value not in EXPLORER_RULES:
-            return f"unknown rule {value!r}: use one of {', '.join(EXPLORER_RULES)}"
+        problem = self._session.problem(name, value, channels)
+        if problem:
+            return problem
         if name == "display" and value not in DISPLAY_LABELS:
             return f"unknown display {value!r}: use one of {', '.join(DISPLAY_LABELS)}"
         low, high = self.controls.percentile.min, self.controls.percentile.max
@@ -653,60 +639,6 @@ class Explorer(widgets.VBox):
         self.status.value = f"saved {html.escape(str(out))}"
         self.message = ""
         return out
-
-
-class _Controls:
-    """The explorer's control widgets, laid out; values are linked to its traits."""
-
-    def __init__(self) -> None:
-        full = widgets.Layout(width="auto")
-        self.image = widgets.Dropdown(options=[*SAMPLE_NAMES, CUSTOM], description="image")
-        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="upload")
-        self.model = widgets.Dropdown(options=[*model_names(), CUSTOM], description="model")
-        self.rule = widgets.ToggleButtons(options=[(v, k) for k, v in RULE_LABELS.items()])
-        self.layer = widgets.Dropdown(options=["auto"], description="CAM layer")
-        self.display = widgets.ToggleButtons(options=[(v, k) for k, v in DISPLAY_LABELS.items()])
-        self.percentile = widgets.FloatSlider(
-            value=99.0,
-            min=90.0,
-            max=100.0,
-            step=0.1,
-            description="clip %",
-            continuous_update=True,
-        )
-        self.top = widgets.ToggleButtons(options=[("-", 0)], description="top-5")
-        # Plain IntText: a bounded one would clamp 1500 to the maximum in the browser, and
-        # the explorer would silently explain another class instead of saying why.
-        self.class_index = widgets.IntText(description="class #")
-        self.class_name = widgets.Combobox(
-            placeholder="any class by name", ensure_option=False, continuous_update=False
-        )
-        self.target_kind = widgets.ToggleButtons(
-            options=[("class", "class"), ("channel at site", "channel"), ("unit", "unit")],
-            description="explain",
-        )
-        self.site_slider = widgets.IntSlider(
-            min=0, max=0, description="site", continuous_update=True
-        )
-        self.site_name = widgets.Dropdown(options=[("-", 0)])
-        self.channel = widgets.Dropdown(
-            options=[("all channels", ALL_CHANNELS)], description="channel"
-        )
-        self.save = widgets.Button(description="save PNG", icon="download")
-        self.compare = widgets.ToggleButton(
-            description="compare rules", tooltip="Gradient, DeconvNet and Guided side by side"
-        )
-        self.widget = widgets.VBox(
-            [
-                widgets.HBox([self.image, self.upload, self.model, self.save]),
-                widgets.HBox([self.rule, self.layer, self.compare]),
-                widgets.HBox([self.display, self.percentile]),
-                self.top,
-                widgets.HBox([self.target_kind, self.class_index, self.class_name]),
-                widgets.HBox([self.site_slider, self.site_name, self.channel]),
-            ],
-            layout=full,
-        )
 
 
 def _session_of(loaded, picture: Image.Image) -> ExplorerSession:

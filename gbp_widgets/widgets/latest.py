@@ -13,16 +13,19 @@ COALESCE_SECONDS = 0.02
 class LatestOnly:
     """Holds one pending job; a newer request replaces it before it runs.
 
-    Inside a running event loop (a Jupyter kernel) the job runs shortly after
-    the last request of a burst; without one (scripts, tests) it runs at once.
-    :meth:`flush` runs a pending job immediately, for readers that need fresh
-    results.
+    Inside a running event loop (a Jupyter kernel), a request that comes after a
+    quiet spell runs on the loop's next turn, so a single click costs no delay;
+    requests that follow within ``delay`` of the last run wait that long, so a
+    dragged slider's burst runs only its newest. Without a loop (scripts,
+    tests) the job runs at once. :meth:`flush` runs a pending job immediately,
+    for readers that need fresh results.
     """
 
     def __init__(self, delay: float = COALESCE_SECONDS) -> None:
         self._delay = delay
         self._job: Callable[[], None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._last_run = float("-inf")
 
     @property
     def pending(self) -> bool:
@@ -36,7 +39,8 @@ class LatestOnly:
             self.flush()
             return
         if self._timer is None:
-            self._timer = loop.call_later(self._delay, self.flush)
+            quiet = loop.time() - self._last_run >= self._delay
+            self._timer = loop.call_later(0.0 if quiet else self._delay, self.flush)
 
     def flush(self) -> None:
         if self._timer is not None:
@@ -44,4 +48,14 @@ class LatestOnly:
             self._timer = None
         job, self._job = self._job, None
         if job is not None:
-            job()
+            try:
+                job()
+            finally:
+                self._last_run = _now()
+
+
+def _now() -> float:
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return float("-inf")

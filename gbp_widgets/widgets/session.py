@@ -117,7 +117,10 @@ class ExplorerSession:
     def set_layer(self, layer: str) -> None:
         """Grad-CAM layer (a module path, or ``"auto"``); a new forward pass keeps its output."""
         if layer != self._layer:
-            self.recording = self._record(self.inputs, layer)
+            recording = self._record(self.inputs, layer)
+            # Refused before anything changes: a layer Grad-CAM cannot weight.
+            layer_activations(recording, None if layer == "auto" else layer)
+            self.recording = recording
             self._layer = layer
             self._forget()
 
@@ -152,6 +155,21 @@ class ExplorerSession:
         probabilities = self.probabilities
         order = np.argsort(probabilities)[::-1][:k]
         return [(int(i), self.class_name(int(i)), float(probabilities[i])) for i in order]
+
+    def problem(self, name: str, value: object, channels: int) -> str:
+        """What is wrong with ``value`` as the explorer's ``name`` (``"target"``,
+        ``"site"``, ``"channel"`` or ``"rule"``) for this model and image; "" when
+        nothing is, or for other names. ``channels``: channels at the shown site."""
+        classes, sites = len(self.classes), len(self.site_names)
+        if name == "target" and not 0 <= value < classes:
+            return f"class {value} is out of range: this model has {classes} (0 to {classes - 1})"
+        if name == "site" and not 0 <= value < max(sites, 1):
+            return f"site {value} is out of range: this model has {sites} ReLU sites"
+        if name == "channel" and value != ALL_CHANNELS and not 0 <= value < channels:
+            return f"channel {value} is out of range: this site has {channels} channels"
+        if name == "rule" and value not in EXPLORER_RULES:
+            return f"unknown rule {value!r}: use one of {', '.join(EXPLORER_RULES)}"
+        return ""
 
     def class_name(self, index: int) -> str:
         return self.classes[index] if index < len(self.classes) else f"class {index}"

@@ -1,0 +1,147 @@
+"""JupyterLab on 127.0.0.1 driven by headless Chromium: shared by the browser tests and
+``benchmarks/explorer_browser.py``.
+
+Needs Debian's chromium (installed here when missing and we are root, as in CI) and
+Python playwright, which drives it without downloading a browser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+class NoChromium(RuntimeError):
+    """Chromium is missing and cannot be installed here."""
+
+
+def ensure_chromium() -> str:
+    """The path of Debian's chromium, installed with apt-get when missing and root."""
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise NoChromium("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        subprocess.run(
+            command,
+            check=True,
+            capture_output=True,
+            timeout=900,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+    return CHROMIUM
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def write_notebook(path: Path, sources: list[str]) -> None:
+    """A notebook of code cells with these sources and no outputs."""
+    cells = [
+        {"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None}
+        for s in sources
+    ]
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook = {"cells": cells, "metadata": {"kernelspec": kernel}, "nbformat": 4}
+    path.write_text(json.dumps({**notebook, "nbformat_minor": 5}))
+
+
+def wait_for(probe, seconds: float, what: str, every: float = 0.5):
+    """Call ``probe`` until it returns something true; ``AssertionError`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = probe()
+            if result:
+                return result
+        except Exception as err:  # noqa: BLE001 - retried until the deadline
+            last = err
+        time.sleep(every)
+    raise AssertionError(f"{what} within {seconds} s (last error: {last})")
+
+
+@contextmanager
+def jupyterlab(root: Path) -> Iterator[dict]:
+    """A JupyterLab server on 127.0.0.1 serving ``root``, stopped on leaving.
+
+    Yields ``{"url", "token", "root"}``. Notebook windowing is "defer": "full" may drop
+    canvas outputs scrolled out of view.
+    """
+    settings = root / ".settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "defer"}))
+    port, token = free_port(), secrets.token_hex(16)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            f"--LabApp.user_settings_dir={root / '.settings'}",
+            f"--LabApp.workspaces_dir={root / '.workspaces'}",
+            "--LabApp.expose_app_in_browser=True",
+            "--allow-root",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=root,
+        env={**os.environ, "JUPYTER_PLATFORM_DIRS": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(
+            lambda: urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2),
+            60,
+            "JupyterLab did not start",
+        )
+        yield {"url": url, "token": token, "root": root}
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def open_and_run(page, lab: dict, notebook: str) -> None:
+    """Open ``notebook`` in JupyterLab, wait for its kernel, and run all cells."""
+    page.goto(f"{lab['url']}/lab/tree/{notebook}?token={lab['token']}")
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    wait_for(
+        lambda: page.evaluate(
+            "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
+            "?.status === 'idle'"
+        ),
+        90,
+        "the kernel did not start",
+    )
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
