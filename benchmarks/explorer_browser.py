@@ -29,8 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.jupyterlab import (  # noqa: E402 - after the path is set
-    CHROMIUM_FLAGS,
-    ensure_chromium,
+    chromium_page,
     jupyterlab,
     open_and_run,
     wait_for,
@@ -138,16 +137,9 @@ WATCH = {
 
 
 def measure(repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    from playwright.sync_api import sync_playwright
-
-    ensure_chromium()
     with tempfile.TemporaryDirectory() as folder, jupyterlab(Path(folder)) as lab:
         write_notebook(Path(folder) / "bench.ipynb", NOTEBOOK)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS, headless=True
-            )
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
+        with chromium_page(1440, 900) as page:
             open_and_run(page, lab, "bench.ipynb")
             wait_for(lambda: "ready" in page.content(), 120, "the explorer did not open")
             wait_for(lambda: page.evaluate(HARNESS) >= 2, 60, "the canvases did not appear")
@@ -195,7 +187,6 @@ def measure(repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]
             wait_for(kernel_file.exists, 60, "the kernel timings were not written")
             time.sleep(0.3)
             kernel_ms = json.loads(kernel_file.read_text())
-            browser.close()
     return {k: v[1:] for k, v in browser_ms.items()}, kernel_ms
 
 

@@ -132,6 +132,21 @@ def jupyterlab(root: Path) -> Iterator[dict]:
             server.kill()
 
 
+@contextmanager
+def chromium_page(width: int, height: int) -> Iterator:
+    """A page of headless Chromium with a ``width`` x ``height`` viewport, closed on leaving."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=ensure_chromium(), args=CHROMIUM_FLAGS, headless=True
+        )
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
 def open_and_run(page, lab: dict, notebook: str) -> None:
     """Open ``notebook`` in JupyterLab, wait for its kernel, and run all cells."""
     page.goto(f"{lab['url']}/lab/tree/{notebook}?token={lab['token']}")

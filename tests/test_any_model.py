@@ -1,7 +1,6 @@
 """Any input shape, several inputs, any output, targets for dense outputs, opaque parts."""
 
 import dataclasses
-import threading
 from collections import OrderedDict
 
 import pytest
@@ -10,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gbp_widgets import GuidedBackprop, GuidedBackpropWarning, Neuron, Region
+from tests.concurrency import assert_threads_agree
 from tests.reference import reference_general
 
 RULES = ("gradient", "deconvnet", "guided")
@@ -374,28 +374,4 @@ def test_threads_explaining_one_train_mode_model_leave_its_statistics_alone():
         nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(), nn.LazyLinear(3)
     )
     model(torch.randn(2, 3, 12, 12))
-    model.train()
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    x = torch.randn(4, 3, 12, 12)
-    expected = GuidedBackprop(model).explain(x, target=0).attribution
-    results, errors = [], []
-
-    def work():
-        try:
-            for _ in range(10):
-                results.append(GuidedBackprop(model).explain(x, target=0).attribution)
-        except Exception as err:  # noqa: BLE001 - reported below
-            errors.append(err)
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
-    assert len(results) == 40
-    for result in results:
-        torch.testing.assert_close(result, expected)
-    for key, value in model.state_dict().items():
-        assert torch.equal(value, before[key]), key
-    assert all(m.training for m in model.modules())
+    assert_threads_agree(model.train(), torch.randn(4, 3, 12, 12), 0, threads=4, each=10)

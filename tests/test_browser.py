@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from tests.jupyterlab import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     NoChromium,
+    chromium_page,
     ensure_chromium,
     jupyterlab,
     open_and_run,
@@ -104,46 +103,37 @@ def status_text(page) -> str:
 
 
 def test_explorer_draws_its_panels_and_follows_the_controls(lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+    with chromium_page(1600, 1400) as page:
+        open_and_run(page, lab, "explorer.ipynb")
+        panels = saved_panels(lab)
+        wait_for(
+            lambda: canvas_matches(page, panels),
+            60,
+            "the canvas did not show explorer.panels pixel for pixel",
         )
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1400})
-            open_and_run(page, lab, "explorer.ipynb")
-            panels = saved_panels(lab)
-            wait_for(
-                lambda: canvas_matches(page, panels),
-                60,
-                "the canvas did not show explorer.panels pixel for pixel",
-            )
 
-            site_slider = page.locator(".widget-hslider").filter(has_text="site")
-            handle = site_slider.locator(".noUi-handle").first
-            box = site_slider.locator(".noUi-base").bounding_box()
-            handle.hover()
-            page.mouse.down()
-            page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] / 2, steps=8)
-            page.mouse.up()
-            moved = run_save_cell(page, lab)
-            assert not np.array_equal(moved["forward"], panels["forward"])
-            assert np.array_equal(moved["attribution"], panels["attribution"])
-            wait_for(
-                lambda: canvas_matches(page, moved), 30, "the canvas did not follow the site slider"
-            )
+        site_slider = page.locator(".widget-hslider").filter(has_text="site")
+        handle = site_slider.locator(".noUi-handle").first
+        box = site_slider.locator(".noUi-base").bounding_box()
+        handle.hover()
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] / 2, steps=8)
+        page.mouse.up()
+        moved = run_save_cell(page, lab)
+        assert not np.array_equal(moved["forward"], panels["forward"])
+        assert np.array_equal(moved["attribution"], panels["attribution"])
+        wait_for(
+            lambda: canvas_matches(page, moved), 30, "the canvas did not follow the site slider"
+        )
 
-            page.locator(".widget-toggle-buttons button").filter(has_text="%").nth(1).click()
-            retargeted = run_save_cell(page, lab)
-            assert not np.array_equal(retargeted["attribution"], moved["attribution"])
-            wait_for(
-                lambda: canvas_matches(page, retargeted),
-                30,
-                "the canvas did not follow the new target class",
-            )
-        finally:
-            browser.close()
+        page.locator(".widget-toggle-buttons button").filter(has_text="%").nth(1).click()
+        retargeted = run_save_cell(page, lab)
+        assert not np.array_equal(retargeted["attribution"], moved["attribution"])
+        wait_for(
+            lambda: canvas_matches(page, retargeted),
+            30,
+            "the canvas did not follow the new target class",
+        )
 
 
 PRODUCT_BOX = """
@@ -168,47 +158,59 @@ PRODUCT_BOX = """
 def test_at_laptop_size_with_the_file_browser_open_every_panel_is_whole(lab, tmp_path):
     """1440 x 900, JupyterLab's file browser open: the product panel lies inside the output
     area, with no sideways scroll; bad input typed into the controls is answered there."""
-    from playwright.sync_api import sync_playwright
+    with chromium_page(1440, 900) as page:
+        open_and_run(page, lab, "explorer.ipynb")
+        page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
+        panels = saved_panels(lab)
+        wait_for(lambda: canvas_matches(page, panels), 60, "the canvas did not draw")
+        box = page.evaluate(PRODUCT_BOX % (ROW_WIDTH, PANEL, GAP, PANEL, GAP))
+        page.screenshot(path=str(tmp_path / "laptop.png"))
+        assert box["fileBrowser"], "the file browser should be open for this check"
+        assert box["outputLeft"] <= box["left"] and box["right"] <= box["outputRight"], box
+        assert box["right"] <= box["viewport"], box
+        assert box["sideways"] == [], "no element of the explorer scrolls sideways"
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+        class_box = page.locator(".widget-text").filter(has_text="class #").locator("input")
+        before = class_box.input_value()
+        class_box.fill("1500")
+        class_box.press("Enter")
+        wait_for(
+            lambda: "class 1500 is out of range" in status_text(page),
+            30,
+            "typing 1500 in the class box got no answer",
         )
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            open_and_run(page, lab, "explorer.ipynb")
-            page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
-            panels = saved_panels(lab)
-            wait_for(lambda: canvas_matches(page, panels), 60, "the canvas did not draw")
-            box = page.evaluate(PRODUCT_BOX % (ROW_WIDTH, PANEL, GAP, PANEL, GAP))
-            page.screenshot(path=str(tmp_path / "laptop.png"))
-            assert box["fileBrowser"], "the file browser should be open for this check"
-            assert box["outputLeft"] <= box["left"] and box["right"] <= box["outputRight"], box
-            assert box["right"] <= box["viewport"], box
-            assert box["sideways"] == [], "no element of the explorer scrolls sideways"
+        wait_for(
+            lambda: class_box.input_value() == before,
+            30,
+            "the class box should show the class explained again",
+        )
 
-            class_box = page.locator(".widget-text").filter(has_text="class #").locator("input")
-            before = class_box.input_value()
-            class_box.fill("1500")
-            class_box.press("Enter")
-            wait_for(
-                lambda: "class 1500 is out of range" in status_text(page),
-                30,
-                "typing 1500 in the class box got no answer",
-            )
-            wait_for(
-                lambda: class_box.input_value() == before,
-                30,
-                "the class box should show the class explained again",
-            )
+        name_box = page.get_by_placeholder("any class by name")
+        name_box.fill("tiger kat")
+        name_box.press("Enter")
+        wait_for(
+            lambda: "did you mean 'tiger cat'" in status_text(page),
+            30,
+            "an unknown class name got no answer",
+        )
 
-            name_box = page.get_by_placeholder("any class by name")
-            name_box.fill("tiger kat")
-            name_box.press("Enter")
-            wait_for(
-                lambda: "did you mean 'tiger cat'" in status_text(page),
-                30,
-                "an unknown class name got no answer",
-            )
-        finally:
-            browser.close()
+        junk = tmp_path / "junk.png"
+        junk.write_bytes(b"this is not a picture")
+        with page.expect_file_chooser() as chooser:
+            page.locator("button").filter(has_text="upload").first.click()
+        chooser.value.set_files(str(junk))
+        wait_for(
+            lambda: "could not be shown" in status_text(page), 30, "a bad upload got no answer"
+        )
+
+        page.locator("button").filter(has_text="Guided Grad-CAM").first.click()
+        layer_menu = page.locator(".widget-dropdown").filter(has_text="CAM layer").locator("select")
+        layer_menu.select_option("_blocks")
+        wait_for(
+            lambda: "did not return a (N, C, H, W) tensor" in status_text(page),
+            60,
+            "a Grad-CAM layer without a feature map got no answer",
+        )
+        wait_for(
+            lambda: layer_menu.input_value() == "auto", 30, "the layer menu should show 'auto'"
+        )

@@ -4,8 +4,6 @@ All weights are random (timm's ``pretrained=False``, torchvision's ``weights=Non
 nothing is downloaded.
 """
 
-import threading
-
 import pytest
 import timm
 import torch
@@ -14,6 +12,7 @@ import torchvision
 from timm.layers.activations import HardSwish
 
 from gbp_widgets import GuidedBackprop, Region, guided_gradcam
+from tests.concurrency import assert_threads_agree
 from tests.reference import reference_attribution, reference_general
 from tests.zoo import torchvision_model
 
@@ -142,27 +141,5 @@ def test_default_gradcam_layer_edited_in_place_is_used_as_returned():
 
 def test_threads_explaining_one_train_mode_resnet_are_serialised():
     model = torchvision_model("resnet18").train()
-    before = {k: v.clone() for k, v in model.state_dict().items()}
     torch.manual_seed(2)
-    x = torch.randn(2, 3, 32, 32)
-    expected = GuidedBackprop(model).explain(x, target=1).attribution
-    results, errors = [], []
-
-    def work():
-        try:
-            for _ in range(3):
-                results.append(GuidedBackprop(model).explain(x, target=1).attribution)
-        except Exception as err:  # noqa: BLE001 - reported below
-            errors.append(err)
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors and len(results) == 12
-    for result in results:
-        torch.testing.assert_close(result, expected)
-    for key, value in model.state_dict().items():
-        assert torch.equal(value, before[key]), key
-    assert all(m.training for m in model.modules())
+    assert_threads_agree(model, torch.randn(2, 3, 32, 32), 1, threads=4, each=3)
