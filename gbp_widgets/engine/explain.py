@@ -7,7 +7,7 @@ from torch import nn
 from tqdm import tqdm
 
 from gbp_widgets.engine.explanation import Explanation, concatenate, warn_about_coverage
-from gbp_widgets.engine.guard import check_model
+from gbp_widgets.engine.guard import check_model, model_device_and_dtype
 from gbp_widgets.engine.inputs import Inputs, PreparedInputs, prepare_inputs, split_batch, to_device
 from gbp_widgets.engine.outputs import OutputChoice
 from gbp_widgets.engine.recording import Recording
@@ -137,7 +137,7 @@ class GuidedBackprop:
         return list(zip(tensors, arg_chunks, kwarg_chunks, strict=True))
 
     def _on_device(self, values):
-        device = next(iter(self.model.parameters()), torch.empty(0)).device
+        device, _ = model_device_and_dtype(self.model)
         if isinstance(values, dict):
             return {k: to_device(v, device) for k, v in values.items()}
         if not isinstance(values, tuple):

@@ -326,8 +326,7 @@ class ExplorerSession:
         return self._remember(("output", site), rectify)
 
     def _grid(self, result: Result, site: int) -> np.ndarray:
-        ranked, tiles = self._grid_tiles(result, site)
-        return render.channel_grid(tiles)
+        return render.channel_grid(self._grid_tiles(result, site)[1])
 
     def _grid_tiles(self, result: Result, site: int) -> tuple[list[int], np.ndarray]:
         """The channels shown in the grid, most passing first, and their product masks
