@@ -1,107 +1,114 @@
-"""The assignment's checks: right answers pass, typical mistakes get specific feedback."""
+"""The guided-ReLU checker: right answers pass however they are written; each mistake is
+named once, on the rubric item it belongs to, and nothing else is marked wrong."""
+
+import inspect
 
 import pytest
 import torch
 
 from gbp_widgets.classroom import check_deconvnet_relu, check_guided_relu
+from tests.student_relus import (
+    DECONVNET,
+    PLAIN_GRADIENT,
+    RIGHT_GUIDED,
+    WRONG_GUIDED,
+    Delegates,
+    Typo,
+    relu_function,
+)
 
 
-def relu_function(backward_rule, forward=lambda x: x.clamp(min=0)):
-    """A student's Function with the given forward and backward(x, g)."""
-
-    class StudentReLU(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return forward(x)
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            return backward_rule(x, g)
-
-    return StudentReLU
+def failed_items(feedback):
+    return {o.item.key for o in feedback.outcomes if o.status == "failed"}
 
 
-GUIDED = relu_function(lambda x, g: g * (x > 0).float() * (g > 0).float())
-DECONVNET = relu_function(lambda x, g: g * (g > 0).float())
+@pytest.mark.parametrize("name", RIGHT_GUIDED)
+def test_right_guided_relus_pass_however_written(name):
+    feedback = check_guided_relu(RIGHT_GUIDED[name])
+    assert feedback.passed, str(feedback)
+    assert feedback.score == 1.0 and feedback.points(6) == 6
 
 
-def test_a_correct_guided_relu_passes():
-    feedback = check_guided_relu(GUIDED)
-    assert feedback.passed and feedback.score == 1.0
-    assert "All 4 checks passed" in str(feedback)
-
-
-def test_a_correct_deconvnet_relu_passes():
+def test_a_right_deconvnet_relu_passes():
     assert check_deconvnet_relu(DECONVNET).passed
 
 
-MISTAKES = [
-    (
-        relu_function(lambda x, g: g * (x > 0).float()),
-        "lets negative gradients through at positions where x>0",
-    ),
-    (DECONVNET, "the forward mask 1[x>0] is missing"),
-    (relu_function(lambda x, g: g * (x >= 0).float() * (g > 0).float()), "strict x > 0"),
-    (
-        relu_function(lambda x, g: g * x.clamp(min=0) * (g > 0).float()),
-        "activation values instead of the 0/1 mask",
-    ),
-    (relu_function(lambda x, g: -g * (x > 0).float() * (g > 0).float()), "sign is flipped"),
-    (
-        relu_function(lambda x, g: g * (x > 0).float() * (g > 0).float(), forward=lambda x: x * 1),
-        "forward must return relu(x)",
-    ),
-    (relu_function(lambda x, g: (g * (x > 0) * (g > 0)).sum()), "gradient of the wrong shape"),
-]
-
-
-@pytest.mark.parametrize("student, hint", MISTAKES)
-def test_typical_guided_mistakes_get_specific_feedback(student, hint):
+@pytest.mark.parametrize("name", WRONG_GUIDED)
+def test_each_guided_mistake_is_named_once_on_its_own_item(name):
+    student, item, words = WRONG_GUIDED[name]
     feedback = check_guided_relu(student)
-    assert not feedback.passed and feedback.score < 1.0
-    assert hint in str(feedback)
+    assert failed_items(feedback) == {item}, str(feedback)
+    assert str(feedback).count(words) == 1, str(feedback)
+    assert 0 <= feedback.score < 1
+    earned = sum(o.item.points for o in feedback.outcomes if o.status == "passed")
+    assert feedback.score == pytest.approx(earned / 10)
 
 
-def test_deconvnet_that_masks_by_the_input():
-    feedback = check_deconvnet_relu(GUIDED)
-    assert "deconvnet ignores the input" in str(feedback)
+def test_partial_credit_follows_the_rubric():
+    feedback = check_guided_relu(PLAIN_GRADIENT)
+    # forward 1 + runs 1 + forward mask 2 + values 1 + grad_output 1 + ctx 1 of 10;
+    # the network item waits for the rest.
+    assert feedback.score == pytest.approx(0.7)
+    assert feedback.outcome("network").status == "not checked"
 
 
-def test_the_placeholder_says_what_to_do():
-    def placeholder(x, g):
-        raise NotImplementedError
-
-    feedback = check_guided_relu(relu_function(placeholder))
-    assert feedback.score == 0.0
-    assert "replace `raise NotImplementedError` with your code" in str(feedback)
+def test_deconvnet_masked_by_the_input():
+    feedback = check_deconvnet_relu(RIGHT_GUIDED["float masks"])
+    assert failed_items(feedback) == {"forward_mask"}
+    assert "it masks by the input" in str(feedback)
+    assert "swapped" not in str(feedback)
 
 
-def test_a_backward_that_remembers_a_global_fails_in_the_model():
-    class Remembers(torch.autograd.Function):
-        last = None
-
-        @staticmethod
-        def forward(ctx, x):
-            Remembers.last = x.detach().clone()
-            return x.clamp(min=0)
-
-        @staticmethod
-        def backward(ctx, g):
-            return g * (Remembers.last > 0).float() * (g > 0).float()
-
-    feedback = check_guided_relu(Remembers)
-    assert feedback.score == 0.75
-    assert "in a small CNN" in str(feedback)
+def test_swapped_rules_are_named_as_a_swap():
+    guided_feedback = check_guided_relu(DECONVNET, deconvnet=RIGHT_GUIDED["float masks"])
+    deconvnet_feedback = check_deconvnet_relu(RIGHT_GUIDED["float masks"], guided=DECONVNET)
+    for feedback in (guided_feedback, deconvnet_feedback):
+        assert str(feedback).count("the two are swapped") == 1
+    assert "swapped" not in str(check_guided_relu(DECONVNET, deconvnet=DECONVNET))
 
 
-def test_not_a_function_and_a_crash():
-    assert "torch.autograd.Function subclass" in str(check_guided_relu(lambda x: x))
-    crashing = relu_function(lambda x, g: g.no_such_method())
-    assert "your function raised" in str(check_guided_relu(crashing))
+def test_deconvnet_with_the_plain_gradient_names_both_masks():
+    feedback = check_deconvnet_relu(PLAIN_GRADIENT)
+    assert failed_items(feedback) == {"forward_mask", "backward_mask"}
+    assert str(feedback).count("plain ReLU gradient") == 1
+
+
+def test_a_crash_shows_the_students_own_line():
+    feedback = check_guided_relu(Typo)
+    lines, start = inspect.getsourcelines(Typo.backward)
+    number = start + next(i for i, line in enumerate(lines) if "floatt" in line)
+    assert f"line {number}: `mask = (x > 0) * (g > 0).floatt()`" in str(feedback)
+    assert "AttributeError" in str(feedback)
+
+
+def test_delegating_to_the_package_is_flagged_not_credited():
+    feedback = check_guided_relu(Delegates)
+    assert feedback.score == 0 and not feedback.passed
+    assert "apply_rule" in feedback.flag
+    assert str(feedback).count("gbp-widgets' own implementation") == 1
+
+
+def test_the_checker_leaves_rng_and_grad_mode_alone():
+    state = torch.get_rng_state()
+    with torch.no_grad():
+        feedback = check_guided_relu(RIGHT_GUIDED["where"])
+        assert not torch.is_grad_enabled()
+    assert feedback.passed
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_not_a_function():
+    feedback = check_guided_relu(lambda x: x)
+    assert "torch.autograd.Function subclass" in str(feedback)
+    assert feedback.score == 0
 
 
 def test_feedback_renders_in_notebooks():
     html = check_guided_relu(DECONVNET)._repr_html_()
     assert "#b00020" in html and "1[x&gt;0]" in html
+
+
+def test_a_bool_mask_returned_as_the_gradient_is_the_mask_itself():
+    feedback = check_guided_relu(relu_function(lambda x, g: (x > 0) & (g > 0)))
+    assert failed_items(feedback) == {"values"}
+    assert "returns the mask itself" in str(feedback)
