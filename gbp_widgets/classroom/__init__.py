@@ -7,6 +7,13 @@ finding the ReLUs that module-hook guided backprop misses
 """
 
 from gbp_widgets.classroom.feedback import Feedback, Outcome, RubricItem
+from gbp_widgets.classroom.hook_checks import (
+    FunctionalNet,
+    ReLU6Net,
+    ReLUNet,
+    check_hook_guided_backprop,
+    hook_mismatch,
+)
 from gbp_widgets.classroom.relu_checks import (
     SkipCNN,
     check_deconvnet_relu,
@@ -16,10 +23,15 @@ from gbp_widgets.classroom.relu_checks import (
 
 __all__ = [
     "Feedback",
+    "FunctionalNet",
     "Outcome",
+    "ReLU6Net",
+    "ReLUNet",
     "RubricItem",
     "SkipCNN",
     "check_deconvnet_relu",
     "check_guided_relu",
+    "check_hook_guided_backprop",
+    "hook_mismatch",
     "rule_formula",
 ]

@@ -87,7 +87,9 @@ def _is_library(filename: str) -> bool:
 
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
-    return text.splitlines()[0] if text else "(no message)"
+    line = text.splitlines()[0] if text else "(no message)"
+    # torch's longer messages put the fact in the first sentence and advice after it.
+    return line.split(". ")[0] if len(line) > 120 else line
 
 
 def _hint(err: BaseException, where: str) -> str:

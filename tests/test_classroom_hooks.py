@@ -1,0 +1,90 @@
+"""The hook assignment's checker: the classic recipe is credited where it is right and told,
+by name, which calls it misses; the fixed version passes; the model is left as it was."""
+
+import torch
+import torchvision
+from torch import nn
+
+from gbp_widgets.classroom import check_hook_guided_backprop, hook_mismatch
+from tests.student_hooks import (
+    FIXED,
+    RELU_ONLY,
+    WITH_RELU6,
+    clamp_grad_output,
+    forgets_to_return,
+    full_hooks_in_place,
+    hooked,
+    legacy_recipe,
+)
+
+
+def failed_items(feedback):
+    return {o.item.key for o in feedback.outcomes if o.status == "failed"}
+
+
+def test_the_fixed_hooks_pass():
+    feedback = check_hook_guided_backprop(FIXED)
+    assert feedback.passed, str(feedback)
+
+
+def test_the_classic_recipe_is_told_which_calls_it_misses():
+    for recipe in (RELU_ONLY, legacy_recipe):
+        feedback = check_hook_guided_backprop(recipe)
+        assert failed_items(feedback) == {"relu6", "functional"}, str(feedback)
+        assert feedback.score == 4 / 8
+        text = str(feedback)
+        assert "These ReLU6 modules had no hook when the model ran: features.2, features.4" in text
+        assert "nn.ReLU6 is not a subclass of nn.ReLU" in text
+        assert "no module hook can catch: FunctionalNet#1" in text
+
+
+def test_hooking_relu6_leaves_only_the_functional_call():
+    feedback = check_hook_guided_backprop(WITH_RELU6)
+    assert failed_items(feedback) == {"functional"}
+    assert "ReLU6 modules had no hook" not in str(feedback)
+
+
+def test_clamping_grad_output_is_deconvnet():
+    feedback = check_hook_guided_backprop(hooked(nn.ReLU, hook=clamp_grad_output))
+    assert "your map is DeconvNet's" in feedback.outcome("relu_modules").message
+
+
+def test_a_hook_that_returns_nothing_changes_nothing():
+    feedback = check_hook_guided_backprop(hooked(nn.ReLU, hook=forgets_to_return))
+    assert "returning a new grad_input" in feedback.outcome("relu_modules").message
+
+
+def test_full_hooks_on_in_place_relus_get_the_fix_and_leftovers_are_named_once():
+    feedback = check_hook_guided_backprop(full_hooks_in_place)
+    text = str(feedback)
+    assert "set module.inplace = False while your hooks are on" in text
+    assert text.count("raised RuntimeError") == 1 and "the same error as above" in text
+    assert text.count("hooks stay on the model") == 1
+
+
+def test_leaving_hooks_and_flags_behind_costs_the_last_point():
+    sloppy = hooked((nn.ReLU, nn.ReLU6), patch_relu=True, remove=False, restore_inplace=False)
+    feedback = check_hook_guided_backprop(sloppy)
+    assert failed_items(feedback) == {"leaves_model"}
+    message = feedback.outcome("leaves_model").message
+    assert "remove each handle" in message and "inplace was changed" in message
+
+
+def test_real_densenet_and_mobilenet():
+    torch.manual_seed(0)
+    images = torch.randn(1, 3, 64, 64)
+    densenet = torchvision.models.densenet121(num_classes=10).eval()
+    mobilenet = torchvision.models.mobilenet_v2(num_classes=10).eval()
+    assert "no module hook can catch: DenseNet#1" in hook_mismatch(RELU_ONLY, densenet, images, 3)
+    assert "ReLU6 modules had no hook" in hook_mismatch(RELU_ONLY, mobilenet, images, 3)
+    assert hook_mismatch(FIXED, densenet, images, 3) == ""
+    assert hook_mismatch(FIXED, mobilenet, images, 3) == ""
+
+
+def test_the_checker_leaves_the_global_state_alone():
+    state = torch.get_rng_state()
+    relu = torch.nn.functional.relu
+    check_hook_guided_backprop(FIXED)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.nn.functional.relu is relu
+    assert not nn.modules.module._global_forward_hooks
