@@ -5,7 +5,12 @@ import torch
 import torchvision
 from torch import nn
 
-from gbp_widgets.classroom import check_hook_guided_backprop, hook_mismatch
+from gbp_widgets.classroom import (
+    calls_missed_by_relu_hooks,
+    check_hook_guided_backprop,
+    check_missed_calls,
+    hook_mismatch,
+)
 from tests.student_hooks import (
     FIXED,
     RELU_ONLY,
@@ -88,3 +93,36 @@ def test_the_checker_leaves_the_global_state_alone():
     assert torch.equal(torch.get_rng_state(), state)
     assert torch.nn.functional.relu is relu
     assert not nn.modules.module._global_forward_hooks
+
+
+def test_only_some_items_are_checked_when_asked():
+    feedback = check_hook_guided_backprop(RELU_ONLY, only=("relu_modules", "leaves_model"))
+    assert feedback.passed and [o.item.key for o in feedback.outcomes] == [
+        "relu_modules",
+        "leaves_model",
+    ]
+
+
+def test_the_missed_calls_answer():
+    torch.manual_seed(0)
+    images = torch.randn(1, 3, 64, 64)
+    densenet = torchvision.models.densenet121(num_classes=10).eval()
+    mobilenet = torchvision.models.mobilenet_v2(num_classes=10).eval()
+    assert calls_missed_by_relu_hooks(densenet, images, 3) == ["DenseNet#1"]
+    relu6_calls = sum(isinstance(m, nn.ReLU6) for m in mobilenet.modules())
+    assert len(calls_missed_by_relu_hooks(mobilenet, images, 3)) == relu6_calls == 35
+
+    def check(answer, model):
+        return check_missed_calls(answer, model, images, 3, "calls missed")
+
+    assert check(["DenseNet#1"], densenet).passed
+    assert check(lambda: 35, mobilenet).passed
+    wrong = check(["features.norm5#1"], densenet)
+    assert "features.norm5#1 is not a call that hooks on nn.ReLU miss" in str(wrong)
+    assert "lacks 1 missed call" in str(wrong) and "DenseNet#1" not in str(wrong)
+    assert "not 17" in str(check(17, mobilenet)) and "35" not in str(check(17, mobilenet))
+
+    def unanswered():
+        raise NotImplementedError
+
+    assert "still raises NotImplementedError" in str(check(unanswered, densenet))

@@ -11,8 +11,17 @@ from gbp_widgets.classroom.hook_checks import (
     FunctionalNet,
     ReLU6Net,
     ReLUNet,
+    calls_missed_by_relu_hooks,
     check_hook_guided_backprop,
+    check_missed_calls,
     hook_mismatch,
+)
+from gbp_widgets.classroom.maps import (
+    StudentActivation,
+    hook_maps_figure,
+    relu_maps_figure,
+    relu_network_mismatch,
+    with_student_relu,
 )
 from gbp_widgets.classroom.relu_checks import (
     SkipCNN,
@@ -29,9 +38,16 @@ __all__ = [
     "ReLUNet",
     "RubricItem",
     "SkipCNN",
+    "StudentActivation",
+    "calls_missed_by_relu_hooks",
     "check_deconvnet_relu",
     "check_guided_relu",
     "check_hook_guided_backprop",
+    "check_missed_calls",
+    "hook_maps_figure",
     "hook_mismatch",
+    "relu_maps_figure",
+    "relu_network_mismatch",
     "rule_formula",
+    "with_student_relu",
 ]

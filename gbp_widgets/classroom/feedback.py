@@ -88,7 +88,8 @@ class Feedback:
         earned = round(self.score * sum(o.item.points for o in self.outcomes), 2)
         total = sum(o.item.points for o in self.outcomes)
         if self.passed:
-            return f"{self.subject}: all {len(self.outcomes)} checks passed ({_pts(total)})."
+            checks = "the check" if len(self.outcomes) == 1 else f"all {len(self.outcomes)} checks"
+            return f"{self.subject}: {checks} passed ({_pts(total)})."
         return f"{self.subject}: {earned:g} of {_pts(total)}."
 
     def __str__(self) -> str:

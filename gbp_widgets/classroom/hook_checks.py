@@ -34,15 +34,27 @@ RUBRIC = (
 )
 
 
-def check_hook_guided_backprop(function: HookFunction) -> Feedback:
+def check_hook_guided_backprop(
+    function: HookFunction, only: tuple[str, ...] | None = None
+) -> Feedback:
     """Check ``function(model, images, target)``: the ``(N, C, H, W)`` guided-backprop
-    gradient of ``model(images)[:, target]`` with respect to ``images``."""
+    gradient of ``model(images)[:, target]`` with respect to ``images``.
+
+    ``only`` names the rubric items to check (all of :data:`RUBRIC` by default),
+    e.g. ``("relu_modules", "leaves_model")`` before the misses are fixed.
+    """
+    keys = only or tuple(item.key for item in RUBRIC)
+    unknown = set(keys) - {item.key for item in RUBRIC}
+    if unknown:
+        raise ValueError(f"unknown rubric items {sorted(unknown)}: use {[i.key for i in RUBRIC]}")
     calls = EngineCalls()
     outcomes: list[Outcome] = []
     errors: list[str] = []
     leftovers: list[str] = []
     with isolated():
         for item, model_class in zip(RUBRIC[:3], (ReLUNet, ReLU6Net, FunctionalNet), strict=True):
+            if item.key not in keys:
+                continue
             torch.manual_seed(0)
             model = model_class().eval()
             images = torch.randn(2, 3, 16, 16)
@@ -55,8 +67,9 @@ def check_hook_guided_backprop(function: HookFunction) -> Feedback:
             leftovers += [p for p in run.leftovers() if p not in leftovers]
             outcomes.append(Outcome(item, "failed" if problem else "passed", problem))
     last = RUBRIC[-1]
-    told = "; ".join(leftovers)
-    outcomes.append(Outcome(last, "failed" if told else "passed", told))
+    if last.key in keys:
+        told = "; ".join(leftovers)
+        outcomes.append(Outcome(last, "failed" if told else "passed", told))
     return Feedback("your hook-based guided backprop", outcomes, flag=calls.flag())
 
 
@@ -70,6 +83,66 @@ def hook_mismatch(
     """
     with isolated():
         return _Run(function, model, images, target, EngineCalls()).problem()
+
+
+def calls_missed_by_relu_hooks(model: nn.Module, images: torch.Tensor, target: int) -> list[str]:
+    """Names of the engine's sites (ReLU-family calls) that hooks on ``nn.ReLU`` modules
+    cannot see: calls of other modules (``nn.ReLU6``) and calls made inside a ``forward``."""
+    with isolated():
+        sites = GuidedBackprop(model).explain(images[:1], target).sites
+    return [s.name for s in sites if not isinstance(_submodule(model, _site_path(s.name)), nn.ReLU)]
+
+
+def check_missed_calls(
+    answer: object, model: nn.Module, images: torch.Tensor, target: int, title: str
+) -> Feedback:
+    """Check a student's answer to "which ReLU calls do hooks on nn.ReLU miss on this model?".
+
+    ``answer`` is a list of site names, a count of them, or a function of no
+    arguments returning either. The truth is :func:`calls_missed_by_relu_hooks`;
+    a wrong answer is told what is off without being given the answer.
+    """
+    item = RubricItem("missed", title, 1)
+    try:
+        if callable(answer):
+            with student("your answer"):
+                answer = answer()
+        problem = _missed_answer_problem(answer, calls_missed_by_relu_hooks(model, images, target))
+    except StudentCodeError as err:
+        problem = str(err)
+    return Feedback("your answer", [Outcome(item, "failed" if problem else "passed", problem)])
+
+
+def _site_path(site: str) -> str:
+    return site.rsplit("#", 1)[0]
+
+
+def _missed_answer_problem(answer: object, truth: list[str]) -> str:
+    if answer is None or answer is Ellipsis:
+        return "no answer yet"
+    if isinstance(answer, str):
+        answer = [answer]
+    if isinstance(answer, bool) or not isinstance(answer, (int, list, tuple, set)):
+        return f"expected a list of site names or a number, got {type(answer).__name__}"
+    if isinstance(answer, int):
+        if answer == len(truth):
+            return ""
+        return (
+            f"not {answer}: count the sites (one per ReLU call) that are not calls of an "
+            "nn.ReLU module: other ReLU-family modules, and calls made inside a forward"
+        )
+    named = [str(a) for a in answer]
+    extra = [n for n in named if n not in truth]
+    lacking = [n for n in truth if n not in named]
+    told = []
+    if extra:
+        told.append(
+            f"{', '.join(extra)} {'is not a call' if len(extra) == 1 else 'are not calls'} "
+            "that hooks on nn.ReLU miss"
+        )
+    if lacking:
+        told.append(f"your list lacks {len(lacking)} missed call(s)")
+    return "; ".join(told)
 
 
 @dataclass
@@ -176,7 +249,7 @@ class _Run:
     def _missed(self) -> str:
         missed_modules, functional = [], []
         for site in self.sites:
-            path = site.rsplit("#", 1)[0]
+            path = _site_path(site)
             module = _submodule(self.model, path)
             if isinstance(module, _RELU_MODULES):
                 if not self.hooked.get(path, False) and path not in missed_modules:

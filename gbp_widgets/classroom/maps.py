@@ -1,0 +1,152 @@
+"""Students' own functions on real models, next to the engine: the assignments' last cells
+and hidden tests."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import torch
+import torchvision
+from torch import nn
+
+from gbp_widgets import render
+from gbp_widgets.classroom.student_code import StudentCodeError, isolated, student
+from gbp_widgets.engine import GuidedBackprop
+from gbp_widgets.figures import NotebookFigure, panel_figure
+from gbp_widgets.images import sample_image
+from gbp_widgets.models import load_model
+
+
+class StudentActivation(nn.Module):
+    """A ReLU (or ReLU6 when ``upper`` is 6) computed by a student's Function.
+
+    ReLU6 is the student's ReLU followed by ``clamp(max=upper)``: the clamp's
+    backward zeroes the gradient where ``x >= upper``, so under the guided rule
+    the pair passes exactly ``g * 1[0<x<upper] * 1[g>0]``, the engine's ReLU6.
+    """
+
+    def __init__(self, function: type[torch.autograd.Function], upper: float | None) -> None:
+        super().__init__()
+        self.function, self.upper = function, upper
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.function.apply(x)
+        return y if self.upper is None else y.clamp(max=self.upper)
+
+
+def with_student_relu(model: nn.Module, function: type[torch.autograd.Function]) -> nn.Module:
+    """A copy of ``model`` whose ``nn.ReLU`` / ``nn.ReLU6`` / ``Hardtanh(0, k)`` modules
+    run ``function``; ``model`` itself is not touched."""
+    copied = copy.deepcopy(model)
+    for name, module in list(copied.named_modules()):
+        upper = _relu_upper(module)
+        if upper is not False:
+            copied.set_submodule(name, StudentActivation(function, upper))
+    return copied
+
+
+def _relu_upper(module: nn.Module) -> float | None | bool:
+    """``None`` for a ReLU, ``k`` for ReLU6 / Hardtanh(0, k), ``False`` for anything else."""
+    if isinstance(module, nn.ReLU):
+        return None
+    if isinstance(module, nn.Hardtanh) and module.min_val == 0:
+        return float(module.max_val)
+    return False
+
+
+def relu_network_mismatch(function: type[torch.autograd.Function], rule: str) -> str:
+    """Why ``function`` in every ReLU of a random-weight ResNet-18 disagrees with the
+    engine under ``rule``, or ``""`` when the input gradients match."""
+    with isolated():
+        torch.manual_seed(1)
+        model = torchvision.models.resnet18(num_classes=10).eval()
+        images = torch.randn(2, 3, 64, 64)
+        expected = GuidedBackprop(model).explain(images, [2, 7], rule=rule).attribution
+        try:
+            got = _input_gradient(with_student_relu(model, function), images, [2, 7])
+        except StudentCodeError as err:
+            return f"in a ResNet-18, {err}"
+    wrong = ~torch.isclose(got, expected, rtol=1e-4, atol=1e-6 * float(expected.abs().max()))
+    if wrong.any():
+        share = 100 * float(wrong.float().mean())
+        return f"in a ResNet-18 your input gradient differs from the engine's at {share:.1f}%"
+    return ""
+
+
+def _input_gradient(model: nn.Module, images: torch.Tensor, targets: list[int]) -> torch.Tensor:
+    leaf = images.clone().requires_grad_(True)
+    with student("your function"):
+        logits = model(leaf)
+        chosen = logits[torch.arange(len(targets)), torch.tensor(targets)].sum()
+        (grad,) = torch.autograd.grad(chosen, leaf)
+    return grad
+
+
+def relu_maps_figure(
+    guided: type[torch.autograd.Function],
+    deconvnet: type[torch.autograd.Function] | None = None,
+    image: str = "chelsea",
+) -> NotebookFigure:
+    """The pretrained model's guided map from the engine beside the one from the student's
+    ``guided`` Function (they must match), and the student's DeconvNet map."""
+    loaded = load_model()
+    photo = loaded.preprocess.crop(sample_image(image))
+    images = loaded.preprocess.normalize(photo)[None]
+    with isolated():
+        explainer = GuidedBackprop(loaded.model)
+        engine = explainer.explain(images, rule="guided")
+        target = int(engine.target[0])
+        panels = {"photo": render.as_array(photo), "gbp-widgets, guided": _picture(engine)}
+        notes = []
+        for caption, function in (("yours, guided", guided), ("yours, DeconvNet", deconvnet)):
+            if function is None:
+                continue
+            try:
+                got = _input_gradient(with_student_relu(loaded.model, function), images, [target])
+            except StudentCodeError as err:
+                notes.append(f"{caption}: {err}")
+                continue
+            panels[caption] = render.saliency_map(got[0], sign="abs")
+            if caption == "yours, guided":
+                notes.append(_match_note(got, engine.attribution))
+    title = f"{loaded.name}, class explained: {loaded.classes[target]}"
+    return panel_figure(panels, title=title, note="\n".join(notes))
+
+
+def _picture(explanation) -> object:
+    return render.saliency_map(explanation.attribution[0], sign="abs")
+
+
+def _match_note(got: torch.Tensor, expected: torch.Tensor) -> str:
+    difference = float((got - expected).abs().max())
+    scale = float(expected.abs().max())
+    verdict = "they match" if difference <= 1e-4 * scale else "they do NOT match"
+    return f"largest difference from the engine: {difference:.2g} (of {scale:.2g}): {verdict}"
+
+
+def hook_maps_figure(
+    functions: dict[str, Callable[[nn.Module, torch.Tensor, int], torch.Tensor]],
+    image: str = "chelsea",
+) -> NotebookFigure:
+    """The pretrained model (ReLU6 activations) explained by the engine and by each of the
+    student's hook functions, captioned by their names."""
+    loaded = load_model()
+    photo = loaded.preprocess.crop(sample_image(image))
+    images = loaded.preprocess.normalize(photo)[None]
+    with isolated():
+        engine = GuidedBackprop(loaded.model).explain(images, rule="guided")
+        target = int(engine.target[0])
+        panels = {"photo": render.as_array(photo), "gbp-widgets, guided": _picture(engine)}
+        notes = []
+        for caption, function in functions.items():
+            try:
+                with student(caption):
+                    got = function(loaded.model, images.clone(), target)
+            except StudentCodeError as err:
+                notes.append(str(err))
+                continue
+            panels[caption] = render.saliency_map(got.detach()[0], sign="abs")
+            notes.append(f"{caption}: {_match_note(got.detach(), engine.attribution)}")
+    title = f"{loaded.name}, class explained: {loaded.classes[target]}"
+    return panel_figure(panels, title=title, note="\n".join(notes))
