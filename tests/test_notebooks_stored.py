@@ -17,6 +17,7 @@ def test_the_tutorials_and_the_assignment_are_there():
         "04_guided_gradcam.ipynb",
         "05_your_own_model.ipynb",
         "assignment_guided_relu.ipynb",
+        "assignment_relu_hooks_miss.ipynb",
     } <= names
 
 
