@@ -340,19 +340,12 @@ class ReLU6Net(ReLUNet):
         self.features[4] = nn.ReLU6(inplace=True)
 
 
-class FunctionalNet(nn.Module):
+class FunctionalNet(ReLUNet):
     """DenseNet's wiring: ``nn.ReLU`` modules inside, then ``F.relu`` in ``forward``."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 8, 3, padding=1),
-            nn.BatchNorm2d(8),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(8, 8, 3, padding=1),
-            nn.BatchNorm2d(8),
-        )
-        self.head = nn.Linear(8, 5)
+        self.features[4] = nn.BatchNorm2d(8)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.features(x), inplace=True)
