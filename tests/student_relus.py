@@ -165,6 +165,31 @@ class Delegates(torch.autograd.Function):
         return apply_rule("guided", g, x, None)
 
 
+class ForwardSums(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(min=0).sum(0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (x > 0) * (g > 0)
+
+
+class ForwardInPlace(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = x.clamp_(min=0)
+        ctx.save_for_backward(y)
+        return y.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (y > 0) * (g > 0)
+
+
 DECONVNET = relu_function(lambda x, g: g * (g > 0))
 PLAIN_GRADIENT = relu_function(lambda x, g: g * (x > 0))
 
@@ -219,6 +244,8 @@ WRONG_GUIDED = {
     "state outside ctx": (ClassAttribute, "ctx", "ClassAttribute.last, which every call shares"),
     "tensor as a ctx attribute": (CtxAttribute, "ctx", "keeps tensors as attributes (ctx.x)"),
     "torch.max(x, 0)": (TorchMax, "forward", "what torch.max(x, dim) gives"),
+    "forward changes the shape": (ForwardSums, "forward", "forward returned shape (6,)"),
+    "forward changes x in place": (ForwardInPlace, "forward", "changed its input x in place"),
     "DeconvNet's rule": (DECONVNET, "forward_mask", "computes DeconvNet's rule"),
     "a typo": (Typo, "runs", "`mask = (x > 0) * (g > 0).floatt()`"),
     "placeholder": (Placeholder, "forward", "still raises NotImplementedError"),
