@@ -116,6 +116,8 @@ class _ReluCheck:
         self.items = {item.key: item for item in rubric(rule)}
         self.outcomes: dict[str, Outcome] = {}
         self.calls = EngineCalls()
+        # What the student's backward returned on the probe grid, called alone.
+        self.alone = torch.zeros(0)
 
     def run(self) -> Feedback:
         with isolated():
@@ -152,9 +154,8 @@ class _ReluCheck:
         problem, got = _returned_problem(returned, x)
         if not self._record("runs", problem):
             return
-        probe = _Probe(x, g, got.detach().float(), self.rule)
-        self._record_masks(probe)
         self.alone = got.detach().float()
+        self._record_masks(_Probe(x, g, self.alone, self.rule))
         self._record("grad_output", self._grad_output_problem(g_passed, g))
         self._record("ctx", self._ctx_problem(ctx))
         if all(o.status == "passed" for o in self.outcomes.values()):
