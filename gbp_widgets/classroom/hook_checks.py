@@ -177,12 +177,13 @@ class _Run:
         self.function, self.model, self.images, self.target = function, model, images, target
         self.calls = calls
         self.raised = False
-        explainer = GuidedBackprop(model)
-        self.engine = {
-            rule: explainer.explain(images, target, rule=rule).attribution
-            for rule in ("guided", "gradient", "deconvnet")
+        # One recorded forward serves the three rules' backward passes and names the sites.
+        recording = GuidedBackprop(model).record(images, capture_masks=False)
+        explanations = {
+            rule: recording.explain(target, rule) for rule in ("guided", "gradient", "deconvnet")
         }
-        self.sites = [s.name for s in explainer.explain(images[:1], target).sites]
+        self.engine = {rule: e.attribution for rule, e in explanations.items()}
+        self.sites = [s.name for s in explanations["guided"].sites]
         self.before = _model_state(model)
         self.hooked: dict[str, bool] = {}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torchvision
@@ -15,7 +16,7 @@ from gbp_widgets.classroom.student_code import StudentCodeError, isolated, stude
 from gbp_widgets.engine import GuidedBackprop
 from gbp_widgets.figures import NotebookFigure, panel_figure
 from gbp_widgets.images import sample_image
-from gbp_widgets.models import load_model
+from gbp_widgets.models import LoadedModel, load_model
 
 
 class StudentActivation(nn.Module):
@@ -83,6 +84,43 @@ def _input_gradient(model: nn.Module, images: torch.Tensor, targets: list[int]) 
     return grad
 
 
+@dataclass
+class _PhotoPanels:
+    """A sample photo, the pretrained model's guided map of it from the engine, and the
+    panels (photo and that map) that students' maps are added to."""
+
+    loaded: LoadedModel
+    images: torch.Tensor
+    engine: torch.Tensor
+    target: int
+    panels: dict[str, object]
+
+    @classmethod
+    def of(cls, image: str) -> _PhotoPanels:
+        loaded = load_model()
+        photo = loaded.preprocess.crop(sample_image(image))
+        images = loaded.preprocess.normalize(photo)[None]
+        engine = GuidedBackprop(loaded.model).explain(images, rule="guided")
+        panels = {
+            "photo": render.as_array(photo),
+            "gbp-widgets, guided": render.saliency_map(engine.attribution[0], sign="abs"),
+        }
+        return cls(loaded, images, engine.attribution, int(engine.target[0]), panels)
+
+    def add(self, caption: str, attribution: torch.Tensor) -> None:
+        self.panels[caption] = render.saliency_map(attribution[0], sign="abs")
+
+    def match_note(self, attribution: torch.Tensor) -> str:
+        difference = float((attribution - self.engine).abs().max())
+        scale = float(self.engine.abs().max())
+        verdict = "they match" if difference <= 1e-4 * scale else "they do NOT match"
+        return f"largest difference from the engine: {difference:.2g} (of {scale:.2g}): {verdict}"
+
+    def figure(self, notes: list[str]) -> NotebookFigure:
+        title = f"{self.loaded.name}, class explained: {self.loaded.classes[self.target]}"
+        return panel_figure(self.panels, title=title, note="\n".join(notes))
+
+
 def relu_maps_figure(
     guided: type[torch.autograd.Function],
     deconvnet: type[torch.autograd.Function] | None = None,
@@ -90,39 +128,22 @@ def relu_maps_figure(
 ) -> NotebookFigure:
     """The pretrained model's guided map from the engine beside the one from the student's
     ``guided`` Function (they must match), and the student's DeconvNet map."""
-    loaded = load_model()
-    photo = loaded.preprocess.crop(sample_image(image))
-    images = loaded.preprocess.normalize(photo)[None]
+    notes = []
     with isolated():
-        explainer = GuidedBackprop(loaded.model)
-        engine = explainer.explain(images, rule="guided")
-        target = int(engine.target[0])
-        panels = {"photo": render.as_array(photo), "gbp-widgets, guided": _picture(engine)}
-        notes = []
+        shown = _PhotoPanels.of(image)
         for caption, function in (("yours, guided", guided), ("yours, DeconvNet", deconvnet)):
             if function is None:
                 continue
+            model = with_student_relu(shown.loaded.model, function)
             try:
-                got = _input_gradient(with_student_relu(loaded.model, function), images, [target])
+                got = _input_gradient(model, shown.images, [shown.target])
             except StudentCodeError as err:
                 notes.append(f"{caption}: {err}")
                 continue
-            panels[caption] = render.saliency_map(got[0], sign="abs")
+            shown.add(caption, got)
             if caption == "yours, guided":
-                notes.append(_match_note(got, engine.attribution))
-    title = f"{loaded.name}, class explained: {loaded.classes[target]}"
-    return panel_figure(panels, title=title, note="\n".join(notes))
-
-
-def _picture(explanation) -> object:
-    return render.saliency_map(explanation.attribution[0], sign="abs")
-
-
-def _match_note(got: torch.Tensor, expected: torch.Tensor) -> str:
-    difference = float((got - expected).abs().max())
-    scale = float(expected.abs().max())
-    verdict = "they match" if difference <= 1e-4 * scale else "they do NOT match"
-    return f"largest difference from the engine: {difference:.2g} (of {scale:.2g}): {verdict}"
+                notes.append(shown.match_note(got))
+    return shown.figure(notes)
 
 
 def hook_maps_figure(
@@ -131,22 +152,16 @@ def hook_maps_figure(
 ) -> NotebookFigure:
     """The pretrained model (ReLU6 activations) explained by the engine and by each of the
     student's hook functions, captioned by their names."""
-    loaded = load_model()
-    photo = loaded.preprocess.crop(sample_image(image))
-    images = loaded.preprocess.normalize(photo)[None]
+    notes = []
     with isolated():
-        engine = GuidedBackprop(loaded.model).explain(images, rule="guided")
-        target = int(engine.target[0])
-        panels = {"photo": render.as_array(photo), "gbp-widgets, guided": _picture(engine)}
-        notes = []
+        shown = _PhotoPanels.of(image)
         for caption, function in functions.items():
             try:
                 with student(caption):
-                    got = function(loaded.model, images.clone(), target)
+                    got = function(shown.loaded.model, shown.images.clone(), shown.target)
             except StudentCodeError as err:
                 notes.append(str(err))
                 continue
-            panels[caption] = render.saliency_map(got.detach()[0], sign="abs")
-            notes.append(f"{caption}: {_match_note(got.detach(), engine.attribution)}")
-    title = f"{loaded.name}, class explained: {loaded.classes[target]}"
-    return panel_figure(panels, title=title, note="\n".join(notes))
+            shown.add(caption, got.detach())
+            notes.append(f"{caption}: {shown.match_note(got.detach())}")
+    return shown.figure(notes)
