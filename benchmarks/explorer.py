@@ -39,7 +39,7 @@ def timed_switch(explorer: Explorer, name: str, value) -> float:
 
 
 def measure(explorer: Explorer, repeats: int) -> dict[str, float]:
-    session = explorer._session
+    session = explorer.session
     engine = GuidedBackprop(session.engine.model)
     sites = len(session.site_names)
     samples: dict[str, list[float]] = {

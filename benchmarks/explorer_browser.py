@@ -1,7 +1,9 @@
 """Explorer responsiveness in a real browser: from the DOM event to the changed canvas.
 
-Starts JupyterLab on 127.0.0.1, opens the default Explorer (EfficientNet-Lite0, CPU) in
-headless Chromium at 1440 x 900, and for each control fires its DOM event (a click, a
+Starts JupyterLab on 127.0.0.1, opens an Explorer in headless Chromium at 1440 x 900 (the
+default EfficientNet-Lite0 on a photo; with ``--kind signal`` notebook 07's 1-D pulse
+network on 8 signals; with ``--kind segmentation`` its segmenter on 4 pictures, CPU), and
+for each control fires its DOM event (a click, a
 key on a slider, a ``change`` on a menu, a ``mousemove`` on the canvas) inside the page,
 then polls the canvas region that control changes until its pixels differ. The time
 between is what a person waits. The kernel's own redraw time (``Explorer._draw``, or
@@ -11,7 +13,7 @@ coalescing delay, messages and the browser decoding and painting) can be told ap
 Targets: rule and target changes <= 100 ms, site / channel / display / clip <= 50 ms,
 hover <= 30 ms (medians).
 
-    python benchmarks/explorer_browser.py [--repeats 8]
+    python benchmarks/explorer_browser.py [--kind image|signal|segmentation] [--repeats 8]
 """
 
 from __future__ import annotations
@@ -37,12 +39,27 @@ from tests.jupyterlab import (  # noqa: E402 - after the path is set
 )
 
 PANEL, GAP = 224, 8
-ROW_WIDTH = 3 * PANEL + 2 * GAP
 TARGETS_MS = {"rule": 100, "target": 100, "site": 50, "channel": 50, "display": 50}
 TARGETS_MS |= {"clip": 50, "hover": 30}
 
+TARGETS_MS |= {"item": 50}
+
+OPEN = {
+    "image": "from gbp_widgets import Explorer\nexplorer = Explorer()\nexplorer",
+    "signal": f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nimport torch\n"
+    "from gbp_widgets import Explorer\nfrom tests.kinds import PulseNet, built\n"
+    "torch.manual_seed(0)\n"
+    "explorer = Explorer(model=built(PulseNet(2)), inputs=torch.randn(8, 2, 96), site=1)\n"
+    "explorer",
+    "segmentation": f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nimport torch\n"
+    "from gbp_widgets import Explorer\nfrom tests.kinds import TinySegmenter, built\n"
+    "torch.manual_seed(0)\n"
+    "explorer = Explorer(model=built(TinySegmenter()), inputs=torch.randn(4, 3, 32, 32))\n"
+    "explorer",
+}
+
 NOTEBOOK = [
-    "from gbp_widgets import Explorer\nexplorer = Explorer()\nexplorer",
+    "",
     # Kernel-side clocks (wall time, comparable with the page's): when a control's new
     # value arrives, and when each redraw or hover starts and ends. Read back at the end.
     "import json, time\n"
@@ -56,7 +73,7 @@ NOTEBOOK = [
     "explorer._draw = timed(explorer._draw, 'draw')\n"
     "explorer._hover = timed(explorer._hover, 'hover')\n"
     "explorer.observe(lambda change: kernel['arrived'].append(time.time()),\n"
-    "    ['rule', 'target', 'display', 'percentile', 'site', 'channel'])\n"
+    "    ['rule', 'target', 'display', 'percentile', 'site', 'channel', 'item'])\n"
     "print('ready')",
     "json.dump(kernel, open('kernel_ms.json', 'w'))",
 ]
@@ -65,7 +82,8 @@ NOTEBOOK = [
 # milliseconds until the watched canvas region changes.
 HARNESS = """
 () => {
-  const rows = () => [...document.querySelectorAll('canvas')].filter(c => c.width === %d);
+  const rows = () => [...document.querySelectorAll('canvas')]
+    .filter(c => c.height === %d && c.width > %d);
   const tick = () => new Promise(r => { const c = new MessageChannel();
     c.port1.onmessage = r; c.port2.postMessage(0); });
   const sample = ([index, panel]) => {
@@ -113,14 +131,14 @@ HARNESS = """
 """
 HARNESS = (
     HARNESS.replace("%%", "%")
-    .replace("c.width === %d", f"c.width === {ROW_WIDTH}")
+    .replace("c.height === %d && c.width > %d", f"c.height === {PANEL} && c.width > {PANEL}")
     .replace(
         "getImageData(panel * %d, 0, %d, %d)",
         f"getImageData(panel * {PANEL + GAP}, 0, {PANEL}, {PANEL})",
     )
 )
 # Slider keys, pressed by Playwright: (slider label, keys to alternate).
-KEYS = {"clip": ("clip", ("PageDown", "PageUp"))}
+KEYS = {"clip": ("clip", ("PageDown", "PageUp")), "item": ("item", ("ArrowRight", "ArrowLeft"))}
 
 # Which row's canvas (ipycanvas shows each MultiCanvas as one canvas, its layers
 # composited) and which panel of it each control changes; the crosshair of a hover is
@@ -134,26 +152,41 @@ WATCH = {
     "channel": [1, 0],
     "hover": [1, 0],
 }
+# Per kind: the controls timed (the photo has one item) and where the attribution is drawn
+# (a dense output puts its label map before it).
+CONTROLS = {
+    "image": [name for name in WATCH],
+    "signal": [*WATCH, "item"],
+    "segmentation": [*WATCH, "item"],
+}
 
 
-def measure(repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+def watched(kind: str) -> dict[str, list[int]]:
+    attribution = 2 if kind == "segmentation" else 1
+    where = {name: ([0, attribution] if spot == [0, 1] else spot) for name, spot in WATCH.items()}
+    where["item"] = [0, 0]
+    return {name: where[name] for name in CONTROLS[kind]}
+
+
+def measure(kind: str, repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    watch_of = watched(kind)
     with tempfile.TemporaryDirectory() as folder, jupyterlab(Path(folder)) as lab:
-        write_notebook(Path(folder) / "bench.ipynb", NOTEBOOK)
+        write_notebook(Path(folder) / "bench.ipynb", [OPEN[kind], *NOTEBOOK[1:]])
         with chromium_page(1440, 900) as page:
             open_and_run(page, lab, "bench.ipynb")
             wait_for(lambda: "ready" in page.content(), 120, "the explorer did not open")
             wait_for(lambda: page.evaluate(HARNESS) >= 2, 60, "the canvases did not appear")
             time.sleep(2.0)
-            browser_ms: dict[str, list[float]] = {name: [] for name in WATCH}
+            browser_ms: dict[str, list[float]] = {name: [] for name in watch_of}
             for _ in range(1 + repeats):  # the first round warms the caches up, not counted
-                for name, watch in WATCH.items():
+                for name, watch in watch_of.items():
                     index = len(browser_ms[name])
                     if name == "hover":
                         # A trusted mouse move over the masks row, alternating between points.
                         box = page.evaluate(
                             "() => { const r = [...document.querySelectorAll('canvas')]"
-                            f".filter(c => c.width === {ROW_WIDTH})[1].getBoundingClientRect();"
-                            " return [r.left, r.top]; }"
+                            f".filter(c => c.height === {PANEL} && c.width > {PANEL})[1]"
+                            ".getBoundingClientRect(); return [r.left, r.top]; }"
                         )
                         page.evaluate("w => window.gbpStart(w)", watch)
                         page.mouse.move(
@@ -213,10 +246,14 @@ def breakdown(events: list[list[float]], kernel: dict, hover: bool) -> tuple[flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", choices=sorted(OPEN), default="image")
     parser.add_argument("--repeats", type=int, default=8)
     args = parser.parse_args()
-    events, kernel = measure(args.repeats)
-    print(f"{platform.processor() or platform.machine()}, {args.repeats} repeats per control")
+    events, kernel = measure(args.kind, args.repeats)
+    print(
+        f"{args.kind}: {platform.processor() or platform.machine()}, "
+        f"{args.repeats} repeats per control"
+    )
     print(
         "| control | median (ms) | min | max | target (ms) | met "
         "| to kernel | in kernel | kernel to canvas |"

@@ -10,11 +10,12 @@ import torch
 
 from gbp_widgets import render
 from gbp_widgets.engine import GuidedBackprop, guided_gradcam_from, warn_about_coverage
+from gbp_widgets.explore.names import COMPARED_RULES, RULE_LABELS
 from gbp_widgets.figures import panel_figure, top_classes_title
 from gbp_widgets.images import SAMPLE_NAMES, ImageError, load_image, sample_image
 from gbp_widgets.models import DEFAULT_MODEL, ModelUnavailableError, load_model
 
-RULE_CAPTIONS = {"gradient": "Gradient", "deconvnet": "DeconvNet", "guided": "Guided Backprop"}
+RULE_CAPTIONS = {rule: RULE_LABELS[rule] for rule in COMPARED_RULES}
 
 
 def build_parser() -> argparse.ArgumentParser:

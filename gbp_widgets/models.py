@@ -108,6 +108,14 @@ def imagenet_classes() -> tuple[str, ...]:
     return tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
 
 
+@lru_cache(maxsize=1)
+def coco_classes() -> tuple[str, ...]:
+    """The 91 COCO category names torchvision's detection models use (index 0 background)."""
+    from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
+
+    return tuple(FasterRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"])
+
+
 def model_names() -> tuple[str, ...]:
     """Names :func:`load_model` accepts: the offline default first, then torchvision's."""
     import torchvision

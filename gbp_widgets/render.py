@@ -178,6 +178,11 @@ def channel_grid(
     return _gray(grid)
 
 
+def gray_picture(values: object) -> np.ndarray:
+    """An ``(H, W)`` map of values in [0, 1] as grey levels: black 0, white 1."""
+    return _gray(np.clip(as_array(values).astype(np.float64), 0.0, 1.0))
+
+
 def to_rgba(image: object) -> np.ndarray:
     """An ``(H, W, 3)`` picture (``uint8``, or floats in [0, 1]) as opaque ``uint8`` RGBA."""
     return _rgba(_image_float(image))

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -160,3 +162,43 @@ def open_and_run(page, lab: dict, notebook: str) -> None:
         "the kernel did not start",
     )
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def served_notebook(tmp_path_factory, name: str, cells: list[str]) -> Iterator[dict]:
+    """For a module fixture: JupyterLab serving one notebook ``name`` of ``cells`` from a
+    temporary root (``yield from`` it); skips where there is no browser to drive."""
+    import pytest
+
+    pytest.importorskip("jupyterlab")
+    pytest.importorskip("playwright")
+    try:
+        ensure_chromium()
+    except NoChromium as err:
+        pytest.skip(str(err))
+    root = tmp_path_factory.mktemp("lab")
+    write_notebook(root / name, cells)
+    with jupyterlab(root) as server:
+        yield server
+
+
+READ_CANVASES = """
+() => [...document.querySelectorAll('canvas')].filter(c => WHICH).map(c => {
+  const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let text = '';
+  for (let i = 0; i < data.length; i += 0x8000) {
+    text += String.fromCharCode.apply(null, data.subarray(i, i + 0x8000));
+  }
+  return [c.width, c.height, btoa(text)];
+})
+"""
+
+
+def read_canvases(page, which: str) -> list[np.ndarray]:
+    """The pixels of every canvas for which the JavaScript test ``which`` (on ``c``) holds,
+    as ``(height, width, 4)`` RGBA arrays, its layers composited as shown."""
+    import base64
+
+    return [
+        np.frombuffer(base64.b64decode(data), np.uint8).reshape(height, width, 4)
+        for width, height, data in page.evaluate(READ_CANVASES.replace("WHICH", which))
+    ]

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import time
 
 import numpy as np
 import pytest
 
 from tests.jupyterlab import (
-    NoChromium,
     chromium_page,
-    ensure_chromium,
-    jupyterlab,
     open_and_run,
+    read_canvases,
+    served_notebook,
     wait_for,
-    write_notebook,
 )
 
 ROWS = (("input", "attribution", "activation"), ("forward", "backward", "product"))
@@ -33,36 +30,12 @@ NOTEBOOK_CELLS = [
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A JupyterLab server on 127.0.0.1 with a temporary root, stopped afterwards."""
-    pytest.importorskip("jupyterlab")
-    pytest.importorskip("playwright")
-    try:
-        ensure_chromium()
-    except NoChromium as err:
-        pytest.skip(str(err))
-    root = tmp_path_factory.mktemp("lab")
-    write_notebook(root / "explorer.ipynb", NOTEBOOK_CELLS)
-    with jupyterlab(root) as server:
-        yield server
-
-
-READ_CANVASES = """
-() => [...document.querySelectorAll('canvas')].filter(c => c.width === %d).map(c => {
-  const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  let text = '';
-  for (let i = 0; i < data.length; i += 0x8000) {
-    text += String.fromCharCode.apply(null, data.subarray(i, i + 0x8000));
-  }
-  return [c.width, c.height, btoa(text)];
-})
-"""
+    yield from served_notebook(tmp_path_factory, "explorer.ipynb", NOTEBOOK_CELLS)
 
 
 def canvases(page) -> list[np.ndarray]:
     """Every canvas of a panel row's width, as RGBA arrays (crosshair layers included)."""
-    return [
-        np.frombuffer(base64.b64decode(data), np.uint8).reshape(height, width, 4)
-        for width, height, data in page.evaluate(READ_CANVASES % ROW_WIDTH)
-    ]
+    return read_canvases(page, f"c.width === {ROW_WIDTH}")
 
 
 def saved_panels(lab, previous_mtime: float = 0.0) -> dict[str, np.ndarray]:

@@ -22,7 +22,7 @@ def explorer():
 
 
 def engine_explanation(explorer, rule="guided", target=None):
-    session = explorer._session
+    session = explorer.session
     return GuidedBackprop(session.engine.model).explain(
         session.inputs, target=explorer.target if target is None else target, rule=rule
     )
@@ -41,7 +41,7 @@ def test_opens_offline_on_the_default_model(explorer):
     }
     for name in ("input", "attribution", "activation", "forward", "backward", "product"):
         assert panels[name].shape == (224, 224, 4) and panels[name].dtype == np.uint8
-    assert explorer._session.class_name(explorer.target) in ("tiger cat", "Egyptian cat", "tabby")
+    assert explorer.session.class_name(explorer.target) in ("tiger cat", "Egyptian cat", "tabby")
     assert explorer.controls.top.value == explorer.target
 
 
@@ -68,7 +68,7 @@ def test_attribution_panel_is_the_engines_map(explorer, rule, display):
     explorer.rule, explorer.display, explorer.percentile = rule, display, 99.0
     panels = explorer.refresh()
     attribution = engine_explanation(explorer, rule).attribution
-    expected = render.display(attribution, display, explorer._session.picture, 99.0)
+    expected = render.display(attribution, display, explorer.session.photo(), 99.0)
     assert np.array_equal(panels["attribution"], expected)
 
 
@@ -77,7 +77,7 @@ def test_gradcam_rule_shows_the_product(explorer):
 
     explorer.rule, explorer.display, explorer.percentile = "gradcam", "gradient", 99.0
     panels = explorer.refresh()
-    session = explorer._session
+    session = explorer.session
     result = guided_gradcam(session.engine.model, session.inputs, target=explorer.target)
     assert np.array_equal(panels["attribution"], render.gradient_image(result.product))
 
@@ -91,7 +91,7 @@ def count_passes(monkeypatch, explorer):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(Recording, "backprop", counting_backprop)
-    handle = explorer._session.engine.model.register_forward_pre_hook(
+    handle = explorer.session.engine.model.register_forward_pre_hook(
         lambda *args: counts.__setitem__("forward", counts["forward"] + 1)
     )
     return counts, handle
@@ -134,7 +134,7 @@ def test_channel_targets_backprop_from_the_site(explorer):
     explorer.rule, explorer.site, explorer.channel = "deconvnet", 4, 2
     explorer.target_kind = "channel"
     panels = explorer.refresh()
-    name = explorer._session.site_names[4]
+    name = explorer.session.site_names[4]
     from gbp_widgets import Neuron
 
     attribution = engine_explanation(explorer, "deconvnet", Neuron(name, 2)).attribution
@@ -239,7 +239,7 @@ def test_a_model_that_cannot_load_keeps_the_current_one(explorer, monkeypatch, t
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
-    model = explorer._session.engine.model
+    model = explorer.session.engine.model
     weights = {k: v.clone() for k, v in model.state_dict().items()}
     explorer.model_name = "resnet18"
     assert explorer.model_name == "efficientnet_lite0"
@@ -304,7 +304,7 @@ def test_your_own_model_tensor_and_class_names():
         model=toy_model("reused_relu"), image=torch.randn(3, 32, 32), classes=names, panel_size=96
     )
     assert explorer.model_name == "custom" and explorer.image == "custom"
-    assert explorer._session.site_names == ["relu#1", "relu#2", "relu#3"]
+    assert explorer.session.site_names == ["relu#1", "relu#2", "relu#3"]
     assert explorer.controls.top.options[0][0].startswith("digit")
     assert explorer.refresh()["product"].shape == (96, 96, 4)
 
@@ -339,7 +339,7 @@ def resident_megabytes() -> float:
 def test_five_hundred_control_changes_leave_memory_flat(explorer):
     import gc
 
-    sites = len(explorer._session.site_names)
+    sites = len(explorer.session.site_names)
     rules = ["gradient", "deconvnet", "guided", "gradcam"]
     displays = ["gradient", "saliency", "positive", "negative", "overlay"]
 
@@ -376,7 +376,7 @@ def test_gradcam_layer_choice(explorer):
     explorer.rule, explorer.display = "gradcam", "gradient"
     explorer.layer = "_blocks.10"
     panels = explorer.refresh()
-    session = explorer._session
+    session = explorer.session
     result = guided_gradcam(
         session.engine.model, session.inputs, target=explorer.target, layer="_blocks.10"
     )

@@ -185,7 +185,11 @@ class Recording:
         """Backpropagate from ``target`` under ``rule``: an :class:`Explanation` whose
         attribution is the ``(N, ...)`` input gradient on the model's device (a tuple
         when the recording has several inputs)."""
-        result = self.backprop(target, rule, retain=retain)
+        return self.explanation(self.backprop(target, rule, retain=retain), rule)
+
+    def explanation(self, result: Backprop, rule: str) -> Explanation:
+        """The :class:`Explanation` of a backward pass ``result`` made under ``rule``:
+        what :meth:`explain` returns, for callers that also need ``result.site_grads``."""
         grads = result.input_grads
         return Explanation(
             attribution=grads if len(grads) > 1 else grads[0],

@@ -1,4 +1,9 @@
-"""The Explorer: guided backprop and every ReLU's masks, live in a notebook."""
+"""The Explorer: guided backprop and every ReLU's masks, live in a notebook, for any model.
+
+Traits and wiring only: what may be set is :mod:`gbp_widgets.explore.state`, what
+is computed and drawn is :class:`gbp_widgets.explore.ExplorerSession` and its
+views, and the canvases are :mod:`gbp_widgets.widgets.canvas`.
+"""
 
 from __future__ import annotations
 
@@ -15,70 +20,96 @@ from PIL import Image
 from torch import nn
 
 from gbp_widgets import render
-from gbp_widgets.engine import Neuron
+from gbp_widgets.engine import Explanation, Neuron, Region
+from gbp_widgets.explore import (
+    ALL_CHANNELS,
+    COMPARED_RULES,
+    CUSTOM,
+    MAP_PANELS,
+    MASK_PANELS,
+    RULE_LABELS,
+    STATE,
+    Cut,
+    DetectionScore,
+    Effect,
+    ExplorerSession,
+    View,
+    picture_inputs,
+    problem,
+    traits_with,
+)
 from gbp_widgets.figures import NotebookFigure, panel_figure, top_classes_title
 from gbp_widgets.images import SAMPLE_NAMES, load_image, sample_image
 from gbp_widgets.models import DEFAULT_MODEL, Preprocessing, load_model
+from gbp_widgets.widgets.binding import bind
 from gbp_widgets.widgets.canvas import GAP, GridCanvas, PanelStrip
-from gbp_widgets.widgets.controls import CUSTOM, DISPLAY_LABELS, Controls
+from gbp_widgets.widgets.controls import Controls
 from gbp_widgets.widgets.latest import LatestOnly
 from gbp_widgets.widgets.quiet import Quiet
 from gbp_widgets.widgets.sanity_tab import SanityTab
-from gbp_widgets.widgets.session import (
-    ALL_CHANNELS,
-    COMPARED_RULES,
-    ExplorerSession,
-    View,
-)
 from gbp_widgets.widgets.text import (
-    RULE_LABELS,
     captions,
     readout_html,
     target_words,
     unknown_class_message,
 )
 
-# Two rows that fit a 900-pixel output area at the default panel size (3 x 224 + 2 gaps
-# = 688 px): the maps and the site's output over the three masks.
-MAP_ROW = ("input", "attribution", "activation")
-MASK_ROW = ("forward", "backward", "product")
-PANELS = MAP_ROW + MASK_ROW
 # Arrow keys on the canvas: left/right step the channel, up/down the site.
 _KEY_STEPS = {"ArrowLeft": ("channel", -1), "ArrowRight": ("channel", 1)}
 _KEY_STEPS |= {"ArrowUp": ("site", -1), "ArrowDown": ("site", 1)}
-# Traits whose change needs a backward pass; the others only re-render.
-_BACKWARD_TRAITS = ("target", "target_kind", "rule", "unit")
-_RENDER_TRAITS = ("display", "percentile", "site", "channel", "compare")
-# Traits the constructor accepts by name, in the order they are applied.
-_STATE_TRAITS = (
-    "target_kind",
-    "rule",
-    "layer",
-    "display",
-    "percentile",
-    "site",
-    "channel",
-    "target",
-)
+# Trait -> control, bound both ways.
+_BOUND = {
+    "image": "image",
+    "model_name": "model",
+    "item": "item",
+    "input_index": "input_index",
+    "axis": "axis",
+    "slice": "slice",
+    "rule": "rule",
+    "layer": "layer",
+    "display": "display",
+    "percentile": "percentile",
+    "site": ("site_slider", "site_name"),
+    "channel": "channel",
+    "target": "class_index",
+    "target_kind": "target_kind",
+    "detection": "detection",
+    "score_threshold": "score_threshold",
+    "compare": "compare",
+}
 
 
 class Explorer(widgets.VBox):
     """Explore Gradients, DeconvNet and Guided Backprop, down to each ReLU's masks.
 
     ``Explorer()`` opens the offline default model on a sample photo.
-    ``Explorer(model=m, image=x, classes=names)`` explores your own model:
-    ``image`` is a path, bytes, a PIL image or a model-ready ``(3, H, W)``
-    tensor; ``preprocess`` turns pictures into inputs (ImageNet's by default).
-    State lives in the traits below; :attr:`panels` holds the pictures drawn.
+    ``Explorer(model=m, inputs=x)`` explores your own model on what
+    :meth:`GuidedBackprop.explain` takes: an image ``(N, 1|3, H, W)``, a
+    signal ``(N, C, L)``, a volume ``(N, C, D, H, W)``, a table ``(N, F)``, or a
+    tuple of them; ``item`` chooses which of the ``N`` is shown. ``output``,
+    ``forward_args`` and ``forward_kwargs`` are the engine's. For pictures,
+    ``image=`` takes a sample name, path, bytes, PIL image or model-ready
+    ``(3, H, W)`` tensor, and ``preprocess`` turns pictures into inputs
+    (ImageNet's by default). ``kind`` shows a table row as a ``"signal"`` or a
+    signal as a ``"table"``. Trait values (``target=``, ``rule=``, ...) may be
+    given too. :attr:`explanation` is the engine's answer behind the picture;
+    :attr:`panels` holds the pictures drawn.
     """
 
     image = traitlets.Unicode("chelsea", help="sample photo name, or 'custom'")
     model_name = traitlets.Unicode(DEFAULT_MODEL, help="load_model name, or 'custom'")
+    item = traitlets.Int(0, help="which item of the inputs is shown")
+    input_index = traitlets.Int(0, help="which input's attribution is shown")
+    axis = traitlets.Int(0, help="volumes: the axis cut (0 depth, 1 height, 2 width)")
+    slice = traitlets.Int(0, help="volumes: the index of the slice shown along axis")
     target = traitlets.Int(0, help="class index explained when target_kind is 'class'")
     target_kind = traitlets.Unicode(
-        "class", help="'class', 'channel' at the site, or 'unit' (one unit of that channel)"
+        "class", help="'class', 'channel' or 'unit' at the site, 'region' or 'detection'"
     )
-    unit = traitlets.Tuple((), help="(y, x) at the site of the unit explained, for 'unit'")
+    unit = traitlets.Tuple((), help="position at the site of the unit explained, for 'unit'")
+    region = traitlets.Instance(Region, allow_none=True, help="Region(cls, mask), for 'region'")
+    detection = traitlets.Int(None, allow_none=True, help="detection index, for 'detection'")
+    score_threshold = traitlets.Float(0.5, help="detections scoring less are not shown")
     rule = traitlets.Unicode("guided", help="gradient, deconvnet, guided or gradcam")
     layer = traitlets.Unicode("auto", help="Grad-CAM layer: a module path or 'auto'")
     display = traitlets.Unicode("gradient", help="how the attribution is drawn")
@@ -91,16 +122,25 @@ class Explorer(widgets.VBox):
     def __init__(
         self,
         model: nn.Module | None = None,
-        image: object = None,
+        inputs: torch.Tensor | tuple[torch.Tensor, ...] | None = None,
+        output: object = None,
+        forward_args: tuple = (),
+        forward_kwargs: dict | None = None,
         classes: list[str] | tuple[str, ...] | None = None,
+        feature_names: list[str] | tuple[str, ...] | None = None,
+        *,
+        image: object = None,
         preprocess: Preprocessing | None = None,
+        kind: str | None = None,
         panel_size: int = 224,
         **kwargs,
     ) -> None:
         # Trait values given by name (target=, rule=, site=, ...) are applied once the
-        # model and image are known, and checked like any other value.
-        requested = {name: kwargs.pop(name) for name in _STATE_TRAITS if name in kwargs}
-        super().__init__(**kwargs)
+        # model and inputs are known, and checked like any other value.
+        requested = {name: kwargs.pop(name) for name in STATE if name in kwargs}
+        if kwargs:
+            raise TypeError(f"Explorer got unexpected arguments: {', '.join(kwargs)}")
+        super().__init__()
         self.panel_size = panel_size
         self._scheduler = LatestOnly()
         self._quiet = Quiet()
@@ -108,60 +148,48 @@ class Explorer(widgets.VBox):
         self._shown: View | None = None
         self.panels: dict[str, np.ndarray] = {}
         self.comparison: dict[str, np.ndarray] = {}
-        self._build_views()
-        self._start(model, image, classes, preprocess)
-        self._apply(requested)
+        engine_args = dict(
+            output=output,
+            forward_args=forward_args,
+            forward_kwargs=forward_kwargs,
+            classes=classes,
+            feature_names=feature_names,
+            kinds=(kind,) if kind else None,
+            preprocess=preprocess,
+        )
+        self.session = _open(model, inputs, image, engine_args)
+        sample = image if isinstance(image, str) and image in SAMPLE_NAMES else None
+        with self._quiet():
+            if image is None and inputs is None:
+                sample = self.image
+            self.set_trait("image", sample or CUSTOM)
+            if model is not None:
+                self.set_trait("model_name", CUSTOM)
+        self._build()
         self._wire()
+        self._after_new_input()
+        self._apply(requested)
         self._request_draw()
 
     # -- construction -------------------------------------------------------------------
 
-    def _start(self, model, image, classes, preprocess) -> None:
-        """Open the session on ``model`` (the default when ``None``) and ``image``.
-
-        A user model that cannot be explained raises: no other model is put in its place.
-        """
-        sample = image if isinstance(image, str) and image in SAMPLE_NAMES else None
-        if sample is not None or image is None:
-            picture = sample_image(sample or self.image)
-        else:
-            picture = _as_picture(image)
-        with self._quiet():
-            self.set_trait("image", sample or (CUSTOM if image is not None else self.image))
-            if model is not None:
-                self.set_trait("model_name", CUSTOM)
-        if model is None:
-            self._session = _session_of(load_model(DEFAULT_MODEL), picture)
-        else:
-            try:
-                self._session = ExplorerSession(
-                    model, preprocess or Preprocessing(), classes, picture
-                )
-            except Exception as err:
-                raise ValueError(f"your model could not be explained: {_describe(err)}") from err
-        self._after_new_input()
-
     def _apply(self, requested: dict[str, object]) -> None:
         """Set the trait values given to the constructor, or raise saying which is wrong."""
-        for name in _STATE_TRAITS:
+        for name in STATE:
             if name not in requested:
                 continue
             value = requested[name]
-            problem = self._problem(name, value)
-            if problem:
-                raise ValueError(f"{name}={value!r}: {problem}")
-            with self._quiet():
-                setattr(self, name, value)
-            if name == "layer":
-                self._session.set_layer(value)
-            if name in ("site", "target", "rule"):
-                self._refresh_channels()
-        self._show_class_name(None)
-        self._show_top_class(None)
+            found = problem(name, value, self.session, self._state())
+            if found:
+                raise ValueError(f"{name}={value!r}: {found}")
+            setattr(self, name, value)
+        self._scheduler.flush()
 
-    def _build_views(self) -> None:
+    def _build(self) -> None:
         size = self.panel_size
-        self.rows = tuple(PanelStrip(names, size) for names in (MAP_ROW, MASK_ROW))
+        self.controls = Controls()
+        self.status = widgets.HTML()
+        self.readout_view = widgets.HTML(layout=widgets.Layout(height="3.2em", overflow="hidden"))
         # The comparison row: three maps at the panel size, or four (with the Grad-CAM heat
         # map) sized to the same row width.
         self.comparisons = {
@@ -171,21 +199,15 @@ class Explorer(widgets.VBox):
         for strip in self.comparisons.values():
             strip.widget.layout.display = "none"
         self.grid = GridCanvas()
-        self.status = widgets.HTML()
-        self.readout_view = widgets.HTML(layout=widgets.Layout(height="3.2em", overflow="hidden"))
-        self.controls = Controls()
-        for strip in self.rows:
-            strip.on_hover(lambda x, y, strip=strip: self._hover(strip, x, y))
-            strip.on_leave(lambda x, y: self._crosshair(None, None))
-            strip.on_click(lambda x, y, strip=strip: self.click(strip, x, y))
-            strip.on_key(self._key)
         self.grid.canvas.on_mouse_down(self._click_grid)
+        self.rows_box = widgets.VBox()
+        self.rows: tuple[PanelStrip, ...] = ()
         self.sanity = SanityTab()
         explore = widgets.VBox(
             [
                 self.controls.widget,
                 self.status,
-                *(strip.widget for strip in self.rows),
+                self.rows_box,
                 *(strip.widget for strip in self.comparisons.values()),
                 self.readout_view,
                 widgets.HTML(
@@ -200,24 +222,31 @@ class Explorer(widgets.VBox):
         )
         self.children = [self.tabs]
 
+    def _build_rows(self) -> None:
+        """The two rows of panels; a dense output adds its label map to the first."""
+        names = self.panel_names()
+        rows = (names[: len(names) - len(MASK_PANELS)], MASK_PANELS)
+        if self.rows and tuple(strip.names for strip in self.rows) == rows:
+            return
+        self.rows = tuple(PanelStrip(row, self.panel_size) for row in rows)
+        for strip in self.rows:
+            strip.on_hover(lambda x, y, strip=strip: self._hover(strip, x, y))
+            strip.on_leave(lambda x, y: self._crosshair(None, None))
+            strip.on_click(lambda x, y, strip=strip: self.click(strip, x, y))
+            strip.on_key(self._key)
+        self.rows_box.children = [strip.widget for strip in self.rows]
+
+    def panel_names(self) -> tuple[str, ...]:
+        """The panels shown, in order."""
+        dense = self.session.output_kind == "dense"
+        maps = ("input", "output", "attribution", "activation") if dense else MAP_PANELS
+        return (*maps, *MASK_PANELS)
+
     def _wire(self) -> None:
         c = self.controls
-        pairs = [
-            (c.image, "image"),
-            (c.model, "model_name"),
-            (c.rule, "rule"),
-            (c.layer, "layer"),
-            (c.display, "display"),
-            (c.percentile, "percentile"),
-            (c.site_slider, "site"),
-            (c.site_name, "site"),
-            (c.channel, "channel"),
-            (c.class_index, "target"),
-            (c.target_kind, "target_kind"),
-            (c.compare, "compare"),
-        ]
-        for control, name in pairs:
-            self._bind(control, name)
+        for name, control in _BOUND.items():
+            for part in (control,) if isinstance(control, str) else control:
+                bind(self, name, getattr(c, part), self._quiet)
         c.top.observe(self._pick_top_class, "value")
         self.observe(self._show_top_class, "target")
         self.observe(self._show_class_name, ["target", "target_kind"])
@@ -225,28 +254,56 @@ class Explorer(widgets.VBox):
         c.upload.observe(self._upload, "value")
         c.save.on_click(lambda _: self.save_png())
         self.sanity.run_button.on_click(lambda _: self.run_sanity())
-        self.observe(self._on_image, "image")
-        self.observe(self._on_model, "model_name")
-        self.observe(self._on_layer, "layer")
-        self.observe(self._on_backward_trait, list(_BACKWARD_TRAITS))
-        self.observe(self._on_render_trait, list(_RENDER_TRAITS))
+        self.observe(self._on_input_trait, list(traits_with(Effect.INPUT)))
+        self.observe(self._on_backward_trait, list(traits_with(Effect.BACKWARD)))
+        self.observe(self._on_render_trait, list(traits_with(Effect.RENDER)))
 
     # -- reacting to changes ------------------------------------------------------------
 
-    def _on_image(self, change) -> None:
-        if change.new != CUSTOM:
-            self._guarded(change, lambda: self._session.set_image(sample_image(change.new)))
+    @traitlets.validate(*STATE)
+    def _validate(self, proposal):
+        """Bad values never get in: the problem is shown and the current value kept."""
+        name, value = proposal.trait.name, proposal.value
+        if not hasattr(self, "session") or self._quiet:
+            return value
+        found = problem(name, value, self.session, self._state())
+        if found:
+            self._report(found)
+            return getattr(self, name)
+        return value
 
-    def _on_model(self, change) -> None:
-        if change.new != CUSTOM:
-            self._guarded(change, lambda: self._switch_model(change.new))
+    def _state(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in STATE}
 
-    def _on_layer(self, change) -> None:
-        self._guarded(change, lambda: self._session.set_layer(change.new))
+    def _on_input_trait(self, change) -> None:
+        if self._quiet:
+            return
+        actions = {
+            "image": lambda: (
+                change.new != CUSTOM and self.session.set_image(sample_image(change.new))
+            ),
+            "model_name": lambda: change.new != CUSTOM and self._switch_model(change.new),
+            "item": lambda: self.session.set_item(change.new),
+            "layer": lambda: self.session.set_layer(change.new),
+        }
+        try:
+            actions[change.name]()
+        except Exception as err:  # noqa: BLE001 - the explorer outlives any bad input
+            self._report(_describe(err))
+            with self._quiet():
+                self.set_trait(change.name, change.old)
+            return
+        if change.name != "layer":
+            self._after_new_input()
+        self._clear_status()
+        self._request_draw()
 
     def _on_backward_trait(self, change) -> None:
         # The channel ranking follows the masks, which follow the target and rule: it is
         # refreshed by the (coalesced) redraw, not here, so a burst costs one pass.
+        if change.name == "score_threshold":
+            self.session.score_threshold = change.new
+            self._offer_detections()
         if not self._quiet:
             self._channels_stale = True
             self._clear_status()
@@ -254,74 +311,22 @@ class Explorer(widgets.VBox):
 
     def _on_render_trait(self, change) -> None:
         if not self._quiet:
-            if change.name == "site":
+            if change.name in ("site", "axis", "slice"):
                 self._channels_stale = True
+            if change.name == "input_index":
+                displays = self.session.views[change.new].displays
+                self.controls.offer_displays(displays)
+                if self.display not in displays:
+                    self.display = displays[0]
             self._clear_status()
         self._request_draw()
 
-    @traitlets.validate(
-        "target", "site", "channel", "rule", "display", "percentile", "layer", "image", "model_name"
-    )
-    def _validate_choice(self, proposal):
-        """Bad values never get in: the problem is shown and the current value kept."""
-        name, value = proposal.trait.name, proposal.value
-        problem = self._problem(name, value) if hasattr(self, "_session") else ""
-        if problem:
-            self._report(problem)
-            return getattr(self, name)
-        return value
-
-    def _bind(self, control: widgets.Widget, name: str) -> None:
-        """Keep ``control.value`` and trait ``name`` equal, both ways.
-
-        Unlike ``widgets.link``, a value the trait refuses (1500 typed into the class
-        box, say) is replaced in the control by the value kept, so the control never
-        shows what the explorer is not doing.
-        """
-
-        def to_trait(change) -> None:
-            if self._quiet:
-                return
-            setattr(self, name, change.new)
-            if getattr(self, name) != change.new:
-                with self._quiet():
-                    control.value = getattr(self, name)
-
-        def to_control(change) -> None:
-            if control.value != change.new:
-                with self._quiet():
-                    control.value = change.new
-
-        control.value = getattr(self, name)
-        control.observe(to_trait, "value")
-        self.observe(to_control, name)
-
-    def _problem(self, name: str, value) -> str:
-        """What is wrong with ``value`` for trait ``name`` ("" when nothing is)."""
-        channels = len(self.controls.channel.options) - 1
-        problem = self._session.problem(name, value, channels)
-        if problem:
-            return problem
-        if name == "display" and value not in DISPLAY_LABELS:
-            return f"unknown display {value!r}: use one of {', '.join(DISPLAY_LABELS)}"
-        low, high = self.controls.percentile.min, self.controls.percentile.max
-        if name == "percentile" and not low <= value <= high:
-            return f"clip percentile {value} must be between {low:g} and {high:g}"
-        if name == "target_kind" and value not in ("class", "channel", "unit"):
-            return f"unknown target kind {value!r}: use 'class', 'channel' or 'unit'"
-        choices = {
-            "layer": self.controls.layer,
-            "image": self.controls.image,
-            "model_name": self.controls.model,
-        }
-        if name in choices and value not in choices[name].options:
-            what = {"layer": "module called", "image": "sample image", "model_name": "model"}[name]
-            return f"no {what} {value!r}: choose one from the {name} menu"
-        return ""
-
     def _switch_model(self, name: str) -> None:
-        picture = Image.fromarray(self._session.picture)
-        self._session = _session_of(load_model(name), picture)
+        if self.session.kind == "image" and not self.session.as_tuple:
+            picture = Image.fromarray(self.session.photo())
+        else:
+            picture = sample_image(SAMPLE_NAMES[0])
+        self.session = _session_of(load_model(name), picture)
 
     def _upload(self, change) -> None:
         files = change.new
@@ -330,7 +335,7 @@ class Explorer(widgets.VBox):
         upload = files[-1]
         content = upload["content"] if isinstance(upload, dict) else upload.content
         try:
-            self._session.set_image(load_image(bytes(content)))
+            self.session.set_image(load_image(bytes(content)))
         except Exception as err:  # noqa: BLE001 - a bad file must not break the explorer
             self._report(f"that upload could not be shown ({_describe(err)})")
             return
@@ -342,17 +347,18 @@ class Explorer(widgets.VBox):
     def _pick_class_by_name(self, change) -> None:
         if self._quiet or not change.new:
             return
-        classes = self._session.classes
+        classes = self.session.classes
         if change.new in classes:
             self.target = classes.index(change.new)
-            self.target_kind = "class"
+            if self.target_kind not in ("class", "region"):
+                self.target_kind = "class"
             return
         self._report(unknown_class_message(change.new, classes))
         self._show_class_name(None)
 
     def _show_class_name(self, change) -> None:
         """Keep the name box on the class explained (empty for a channel target)."""
-        name = self._session.class_name(self.target) if self.target_kind == "class" else ""
+        name = self.session.class_name(self.target) if self.target_kind == "class" else ""
         with self._quiet():
             self.controls.class_name.value = name
 
@@ -367,34 +373,18 @@ class Explorer(widgets.VBox):
         with self._quiet():
             top.index = shown.index(self.target) if self.target in shown else None
 
-    # -- state changes that succeed or are undone ---------------------------------------
+    # -- messages -----------------------------------------------------------------------
 
-    def _guarded(self, change, action) -> None:
-        if self._quiet:
-            return
-        try:
-            action()
-        except Exception as err:  # noqa: BLE001 - the explorer outlives any bad input
-            self._refuse(change, _describe(err))
-            return
-        self._clear_status()
-        if change.name in ("image", "model_name"):
-            self._after_new_input()
-        self._request_draw()
-
-    def _refuse(self, change, problem: str) -> None:
-        self._report(problem)
-        with self._quiet():
-            self.set_trait(change.name, change.old)
-
-    def _report(self, problem: str) -> None:
-        self.message = problem
-        self.status.value = f"<span style='color:#b00020'>&#9888; {html.escape(problem)}</span>"
+    def _report(self, problem_text: str) -> None:
+        self.message = problem_text
+        self.status.value = (
+            f"<span style='color:#b00020'>&#9888; {html.escape(problem_text)}</span>"
+        )
 
     def _clear_status(self) -> None:
         """A new action clears the last message; the coverage warning stays while true."""
         self.message = ""
-        coverage = self._session.coverage("guided") if hasattr(self, "_session") else ""
+        coverage = self.session.coverage("guided")
         self.status.value = (
             f"<span style='color:#8a6d00'>&#9888; {html.escape(coverage)}</span>"
             if coverage
@@ -402,68 +392,144 @@ class Explorer(widgets.VBox):
         )
 
     def _after_new_input(self) -> None:
-        """New image or model: fresh choices for targets, sites and layers."""
-        session = self._session
-        top = session.top_classes(5)
+        """New inputs, item or model: fresh choices for targets, sites and layers."""
+        session = self.session
         c = self.controls
         with self._quiet(), self.hold_trait_notifications():
-            c.top.options = [(f"{name} {100 * p:.1f}%", index) for index, name, p in top]
+            c.offer(session)
+            top = session.top_classes(5)
+            c.top.options = [(f"{name} {100 * p:.1f}%", index) for index, name, p in top] or [
+                ("-", 0)
+            ]
             c.class_name.options = list(session.classes)
             names = session.site_names
             c.site_slider.max = max(len(names) - 1, 0)
             c.site_name.options = [(name, i) for i, name in enumerate(names)] or [("-", 0)]
-            c.layer.options = ["auto", *_layer_choices(session.engine.model)]
-            self.target = top[0][0]
-            self.site = min(self.site, max(len(names) - 1, 0))
+            c.layer.options = ["auto", *session.layer_choices()]
+            c.slice.max = max(self._extent() - 1, 0)
+            self._keep_valid(top)
+            c.offer_displays(session.views[self.input_index].displays)
+            for name, control in (("target_kind", c.target_kind), ("display", c.display)):
+                control.value = getattr(self, name)
+        self._offer_detections()
+        self._build_rows()
         self._show_class_name(None)
         self._refresh_channels()
         self.readout_view.value = ""
         self._clear_status()
 
+    def _offer_detections(self) -> None:
+        """The detection menu: boxes scoring at least the threshold, the chosen one kept
+        while it is there, else the best."""
+        if self.session.output_kind != "detection":
+            return
+        found = self.session.top_classes(len(self.session.detections()))
+        with self._quiet():
+            self.controls.detection.options = [
+                (f"#{index} {name} {score:.2f}", index) for index, name, score in found
+            ] or [("-", None)]
+            indices = [index for index, _, _ in found]
+            self.detection = (
+                self.detection if self.detection in indices else (indices[0] if indices else None)
+            )
+            self.controls.detection.value = self.detection
+
+    def _keep_valid(self, top: list[tuple[int, str, float]]) -> None:
+        """After new inputs: the predicted class, and every other trait kept where it
+        still fits, else back to its first choice."""
+        session = self.session
+        detector = session.output_kind == "detection"
+        if not detector:
+            self.target = top[0][0] if top else 0
+        self.detection = top[0][0] if detector and top else None
+        self.region = None
+        self.unit = ()
+        kinds = session.target_kinds()
+        if self.target_kind not in kinds or self.target_kind in ("region", "detection"):
+            self.target_kind = kinds[0]
+        self.site = min(self.site, max(len(session.site_names) - 1, 0))
+        self.input_index = min(self.input_index, len(session.views) - 1)
+        displays = session.views[self.input_index].displays
+        if self.display not in displays:
+            self.display = displays[0]
+        if self.rule == "gradcam" and problem("rule", "gradcam", session, self._state()):
+            self.rule = "guided"
+        self.slice = min(self.slice, max(self._extent() - 1, 0))
+
+    def _extent(self) -> int:
+        slices = self.session.views[self.input_index].slices
+        return slices[self.axis] if slices else 1
+
     def _refresh_channels(self) -> None:
         self._channels_stale = False
-        session = self._session
-        if not session.site_names:
-            options = [("all channels", ALL_CHANNELS)]
-        else:
-            ranking = session.channel_ranking(session.result(self._target(), self.rule), self.site)
-            options = [("all channels", ALL_CHANNELS)] + [
-                (f"{c}: {100 * share:.0f}% pass", c) for c, share in ranking
-            ]
+        session = self.session
+        options = [("all channels", ALL_CHANNELS)]
+        try:
+            if session.site_names:
+                result = session.result(self._target(), self._backward_rule())
+                ranking = session.channel_ranking(result, self.site)
+                options += [(f"{c}: {100 * share:.0f}% pass", c) for c, share in ranking]
+        except Exception as err:  # noqa: BLE001 - nothing to rank: say why, keep working
+            self._report(_describe(err))
         keep = self.channel if any(v == self.channel for _, v in options) else ALL_CHANNELS
         with self._quiet():
             self.controls.channel.options = options
             self.controls.channel.value = keep
             self.channel = keep
+            self.controls.slice.max = max(self._extent() - 1, 0)
 
-    # -- drawing ------------------------------------------------------------------------
+    def _backward_rule(self) -> str:
+        return "guided" if self.rule == "gradcam" else self.rule
 
-    def _target(self) -> int | Neuron:
-        if self.target_kind in ("channel", "unit") and self._session.site_names:
-            name = self._session.site_names[self.site]
+    # -- what is explained and drawn ----------------------------------------------------
+
+    def _target(self) -> int | Neuron | Region | DetectionScore | None:
+        session = self.session
+        if self.target_kind in ("channel", "unit") and session.site_names:
+            name = session.site_names[self.site]
             channel = self.channel if self.channel != ALL_CHANNELS else self._top_channel()
             if self.target_kind == "unit" and self._unit_fits():
-                return Neuron(name, channel, y=self.unit[0], x=self.unit[1])
+                if len(self.unit) == 2:
+                    return Neuron(name, channel, y=self.unit[0], x=self.unit[1])
+                return (
+                    Neuron(name, channel, position=self.unit)
+                    if self.unit
+                    else Neuron(name, channel)
+                )
             return Neuron(name, channel)
-        return self.target
+        return self._output_target()
+
+    def _output_target(self) -> int | Region | DetectionScore | None:
+        """What is explained at the output: the region, detection or class chosen."""
+        session = self.session
+        if self.target_kind == "region" and self.region is not None:
+            return self.region
+        kind = session.output_kind
+        if kind == "detection":
+            if self.detection is None:
+                raise ValueError(
+                    f"no detection scores at least {self.score_threshold:g}: lower the min score"
+                )
+            return DetectionScore(self.detection)
+        if kind == "dense":
+            return session.class_region(self.target)
+        return None if kind == "score" else self.target
 
     def _unit_fits(self) -> bool:
         """Whether :attr:`unit` is a position at the shown site (after a site change it
         may not be: the whole channel is explained then)."""
-        shape = self._session.recording.sites[self.site].shape
-        return (
-            len(self.unit) == 2
-            and len(shape) == 4
-            and 0 <= self.unit[0] < shape[2]
-            and 0 <= self.unit[1] < shape[3]
-        )
+        return not problem("unit", self.unit, self.session, self._state())
 
     def _top_channel(self) -> int:
-        result = self._session.result(self.target, "guided")
-        return self._session.channel_ranking(result, self.site)[0][0]
+        result = self.session.result(self._output_target(), "guided")
+        return self.session.channel_ranking(result, self.site)[0][0]
 
     def view(self) -> View:
         """The current choices, as the session takes them."""
+        shown = self.session.views[self.input_index]
+        chosen = self.region if self.target_kind == "region" else None
+        if self.session.output_kind == "detection":
+            chosen = self.detection
         return View(
             target=self._target(),
             rule=self.rule,
@@ -471,6 +537,9 @@ class Explorer(widgets.VBox):
             percentile=self.percentile,
             site=self.site,
             channel=self.channel,
+            cut=Cut(self.axis, self.slice, shown.slices[self.axis] if shown.slices else 1),
+            input_index=self.input_index,
+            chosen=chosen,
         )
 
     def _request_draw(self) -> None:
@@ -486,17 +555,17 @@ class Explorer(widgets.VBox):
             view = self.view()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pictures = self._session.panels(view, self.panel_size)
-            captions = self._captions(view)
+                pictures = self.session.panels(view, self.panel_size)
+            words = self._captions(view)
             for strip in self.rows:
-                strip.draw(pictures, captions)
+                strip.draw(pictures, words)
             self.grid.draw(pictures["grid"])
             self._draw_comparison(view)
         except Exception as err:  # noqa: BLE001 - keep showing the last good picture
             self._report(_describe(err))
             return
         self.panels = {
-            name: render.fit(picture, self.panel_size) if name in PANELS else picture
+            name: render.fit(picture, self.panel_size) if name != "grid" else picture
             for name, picture in pictures.items()
         }
         self._shown = view
@@ -509,18 +578,20 @@ class Explorer(widgets.VBox):
             self.comparison = {}
             return
         strip = self.comparisons[with_cam]
-        pictures = self._session.compare_panels(view, strip.size)
-        words = target_words(view.target, self._session.class_name)
-        captions = {rule: f"{RULE_LABELS[rule]}: {words}" for rule in COMPARED_RULES}
-        captions["cam"] = "Grad-CAM heat map"
-        strip.draw(pictures, captions)
+        pictures = self.session.compare_panels(view, strip.size)
+        words = target_words(view.target, self.session.class_name)
+        labels = {rule: f"{RULE_LABELS[rule]}: {words}" for rule in COMPARED_RULES}
+        labels["cam"] = "Grad-CAM heat map"
+        strip.draw(pictures, labels)
         self.comparison = pictures
 
     def _captions(self, view: View) -> dict[str, str]:
-        names = self._session.site_names
+        names = self.session.site_names
         site = names[view.site] if names else ""
-        layer = self._session.result(view.target, view.rule).layer if view.rule == "gradcam" else ""
-        return captions(view, site, self._session.class_name, layer)
+        layer = self.session.result(view.target, view.rule).layer if view.rule == "gradcam" else ""
+        return captions(view, site, self.session.class_name, layer)
+
+    # -- pointer and keys ---------------------------------------------------------------
 
     def _hover(self, strip: PanelStrip, x: float, y: float) -> None:
         spot = strip.locate(x, y)
@@ -528,7 +599,7 @@ class Explorer(widgets.VBox):
             return
         _, row, column = spot
         self._crosshair(row, column)
-        values = self._session.readout(self._shown, row, column, self.panel_size)
+        values = self.session.readout(self._shown, row, column, self.panel_size)
         self.readout_view.value = readout_html(values)
 
     def _crosshair(self, row: int | None, column: int | None) -> None:
@@ -536,43 +607,60 @@ class Explorer(widgets.VBox):
             strip.crosshair(row, column)
 
     def click(self, strip: PanelStrip, x: float, y: float) -> None:
-        """A click at canvas point ``(x, y)`` of ``strip``: on a mask or the activation
-        panel, explain from the unit under it (at the chosen channel, or the most active
-        channel there when all are shown)."""
+        """A click at canvas point ``(x, y)`` of ``strip``. On a mask or the activation
+        panel: explain the unit under it (at the chosen channel, or the most active one
+        there when all are shown). On a dense output's label map: explain the region of
+        the class under it. On a detector's input: explain the detection whose box
+        holds it."""
         spot = strip.locate(x, y)
-        if spot is None or spot[0] not in (*MASK_ROW, "activation"):
+        if spot is None:
             return
-        session = self._session
-        if not session.site_names:
+        name, row, column = spot
+        if name == "output":
+            self._pick_region(row, column)
+        elif name == "input" and self.session.output_kind == "detection":
+            self._pick_detection(row, column)
+        elif name in (*MASK_PANELS, "activation"):
+            self._pick_unit(row, column)
+
+    def _pick_unit(self, row: int, column: int) -> None:
+        session = self.session
+        view = self._shown or self.view()
+        unit = session.unit_at(view, row, column, self.panel_size)
+        if unit is None:
             return
-        shape = session.recording.sites[self.site].shape
-        if len(shape) != 4:
-            self._report(
-                f"the units at {session.site_names[self.site]} have no position "
-                f"(shape {tuple(shape)}): pick a channel instead"
-            )
-            return
-        output = session.site_output(self.site)
-        _, height, width = output.shape
-        unit_y = min(spot[1] * height // self.panel_size, height - 1)
-        unit_x = min(spot[2] * width // self.panel_size, width - 1)
-        channel = self.channel
-        if channel == ALL_CHANNELS:
-            channel = int(output[:, unit_y, unit_x].argmax())
+        channel, position = unit
+        if channel is None:
+            output = session.site_output(self.site)
+            channel = int(output[(slice(None), *position)].argmax())
         with self.hold_trait_notifications():
             self.channel = channel
-            self.unit = (unit_y, unit_x)
+            self.unit = position
             self.target_kind = "unit"
+
+    def _pick_region(self, row: int, column: int) -> None:
+        region = self.session.region_at(row, column, self.panel_size, self.view().cut)
+        with self.hold_trait_notifications():
+            self.region = region
+            self.target_kind = "region"
+
+    def _pick_detection(self, row: int, column: int) -> None:
+        found = self.session.detection_at(row, column, self.panel_size)
+        if found is None:
+            self._report("no detection's box is there: click inside a box")
+            return
+        with self.hold_trait_notifications():
+            self.detection = found.index
+            self.target_kind = "detection"
 
     def _click_grid(self, x: float, y: float) -> None:
         """A click on a tile of the channel grid shows that channel."""
-        channel = self._session.grid_channel(self._shown_result(), self.site, int(y), int(x))
+        view = self._shown or self.view()
+        result = self.session.result(view.target, self._backward_rule())
+        cut = view.cut if self.session.views[view.input_index].kind == "volume" else None
+        channel = self.session.grid_channel(result, self.site, int(y), int(x), cut)
         if channel is not None:
             self.channel = channel
-
-    def _shown_result(self):
-        view = self._shown or self.view()
-        return self._session.result(view.target, view.rule)
 
     def _key(self, key: str, *modifiers) -> None:
         """Arrow keys with the canvas focused: left/right step the channel, up/down the site."""
@@ -589,13 +677,28 @@ class Explorer(widgets.VBox):
     # -- reading the explorer from code -------------------------------------------------
 
     @property
+    def explanation(self) -> Explanation:
+        """The engine's :class:`Explanation` behind the picture shown, for a batch of one
+        (for Guided Grad-CAM, the guided pass it is made from): what
+        ``GuidedBackprop(model).explain(explorer.inputs, ...)`` returns for the same
+        target, rule and arguments."""
+        self.refresh()
+        view = self._shown or self.view()
+        return self.session.explanation(view.target, self._backward_rule())
+
+    @property
+    def inputs(self) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The model-ready inputs of the item shown, with leading dimension 1."""
+        return self.session.inputs
+
+    @property
     def site_names(self) -> list[str]:
-        """The ReLU sites of the model on this image, in forward order."""
-        return self._session.site_names
+        """The ReLU sites of the model on this item, in forward order."""
+        return self.session.site_names
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return self._session.classes
+        return self.session.classes
 
     def refresh(self) -> dict[str, np.ndarray]:
         """Finish any pending redraw now and return :attr:`panels`."""
@@ -605,27 +708,32 @@ class Explorer(widgets.VBox):
     def readout(self, row: int, column: int) -> dict[str, object]:
         """The hover read-out for panel pixel ``(row, column)``, without a mouse."""
         self.refresh()
-        return self._session.readout(self._shown, row, column, self.panel_size)
+        size = self.panel_size
+        if not (0 <= row < size and 0 <= column < size):
+            raise ValueError(f"({row}, {column}) is outside the {size} x {size} panels")
+        return self.session.readout(self._shown, row, column, size)
 
     def figure(self) -> NotebookFigure:
         """A matplotlib figure of the panels shown, titled with the top classes."""
         pictures = self.refresh()
-        captions = self._captions(self._shown)
-        shown = {captions[name]: pictures[name] for name in PANELS}
-        probabilities = self._session.probabilities
+        words = self._captions(self._shown)
+        shown = {words[name]: pictures[name] for name in self.panel_names()}
         note = (
             "mask panels: the fraction of the site's channels on at each position "
             "(black 0, white 1)"
             if self._shown.channel == ALL_CHANNELS
             else "mask panels: white where the unit is on"
         )
-        title = top_classes_title(probabilities, self._session.classes)
+        top = self.session.top_classes(5)
+        title = "  ".join(f"{r}. {name} {100 * p:.1f}%" for r, (_, name, p) in enumerate(top, 1))
+        if self.session.output_kind == "classes":
+            title = top_classes_title(self.session.probabilities, self.session.classes)
         return panel_figure(shown, title, note=note)
 
     def run_sanity(self, max_steps: int | None = None):
-        """Cascading randomisation of the shown model on the shown image, for the class
+        """Cascading randomisation of the shown model on the shown item, for the class
         target (see the "sanity" tab); returns the :class:`~gbp_widgets.sanity.SanityResult`."""
-        session = self._session
+        session = self.session
         try:
             return self.sanity.run(session.engine.model, session.inputs, self.target, max_steps)
         except Exception as err:  # noqa: BLE001 - a failed run must not break the explorer
@@ -641,24 +749,48 @@ class Explorer(widgets.VBox):
         return out
 
 
-def _session_of(loaded, picture: Image.Image) -> ExplorerSession:
-    """A session for a :func:`load_model` result."""
-    return ExplorerSession(loaded.model, loaded.preprocess, loaded.classes, picture)
+def _open(model, inputs, image, engine_args: dict) -> ExplorerSession:
+    """The session for the constructor's arguments.
+
+    A user model that cannot be explained raises: no other model is put in its place.
+    """
+    if inputs is not None and image is not None:
+        raise ValueError("give inputs= (model-ready tensors) or image= (a picture), not both")
+    if model is None:
+        if inputs is not None:
+            raise ValueError("inputs= needs model=: the default model takes pictures (image=)")
+        return _session_of(load_model(DEFAULT_MODEL), _as_picture(image))
+    if inputs is None:
+        preprocess = engine_args["preprocess"] or Preprocessing()
+        pictured = picture_inputs(_as_picture(image), preprocess)
+        engine_args = {**engine_args, **pictured, "preprocess": preprocess}
+    else:
+        engine_args = {**engine_args, "inputs": inputs}
+    try:
+        return ExplorerSession(model, **engine_args)
+    except Exception as err:
+        raise ValueError(f"your model could not be explained: {_describe(err)}") from err
+
+
+def _session_of(loaded, picture) -> ExplorerSession:
+    """A session for a :func:`load_model` result on one picture."""
+    return ExplorerSession(
+        loaded.model,
+        **picture_inputs(picture, loaded.preprocess),
+        classes=loaded.classes,
+        preprocess=loaded.preprocess,
+    )
 
 
 def _as_picture(image: object) -> Image.Image | torch.Tensor:
+    """A picture for ``image=``: the first sample when ``None``."""
+    if image is None:
+        return sample_image(SAMPLE_NAMES[0])
     if isinstance(image, (Image.Image, torch.Tensor)):
         return image
+    if isinstance(image, str) and image in SAMPLE_NAMES:
+        return sample_image(image)
     return load_image(image)
-
-
-def _layer_choices(model: nn.Module) -> list[str]:
-    """Module paths worth offering for Grad-CAM: containers and convolutions."""
-    return [
-        path
-        for path, module in model.named_modules()
-        if path and (len(module._modules) or isinstance(module, nn.modules.conv._ConvNd))
-    ]
 
 
 def _describe(err: BaseException) -> str:

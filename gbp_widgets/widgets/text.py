@@ -6,24 +6,26 @@ import difflib
 import html
 from collections.abc import Callable, Sequence
 
-from gbp_widgets.engine import Neuron
-from gbp_widgets.widgets.session import ALL_CHANNELS, View
-
-RULE_LABELS = {
-    "gradient": "Gradient",
-    "deconvnet": "DeconvNet",
-    "guided": "Guided",
-    "gradcam": "Guided Grad-CAM",
-}
+from gbp_widgets.engine import Neuron, Region
+from gbp_widgets.explore import ALL_CHANNELS, RULE_LABELS, DetectionScore, View
 
 
 def target_words(target: int | Neuron, class_name: Callable[[int], str]) -> str:
     """``"tiger cat"``, ``"channel 635 at _blocks.9._swish#1"`` or
     ``"unit (y=3, x=4) of channel 7 at layer1.0.relu#2"``."""
+    if target is None:
+        return "the score"
+    if isinstance(target, Region):
+        where = "all positions" if target.mask is None else f"{int(target.mask.sum())} positions"
+        return f"{class_name(target.cls)} over {where}"
+    if isinstance(target, DetectionScore):
+        return f"detection #{target.index}"
     if not isinstance(target, Neuron):
         return class_name(target)
     if target.y is not None and target.x is not None:
         return f"unit (y={target.y}, x={target.x}) of channel {target.channel} at {target.site}"
+    if target.position is not None:
+        return f"unit {tuple(target.position)} of channel {target.channel} at {target.site}"
     return f"channel {target.channel} at {target.site}"
 
 
@@ -40,6 +42,7 @@ def captions(
         "forward": f"forward 1[x>0] at {site}" if site else "forward (no ReLU sites)",
         "backward": f"backward 1[g>0], {channels}",
         "product": "product: what guided passes",
+        "output": "predicted labels (click a region)",
     }
 
 
@@ -55,15 +58,18 @@ def unknown_class_message(name: str, classes: Sequence[str]) -> str:
 
 def readout_html(values: dict[str, object]) -> str:
     """The hover read-out as a one-row table: every field in its own cell, never split."""
-    attribution = ", ".join(f"{v:+.3g}" for v in values["attribution"])
-    fields = [
-        f"pixel (y={values['y']}, x={values['x']})",
-        f"input RGB {values['rgb']}",
-        f"attribution ({attribution})",
-    ]
+    numbers = ", ".join(f"{v:+.3g}" for v in values["attribution"])
+    fields = [values["where"]]
+    if "rgb" in values:
+        fields.append(f"input RGB {values['rgb']}")
+    else:
+        fields.append("input " + ", ".join(f"{v:+.3g}" for v in values["input"]))
+    fields.append(f"attribution ({numbers})")
     if "pre_activation" in values:
+        channel = values["site_channel"]
+        unit = "mean over channels" if channel is None else f"channel {channel}"
         fields += [
-            f"site unit (y={values['site_y']}, x={values['site_x']})",
+            f"site unit {tuple(values['site_position'])}, {unit}",
             f"x = {values['pre_activation']:+.4g}",
             f"output = {values['output']:.4g}",
             f"g = {values['gradient']:+.4g}",

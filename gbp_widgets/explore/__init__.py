@@ -1,0 +1,47 @@
+"""The Explorer's model of what is shown: session, state table, views and names.
+
+Torch, NumPy and pictures only: no widget library (an import-linter contract in
+pyproject.toml says so), so everything here is usable and testable without a
+notebook.
+"""
+
+from gbp_widgets.explore.names import (
+    ALL_CHANNELS,
+    COMPARED_RULES,
+    CUSTOM,
+    DISPLAY_LABELS,
+    EXPLORER_RULES,
+    INPUT_KINDS,
+    MAP_PANELS,
+    MASK_PANELS,
+    RULE_LABELS,
+    TARGET_KIND_LABELS,
+)
+from gbp_widgets.explore.outputs import Detection, DetectionScore
+from gbp_widgets.explore.session import ExplorerSession, Result, View, picture_inputs
+from gbp_widgets.explore.state import STATE, Effect, problem, traits_with
+from gbp_widgets.explore.views import Cut
+
+__all__ = [
+    "ALL_CHANNELS",
+    "COMPARED_RULES",
+    "CUSTOM",
+    "DISPLAY_LABELS",
+    "EXPLORER_RULES",
+    "INPUT_KINDS",
+    "MAP_PANELS",
+    "MASK_PANELS",
+    "RULE_LABELS",
+    "STATE",
+    "TARGET_KIND_LABELS",
+    "Cut",
+    "Detection",
+    "DetectionScore",
+    "Effect",
+    "ExplorerSession",
+    "Result",
+    "View",
+    "picture_inputs",
+    "problem",
+    "traits_with",
+]

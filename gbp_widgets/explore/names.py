@@ -1,0 +1,62 @@
+"""Every name a person reads for a choice, defined once: rules, displays, target kinds,
+input kinds. The CLI, the controls, the captions and the checks all read these."""
+
+from __future__ import annotations
+
+# Rule name -> label. Guided Grad-CAM is an Explorer rule (it needs a feature map),
+# not an engine rule.
+RULE_LABELS: dict[str, str] = {
+    "gradient": "Gradient",
+    "deconvnet": "DeconvNet",
+    "guided": "Guided",
+    "gradcam": "Guided Grad-CAM",
+}
+EXPLORER_RULES: tuple[str, ...] = tuple(RULE_LABELS)
+COMPARED_RULES: tuple[str, ...] = ("gradient", "deconvnet", "guided")
+
+DISPLAY_LABELS: dict[str, str] = {
+    "gradient": "gradient image",
+    "saliency": "saliency",
+    "positive": "positive",
+    "negative": "negative",
+    "overlay": "overlay",
+}
+
+# Target kind -> label. Which kinds a model offers depends on its output
+# (see ExplorerSession.target_kinds).
+TARGET_KIND_LABELS: dict[str, str] = {
+    "class": "class",
+    "channel": "channel at site",
+    "unit": "unit",
+    "region": "region",
+    "detection": "detection",
+}
+
+# Input kind -> (label, the input shape it shows).
+INPUT_KINDS: dict[str, tuple[str, str]] = {
+    "image": ("image", "(N, 1 or 3, H, W)"),
+    "signal": ("signal", "(N, C, L)"),
+    "volume": ("volume", "(N, C, D, H, W)"),
+    "table": ("table", "(N, F)"),
+}
+
+# Output kind -> what its scores are.
+OUTPUT_KINDS: dict[str, str] = {
+    "classes": "class scores (N, K)",
+    "dense": "a dense map of class scores (N, K, *positions)",
+    "detection": "torchvision detections (a list of dicts with boxes, labels, scores)",
+}
+
+ALL_CHANNELS = -1
+# The image or model menu's entry for one given by the user rather than chosen there.
+CUSTOM = "custom"
+
+# The panels, by row: the maps and the site's output; the three masks at the site.
+MAP_PANELS: tuple[str, ...] = ("input", "attribution", "activation")
+MASK_PANELS: tuple[str, ...] = ("forward", "backward", "product")
+
+
+def choices_text(names: object) -> str:
+    """``'a', 'b' or 'c'`` for a message."""
+    quoted = [repr(name) for name in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"

@@ -1,0 +1,105 @@
+"""What a model's output offers the Explorer: class scores, a dense map of them, or
+torchvision detections; and the targets each kind gives (classes, regions, boxes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from gbp_widgets.explore.names import OUTPUT_KINDS
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detection of the shown item: its position in the model's list, class, score
+    and box ``(x0, y0, x1, y1)`` in input pixels."""
+
+    index: int
+    label: int
+    score: float
+    box: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class DetectionScore:
+    """A target: the score of detection ``index`` of the first (only) item, ``(1,)``.
+
+    A callable, as the engine takes for outputs that are not score tensors; equal
+    objects for equal indices, so a pass is cached by detection.
+    """
+
+    index: int
+
+    def __call__(self, output: object) -> torch.Tensor:
+        return output[0]["scores"][self.index : self.index + 1]
+
+
+def output_kind(raw: object, chosen: torch.Tensor | None) -> str:
+    """``"classes"`` for ``(N, K)`` scores, ``"dense"`` for ``(N, K, *positions)``,
+    ``"score"`` for one score per item ``(N,)``, ``"detection"`` for torchvision's list
+    of dicts; a ``ValueError`` saying what the Explorer shows otherwise."""
+    if chosen is not None and chosen.dim() == 1:
+        return "score"
+    if chosen is not None and chosen.dim() == 2:
+        return "classes"
+    if chosen is not None and chosen.dim() > 2:
+        return "dense"
+    if _is_detection(raw):
+        return "detection"
+    kinds = "; ".join(OUTPUT_KINDS.values())
+    raise ValueError(
+        f"the Explorer shows models whose output is {kinds}. Choose the scores with output= "
+        "(a key, an index or a function returning a tensor)"
+    )
+
+
+def _is_detection(raw: object) -> bool:
+    return (
+        isinstance(raw, (list, tuple))
+        and len(raw) > 0
+        and isinstance(raw[0], dict)
+        and {"boxes", "scores", "labels"} <= set(raw[0])
+    )
+
+
+def detections(raw: object, threshold: float) -> list[Detection]:
+    """The first item's detections scoring at least ``threshold``, best first."""
+    found = raw[0]
+    scores = found["scores"].detach().float().cpu().numpy()
+    boxes = found["boxes"].detach().float().cpu().numpy()
+    labels = found["labels"].detach().cpu().numpy()
+    return [
+        Detection(int(i), int(labels[i]), float(scores[i]), tuple(float(v) for v in boxes[i]))
+        for i in np.argsort(-scores, kind="stable")
+        if scores[i] >= threshold
+    ]
+
+
+def detection_at(found: list[Detection], x: float, y: float) -> Detection | None:
+    """The smallest box containing input point ``(x, y)``, if any."""
+    inside = [d for d in found if d.box[0] <= x <= d.box[2] and d.box[1] <= y <= d.box[3]]
+    if not inside:
+        return None
+    return min(inside, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
+
+
+def predicted_labels(scores: torch.Tensor) -> np.ndarray:
+    """The class predicted at every position of a dense ``(1, K, *positions)`` output."""
+    return scores.detach()[0].argmax(0).cpu().numpy()
+
+
+def class_shares(scores: torch.Tensor) -> np.ndarray:
+    """``(K,)`` fraction of positions where each class is predicted, for a dense output."""
+    labels = predicted_labels(scores).reshape(-1)
+    return np.bincount(labels, minlength=scores.shape[1]) / labels.size
+
+
+def connected_region(labels: np.ndarray, position: tuple[int, ...]) -> np.ndarray:
+    """The bool mask of positions 4-connected to ``position`` with the same label
+    (face-connected in 3-D)."""
+    same = labels == labels[position]
+    components, _ = ndimage.label(same, structure=ndimage.generate_binary_structure(same.ndim, 1))
+    return components == components[position]

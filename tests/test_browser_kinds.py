@@ -1,0 +1,138 @@
+"""The signal and segmentation views in a real browser: JupyterLab on 127.0.0.1, headless
+Chromium, canvas pixels read back, a click on the label map, and the laptop-size layout."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gbp_widgets.explore import MAP_PANELS, MASK_PANELS
+from tests.jupyterlab import chromium_page, open_and_run, read_canvases, served_notebook, wait_for
+
+PANEL, GAP = 224, 8
+REPO = Path(__file__).resolve().parents[1]
+ROWS = {
+    "sig": (MAP_PANELS, MASK_PANELS),
+    "seg": (("input", "output", "attribution", "activation"), MASK_PANELS),
+}
+
+CELLS = [
+    f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+    "import torch\nfrom gbp_widgets import Explorer\n"
+    "from tests.kinds import PulseNet, TinySegmenter, built\n"
+    "torch.manual_seed(0)\n"
+    "sig = Explorer(model=built(PulseNet(2)), inputs=torch.randn(3, 2, 60), site=1)\nsig",
+    "seg = Explorer(model=built(TinySegmenter()), inputs=torch.randn(2, 3, 24, 24))\nseg",
+    "import json, numpy as np\n"
+    "np.savez('kinds.npz', **{f'sig_{k}': v for k, v in sig.refresh().items()},\n"
+    "         **{f'seg_{k}': v for k, v in seg.refresh().items()})\n"
+    "region = seg.region\n"
+    "json.dump({'kind': seg.target_kind, 'cls': None if region is None else region.cls,\n"
+    "           'mask': None if region is None else region.mask.tolist()},\n"
+    "          open('kinds.json', 'w'))\n"
+    "print('saved')",
+]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    yield from served_notebook(tmp_path_factory, "kinds.ipynb", CELLS)
+
+
+def _saved(lab, after: float = 0.0) -> tuple[dict[str, np.ndarray], dict]:
+    path, state = lab["root"] / "kinds.npz", lab["root"] / "kinds.json"
+    wait_for(lambda: state.exists() and state.stat().st_mtime > after, 90, "panels were not saved")
+    time.sleep(0.3)
+    with np.load(path) as saved:
+        panels = {name: saved[name] for name in saved.files}
+    return panels, json.loads(state.read_text())
+
+
+def _shows(page, panels: dict[str, np.ndarray]) -> bool:
+    """Every row of both explorers is on some canvas, pixel for pixel."""
+    drawn = read_canvases(page, f"c.height === {PANEL} && c.width > {PANEL}")
+
+    def row_shown(pixels, prefix, row) -> bool:
+        return pixels.shape[1] == len(row) * (PANEL + GAP) - GAP and all(
+            np.array_equal(
+                pixels[:, i * (PANEL + GAP) : i * (PANEL + GAP) + PANEL], panels[f"{prefix}_{n}"]
+            )
+            for i, n in enumerate(row)
+        )
+
+    return all(
+        any(row_shown(pixels, prefix, row) for pixels in drawn)
+        for prefix, rows in ROWS.items()
+        for row in rows
+    )
+
+
+def _rerun_save(page, lab) -> tuple[dict[str, np.ndarray], dict]:
+    before = (lab["root"] / "kinds.json").stat().st_mtime
+    page.locator(".jp-Cell").nth(2).locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+    return _saved(lab, before)
+
+
+def _label_map_box(page) -> dict:
+    """The screen box of the segmentation explorer's first row (the only 4-panel row)."""
+    width = 4 * (PANEL + GAP) - GAP
+    return page.evaluate(
+        "w => { const c = [...document.querySelectorAll('canvas')].find(c => c.width === w);"
+        " c.scrollIntoView({block: 'center'}); const r = c.getBoundingClientRect();"
+        " const o = c.closest('.jp-OutputArea-output').getBoundingClientRect();"
+        " return {left: r.left, top: r.top, right: r.right, outputLeft: o.left,"
+        " outputRight: o.right, viewport: window.innerWidth}; }",
+        width,
+    )
+
+
+def test_signal_and_segmentation_views_draw_their_panels_and_a_click_picks_a_region(lab):
+    with chromium_page(1600, 1400) as page:
+        open_and_run(page, lab, "kinds.ipynb")
+        panels, state = _saved(lab)
+        assert state["kind"] == "class"
+        wait_for(lambda: _shows(page, panels), 60, "the canvases did not show the panels")
+
+        box = _label_map_box(page)
+        # Output panel pixel (row 100, column 100) is label-map position (10, 10) of 24 x 24.
+        page.mouse.click(box["left"] + PANEL + GAP + 100, box["top"] + 100)
+        page.mouse.move(2, 2)
+        wait_for(
+            lambda: _rerun_save(page, lab)[1]["kind"] == "region", 60, "the click chose no region"
+        )
+        panels, state = _saved(lab)
+        mask = np.array(state["mask"], dtype=bool)
+        assert mask.shape == (24, 24) and mask[10, 10]
+        assert (panels["seg_output"] != 0).any()
+        wait_for(lambda: _shows(page, panels), 60, "the canvases did not follow the click")
+
+
+def test_at_laptop_size_with_the_file_browser_open_the_wider_row_fits(lab, tmp_path):
+    with chromium_page(1440, 900) as page:
+        open_and_run(page, lab, "kinds.ipynb")
+        page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
+        panels, _ = _saved(lab)
+        wait_for(lambda: _shows(page, panels), 60, "the canvases did not draw")
+        box = _label_map_box(page)
+        page.screenshot(path=str(tmp_path / "kinds-laptop.png"))
+        assert page.evaluate(
+            "() => !!document.querySelector('.jp-FileBrowser:not(.lm-mod-hidden)')"
+        ), "the file browser should be open for this check"
+        assert box["outputLeft"] <= box["left"] and box["right"] <= box["outputRight"], box
+        assert box["right"] <= box["viewport"], box
+
+        item = page.locator(".widget-hslider").filter(has_text="item").first
+        item.locator(".noUi-handle").first.focus()
+        page.keyboard.press("ArrowRight")
+        wait_for(
+            lambda: (
+                _rerun_save(page, lab)[0]["sig_input"].tobytes() != panels["sig_input"].tobytes()
+            ),
+            60,
+            "the item slider did not show another signal",
+        )

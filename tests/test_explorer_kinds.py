@@ -1,0 +1,169 @@
+"""The Explorer widget on every kind of model: the controls it offers, the picture is the
+engine's answer, clicks pick units, regions and boxes, bad values keep the old state."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from gbp_widgets import Explorer, GuidedBackprop, Neuron, Region
+from gbp_widgets.explore import DetectionScore
+from tests.kinds import PhotoAndRecord, PulseNet, TableNet, TinySegmenter, VolumeNet, built
+
+SIZE = 64
+
+
+def _direct(model, inputs, target, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return GuidedBackprop(model).explain(inputs, target=target, **kwargs)
+
+
+def test_inputs_reach_the_model_and_the_item_slider_browses_them():
+    model, signals = built(PulseNet(2)), torch.randn(5, 2, 30)
+    explorer = Explorer(model=model, inputs=signals, panel_size=SIZE)
+    assert explorer.controls.item.max == 4 and explorer.controls.item.layout.display == ""
+    assert explorer.controls.image.layout.display == "none", "no photo menu for signals"
+    before = explorer.refresh()["input"]
+    explorer.controls.item.value = 3
+    assert explorer.item == 3 and torch.equal(explorer.inputs, signals[3:4])
+    assert not np.array_equal(explorer.refresh()["input"], before)
+    target = explorer.target
+    direct = _direct(model, signals[3:4], target)
+    assert torch.equal(explorer.explanation.attribution, direct.attribution)
+
+
+def test_an_item_out_of_range_is_refused_in_place_and_the_item_kept():
+    explorer = Explorer(model=built(PulseNet(2)), inputs=torch.randn(3, 2, 30), panel_size=SIZE)
+    explorer.item = 1
+    explorer.controls.item.value = 1
+    explorer.item = 7
+    assert explorer.item == 1 and "item 7 is out of range" in explorer.message
+    assert explorer.controls.item.value == 1
+
+
+def test_bad_values_for_new_traits_are_refused_and_kept():
+    explorer = Explorer(model=built(PulseNet(2)), inputs=torch.randn(3, 2, 30), panel_size=SIZE)
+    shown = explorer.refresh()
+    for name, value, words in [
+        ("target_kind", "bogus", "unknown target kind"),
+        ("unit", ("a", "b"), "whole numbers"),
+        ("unit", (10**6,), "not a position"),
+        ("display", "overlay", "for signals"),
+        ("rule", "gradcam", "feature map"),
+    ]:
+        before = getattr(explorer, name)
+        setattr(explorer, name, value)
+        assert getattr(explorer, name) == before and words in explorer.message, name
+    assert explorer.refresh() is shown or all(
+        np.array_equal(explorer.panels[k], shown[k]) for k in shown
+    )
+
+
+def test_the_constructor_refuses_bad_state_and_unknown_arguments():
+    with pytest.raises(ValueError, match="item=9"):
+        Explorer(model=built(PulseNet(2)), inputs=torch.randn(2, 2, 30), item=9)
+    with pytest.raises(TypeError, match="unexpected arguments: imputs"):
+        Explorer(model=built(PulseNet(2)), imputs=torch.randn(2, 2, 30))
+    with pytest.raises(ValueError, match="not both"):
+        Explorer(model=built(PulseNet(2)), inputs=torch.randn(2, 2, 30), image="chelsea")
+
+
+def test_clicking_a_signal_mask_explains_that_unit():
+    model, signals = built(PulseNet(2)), torch.randn(2, 2, 30)
+    explorer = Explorer(model=model, inputs=signals, panel_size=SIZE, site=1)
+    explorer.refresh()
+    mask_row = explorer.rows[1]
+    # All channels: rows are channels; row 40 of 64 is channel 40 * 16 // 64 = 10.
+    explorer.click(mask_row, mask_row.offset("forward") + 63, 40)
+    assert (explorer.target_kind, explorer.channel, explorer.unit) == ("unit", 10, (29,))
+    target = explorer.view().target
+    assert target == Neuron(explorer.site_names[1], 10, position=(29,))
+    direct = _direct(model, signals[:1], target)
+    assert torch.equal(explorer.explanation.attribution, direct.attribution)
+
+
+def test_a_segmentation_click_on_the_output_panel_explains_that_region():
+    model, images = built(TinySegmenter()), torch.randn(2, 3, 16, 16)
+    explorer = Explorer(model=model, inputs=images, panel_size=SIZE)
+    first = explorer.rows[0]
+    assert first.names == ("input", "output", "attribution", "activation")
+    assert explorer.explanation.target.cls == explorer.target, "a class over all positions"
+    before = explorer.refresh()["attribution"]
+    explorer.click(first, first.offset("output") + 10, 50)
+    region = explorer.region
+    labels = explorer.session.predicted_labels()
+    assert explorer.target_kind == "region" and region.mask[50 * 16 // SIZE, 10 * 16 // SIZE]
+    assert (labels[region.mask] == region.cls).all()
+    direct = _direct(model, images[:1], Region(region.cls, region.mask))
+    assert torch.equal(explorer.explanation.attribution, direct.attribution)
+    assert not np.array_equal(explorer.refresh()["attribution"], before)
+    explorer.region = Region(region.cls, np.ones((4, 4), bool))
+    assert explorer.region is region and "shape (16, 16)" in explorer.message
+
+
+def test_a_volume_is_sliced_with_the_slider_and_a_bad_slice_is_refused():
+    model, volumes = built(VolumeNet()), torch.randn(2, 1, 8, 10, 12)
+    explorer = Explorer(model=model, inputs=volumes, panel_size=SIZE)
+    assert explorer.controls.slice.layout.display == "" and explorer.controls.slice.max == 7
+    before = explorer.refresh()["input"]
+    explorer.controls.slice.value = 6
+    assert explorer.slice == 6 and not np.array_equal(explorer.refresh()["input"], before)
+    explorer.slice = 8
+    assert explorer.slice == 6 and "out of range" in explorer.message
+    explorer.controls.axis.value = 2
+    assert explorer.controls.slice.max == 11
+    direct = _direct(model, volumes[:1], explorer.target)
+    assert torch.equal(explorer.explanation.attribution, direct.attribution)
+
+
+def test_a_table_with_feature_names():
+    model, rows = built(TableNet()), torch.randn(4, 6)
+    names = ["age", "height", "weight", "pulse", "sugar", "sleep"]
+    explorer = Explorer(model=model, inputs=rows, feature_names=names, panel_size=SIZE)
+    assert explorer.readout(0, 30)["where"] == "age (#0)"
+    assert [v for _, v in explorer.controls.display.options] == [
+        "gradient",
+        "saliency",
+        "positive",
+        "negative",
+    ]
+    direct = _direct(model, rows[:1], explorer.target)
+    assert torch.equal(explorer.explanation.attribution, direct.attribution)
+
+
+def test_two_inputs_and_a_dict_output_with_a_menu_for_the_input_shown():
+    model = built(PhotoAndRecord())
+    photo, record = torch.randn(2, 3, 8, 8), torch.randn(2, 5)
+    explorer = Explorer(model=model, inputs=(photo, record), forward_args=(2.0,), panel_size=SIZE)
+    assert explorer.controls.input_index.layout.display == ""
+    image_map = explorer.refresh()["attribution"]
+    explorer.controls.input_index.value = 1
+    assert explorer.input_index == 1
+    assert not np.array_equal(explorer.refresh()["attribution"], image_map)
+    direct = _direct(model, (photo[:1], record[:1]), explorer.target, forward_args=(2.0,))
+    shown = explorer.explanation.attribution
+    assert all(torch.equal(a, b) for a, b in zip(shown, direct.attribution, strict=True))
+
+
+def test_a_detector_lists_its_boxes_and_a_click_inside_one_explains_it():
+    from tests.kinds import detector, smallest_box
+
+    model = detector()
+    torch.manual_seed(1)
+    image = torch.rand(1, 3, 96, 96)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        explorer = Explorer(model=model, inputs=image, score_threshold=0.0, panel_size=96)
+    assert explorer.target_kind == "detection"
+    assert explorer.controls.detection.layout.display == ""
+    found = explorer.session.detections()
+    smallest = smallest_box(found)
+    x0, y0, x1, y1 = smallest.box
+    explorer.click(explorer.rows[0], (x0 + x1) / 2, (y0 + y1) / 2)
+    assert explorer.detection == smallest.index
+    direct = _direct(model, image, DetectionScore(smallest.index))
+    assert torch.equal(explorer.explanation.attribution, direct.attribution)
+    explorer.detection = 10**6
+    assert explorer.detection == smallest.index and "no detection" in explorer.message
