@@ -90,7 +90,8 @@ HARNESS = """
     const canvas = rows()[index];
     const data = canvas.getContext('2d').getImageData(panel * %d, 0, %d, %d).data;
     let sum = 0;
-    for (let i = 0; i < data.length; i += 12) sum = (sum * 31 + data[i]) | 0;
+    // Every 7th byte: all four channels take turns, so a cyan line on black counts too.
+    for (let i = 0; i < data.length; i += 7) sum = (sum * 31 + data[i]) | 0;
     return sum;
   };
   const button = text => [...document.querySelectorAll('button')]
@@ -99,14 +100,18 @@ HARNESS = """
     .find(s => s.textContent.includes(label)).querySelector('select');
   window.gbpActions = {
     rule: i => button(['Gradient', 'Guided'][i %% 2]).click(),
-    target: i => [...document.querySelectorAll('button')]
-      .filter(b => b.textContent.includes('%%'))[1 + (i %% 2)].click(),
+    target: i => { const top = [...document.querySelectorAll('button')]
+      .filter(b => b.textContent.includes('%%'));
+      const off = top.filter(b => !b.classList.contains('mod-active'));
+      (top.length > 2 ? top[1 + (i %% 2)] : off[0]).click(); },
     display: i => button(['saliency', 'gradient image'][i %% 2]).click(),
     channel: i => { const s = select('channel'); s.selectedIndex = 1 + (i %% 2);
       s.dispatchEvent(new Event('change', {bubbles: true})); },
     site: i => { const s = [...document.querySelectorAll('select')]
         .find(m => [...m.options].some(o => o.text.includes('#')));
-      s.selectedIndex = 3 + (i %% 2); s.dispatchEvent(new Event('change', {bubbles: true})); },
+      const a = Math.max(0, Math.min(3, s.options.length - 2));
+      s.selectedIndex = s.selectedIndex === a ? a + 1 : a;
+      s.dispatchEvent(new Event('change', {bubbles: true})); },
   };
   // Synthetic events for clicks, menus and the mouse; keys on a slider need trusted ones,
   // so for those the page starts the clock and Playwright presses the key.
@@ -183,10 +188,15 @@ def measure(kind: str, repeats: int) -> tuple[dict[str, list[float]], dict[str, 
                     index = len(browser_ms[name])
                     if name == "hover":
                         # A trusted mouse move over the masks row, alternating between points.
+                        # Scrolled into view where needed: a mouse outside the viewport
+                        # moves over nothing.
                         box = page.evaluate(
-                            "() => { const r = [...document.querySelectorAll('canvas')]"
-                            f".filter(c => c.height === {PANEL} && c.width > {PANEL})[1]"
-                            ".getBoundingClientRect(); return [r.left, r.top]; }"
+                            "() => { const c = [...document.querySelectorAll('canvas')]"
+                            f".filter(c => c.height === {PANEL} && c.width > {PANEL})[1];"
+                            " let r = c.getBoundingClientRect();"
+                            " if (r.bottom > window.innerHeight) {"
+                            " c.scrollIntoView({block: 'center'}); r = c.getBoundingClientRect(); }"
+                            " return [r.left, r.top]; }"
                         )
                         page.evaluate("w => window.gbpStart(w)", watch)
                         page.mouse.move(

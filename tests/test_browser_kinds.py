@@ -27,12 +27,24 @@ CELLS = [
     "torch.manual_seed(0)\n"
     "sig = Explorer(model=built(PulseNet(2)), inputs=torch.randn(3, 2, 60), site=1)\nsig",
     "seg = Explorer(model=built(TinySegmenter()), inputs=torch.randn(2, 3, 24, 24))\nseg",
+    "import warnings\nfrom tests.kinds import VolumeNet, detector, smallest_box\n"
+    "vol = Explorer(model=built(VolumeNet()), inputs=torch.randn(1, 1, 8, 10, 12))\n"
+    "torch.manual_seed(1)\n"
+    "with warnings.catch_warnings():\n"
+    "    warnings.simplefilter('ignore')\n"
+    "    det = Explorer(model=detector(), inputs=torch.rand(1, 3, 96, 96), score_threshold=0.0)\n"
+    "box = smallest_box(det.session.detections())\n"
+    "display(vol, det)",
     "import json, numpy as np\n"
     "np.savez('kinds.npz', **{f'sig_{k}': v for k, v in sig.refresh().items()},\n"
     "         **{f'seg_{k}': v for k, v in seg.refresh().items()})\n"
     "region = seg.region\n"
     "json.dump({'kind': seg.target_kind, 'cls': None if region is None else region.cls,\n"
-    "           'mask': None if region is None else region.mask.tolist()},\n"
+    "           'mask': None if region is None else region.mask.tolist(),\n"
+    "           'slice': vol.slice, 'detection': det.detection, 'box': box.index,\n"
+    "           'centre': [(box.box[1] + box.box[3]) / 2 * 224 / 96,\n"
+    "                      (box.box[0] + box.box[2]) / 2 * 224 / 96],\n"
+    "           'message': det.message},\n"
     "          open('kinds.json', 'w'))\n"
     "print('saved')",
 ]
@@ -73,7 +85,7 @@ def _shows(page, panels: dict[str, np.ndarray]) -> bool:
 
 def _rerun_save(page, lab) -> tuple[dict[str, np.ndarray], dict]:
     before = (lab["root"] / "kinds.json").stat().st_mtime
-    page.locator(".jp-Cell").nth(2).locator(".cm-content").click()
+    page.locator(".jp-Cell").nth(3).locator(".cm-content").click()
     page.keyboard.press("Shift+Enter")
     return _saved(lab, before)
 
@@ -135,4 +147,41 @@ def test_at_laptop_size_with_the_file_browser_open_the_wider_row_fits(lab, tmp_p
             ),
             60,
             "the item slider did not show another signal",
+        )
+
+
+def test_volume_slices_and_detector_boxes_through_the_real_controls(lab):
+    with chromium_page(1600, 1400) as page:
+        open_and_run(page, lab, "kinds.ipynb")
+        panels, state = _saved(lab)
+        assert state["slice"] == 0 and state["detection"] != state["box"]
+
+        slider = page.locator(".widget-hslider:visible").filter(has_text="slice").first
+        slider.locator(".noUi-handle").first.focus()
+        page.keyboard.press("End")
+        wait_for(lambda: _rerun_save(page, lab)[1]["slice"] == 7, 60, "the slice did not move")
+
+        # The detector's input panel: the first row of the last Explorer on the page.
+        left, top = page.evaluate(
+            f"() => {{ const c = [...document.querySelectorAll('canvas')]"
+            f".filter(c => c.height === {PANEL} && c.width > {PANEL} && c.offsetParent)"
+            ".at(-2); c.scrollIntoView({block: 'center'});"
+            " const r = c.getBoundingClientRect(); return [r.left, r.top]; }"
+        )
+        row, column = state["centre"]
+        page.mouse.click(left + column, top + row)
+        page.mouse.move(2, 2)
+        wait_for(
+            lambda: _rerun_save(page, lab)[1]["detection"] == state["box"],
+            60,
+            "a click inside the smallest box did not explain that detection",
+        )
+
+        threshold = page.locator(".widget-hslider:visible").filter(has_text="min score").first
+        threshold.locator(".noUi-handle").first.focus()
+        page.keyboard.press("End")
+        wait_for(
+            lambda: "no detection scores at least 1" in _rerun_save(page, lab)[1]["message"],
+            60,
+            "a threshold above every score got no answer",
         )

@@ -99,6 +99,9 @@ def test_a_segmentation_click_on_the_output_panel_explains_that_region():
     direct = _direct(model, images[:1], Region(region.cls, region.mask))
     assert torch.equal(explorer.explanation.attribution, direct.attribution)
     assert not np.array_equal(explorer.refresh()["attribution"], before)
+    position = (50 * 16 // SIZE, 10 * 16 // SIZE)
+    hovered = explorer.readout(50, 10)
+    assert hovered["predicted"] == explorer.classes[labels[position]]
     explorer.region = Region(region.cls, np.ones((4, 4), bool))
     assert explorer.region is region and "shape (16, 16)" in explorer.message
 
@@ -167,3 +170,19 @@ def test_a_detector_lists_its_boxes_and_a_click_inside_one_explains_it():
     assert torch.equal(explorer.explanation.attribution, direct.attribution)
     explorer.detection = 10**6
     assert explorer.detection == smallest.index and "no detection" in explorer.message
+
+
+def test_every_control_shows_its_traits_value_after_the_choices_change():
+    explorer = Explorer(model=built(PulseNet(2)), inputs=torch.randn(3, 2, 30), panel_size=SIZE)
+    c = explorer.controls
+    shown = {
+        "rule": c.rule.value,
+        "display": c.display.value,
+        "target_kind": c.target_kind.value,
+        "item": c.item.value,
+        "site": c.site_slider.value,
+    }
+    assert shown == {
+        name: getattr(explorer, name) for name in ("rule", "display", "target_kind", "item", "site")
+    }
+    assert explorer.rule == "guided" and c.rule.value == "guided"

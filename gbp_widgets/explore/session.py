@@ -677,6 +677,10 @@ class ExplorerSession:
         if shown.kind == "image":
             y, x = spot.index[1:]
             values.update(y=y, x=x, rgb=tuple(int(v) for v in self.photo()[y, x]))
+        if self.output_kind == "dense":
+            labels = self.predicted_labels()
+            at = self._output_position(labels.shape, row, column, size, view.cut)
+            values["predicted"] = self.class_name(int(labels[at]))
         unit = self.unit_at(view, row, column, size) if result.sites else None
         if unit is None:
             return values

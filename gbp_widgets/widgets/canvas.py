@@ -88,14 +88,22 @@ class PanelStrip:
             return None
         return self.names[index], row, inside
 
-    def draw(self, pictures: Mapping[str, np.ndarray], captions: Mapping[str, str]) -> None:
+    def draw(
+        self,
+        pictures: Mapping[str, np.ndarray],
+        captions: Mapping[str, str],
+        fitted: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Show ``pictures`` (any size, scaled to the panel) under ``captions``;
+        ``fitted``, when given, holds them already at the panel size."""
         for name, caption in zip(self.names, self.captions.children, strict=True):
             text = html.escape(captions.get(name, name))
             # One line of fixed height: a long site name is cut with an ellipsis (the whole
             # name shows on hover) instead of wrapping and moving the canvas down.
             caption.value = (
                 f"<div title='{text}' style='white-space:nowrap;overflow:hidden;"
-                f"text-overflow:ellipsis;height:1.5em;line-height:1.5em'><b>{text}</b></div>"
+                f"text-overflow:ellipsis;height:1.5em;line-height:1.5em;"
+                f"max-width:{self.size - 4}px'><b>{text}</b></div>"
             )
         # Send only the pictures that changed. The browser decodes pictures one after
         # another (about 12 ms each in headless Chromium), so when several panels of the row
@@ -104,7 +112,7 @@ class PanelStrip:
         layer = self.canvas[0]
         if len(changed) > 1:
             with hold_canvas():
-                put_picture(layer, self._row(pictures), 0, 0)
+                put_picture(layer, self._row(fitted or pictures), 0, 0)
             self._drawn.update((name, pictures[name]) for name in changed)
             return
         with hold_canvas():

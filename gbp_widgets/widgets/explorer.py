@@ -147,6 +147,7 @@ class Explorer(widgets.VBox):
         self._channels_stale = False
         self._shown: View | None = None
         self.panels: dict[str, np.ndarray] = {}
+        self._scaled: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.comparison: dict[str, np.ndarray] = {}
         engine_args = dict(
             output=output,
@@ -409,8 +410,10 @@ class Explorer(widgets.VBox):
             c.slice.max = max(self._extent() - 1, 0)
             self._keep_valid(top)
             c.offer_displays(session.views[self.input_index].displays)
-            for name, control in (("target_kind", c.target_kind), ("display", c.display)):
-                control.value = getattr(self, name)
+            # New options may have moved a control off its trait's value: show the state.
+            for name, control in _BOUND.items():
+                for part in (control,) if isinstance(control, str) else control:
+                    getattr(c, part).value = getattr(self, name)
         self._offer_detections()
         self._build_rows()
         self._show_class_name(None)
@@ -557,18 +560,28 @@ class Explorer(widgets.VBox):
                 warnings.simplefilter("ignore")
                 pictures = self.session.panels(view, self.panel_size)
             words = self._captions(view)
+            fitted = self._fitted(pictures)
             for strip in self.rows:
-                strip.draw(pictures, words)
+                strip.draw(pictures, words, fitted)
             self.grid.draw(pictures["grid"])
             self._draw_comparison(view)
         except Exception as err:  # noqa: BLE001 - keep showing the last good picture
             self._report(_describe(err))
             return
-        self.panels = {
-            name: render.fit(picture, self.panel_size) if name != "grid" else picture
-            for name, picture in pictures.items()
-        }
+        self.panels = fitted
         self._shown = view
+
+    def _fitted(self, pictures: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The pictures at the panel size; one that did not change is not scaled again
+        (scaling every panel on every redraw cost a third of a site change)."""
+        fitted = {}
+        for name, picture in pictures.items():
+            source, scaled = self._scaled.get(name, (None, None))
+            if source is not picture:
+                scaled = picture if name == "grid" else render.fit(picture, self.panel_size)
+                self._scaled[name] = (picture, scaled)
+            fitted[name] = scaled
+        return fitted
 
     def _draw_comparison(self, view: View) -> None:
         with_cam = view.rule == "gradcam"

@@ -42,7 +42,7 @@ def captions(
         "forward": f"forward 1[x>0] at {site}" if site else "forward (no ReLU sites)",
         "backward": f"backward 1[g>0], {channels}",
         "product": "product: what guided passes",
-        "output": "predicted labels (click a region)",
+        "output": "predicted labels (hover: class, click: region)",
     }
 
 
@@ -65,6 +65,8 @@ def readout_html(values: dict[str, object]) -> str:
     else:
         fields.append("input " + ", ".join(f"{v:+.3g}" for v in values["input"]))
     fields.append(f"attribution ({numbers})")
+    if "predicted" in values:
+        fields.append(f"predicted: {values['predicted']}")
     if "pre_activation" in values:
         channel = values["site_channel"]
         unit = "mean over channels" if channel is None else f"channel {channel}"
