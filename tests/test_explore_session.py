@@ -283,3 +283,16 @@ def test_a_region_trait_value_is_checked_against_the_outputs_positions():
     assert "shape (16, 16)" in problem("region", Region(1, np.ones((4, 4), bool)), session, state)
     assert problem("region", Region(1, np.ones((16, 16), bool)), session, state) == ""
     assert "out of range" in problem("region", Region(7, np.ones((16, 16), bool)), session, state)
+
+
+def test_a_point_outside_every_box_picks_no_detection():
+    from gbp_widgets.explore import Detection
+    from gbp_widgets.explore.outputs import detection_at
+
+    found = [
+        Detection(0, 1, 0.9, (10.0, 10.0, 50.0, 50.0)),
+        Detection(1, 2, 0.8, (20.0, 20.0, 30.0, 30.0)),
+    ]
+    assert detection_at(found, 60.0, 60.0) is None
+    assert detection_at(found, 25.0, 25.0).index == 1, "the smallest box holding the point"
+    assert detection_at(found, 12.0, 45.0).index == 0

@@ -170,6 +170,10 @@ def test_a_detector_lists_its_boxes_and_a_click_inside_one_explains_it():
     assert torch.equal(explorer.explanation.attribution, direct.attribution)
     explorer.detection = 10**6
     assert explorer.detection == smallest.index and "no detection" in explorer.message
+    explorer.score_threshold = 1.0
+    assert explorer.detection is None
+    explorer.click(explorer.rows[0], 48, 48)
+    assert "no detection's box is there" in explorer.message
 
 
 def test_every_control_shows_its_traits_value_after_the_choices_change():
