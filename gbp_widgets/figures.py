@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -46,7 +47,8 @@ def panel_figure(
     axes = figure.subplots(1, count, squeeze=False)[0]
     for axis, (caption, picture) in zip(axes, panels.items(), strict=True):
         axis.imshow(picture, interpolation="nearest")
-        axis.set_title(caption, fontsize=10)
+        # Wrapped, so a long caption never runs into its neighbour's.
+        axis.set_title("\n".join(textwrap.wrap(caption, 30)) or caption, fontsize=10)
         axis.set_axis_off()
     if title:
         figure.suptitle(title, fontsize=10)

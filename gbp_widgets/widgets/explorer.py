@@ -729,7 +729,8 @@ class Explorer(widgets.VBox):
     def figure(self) -> NotebookFigure:
         """A matplotlib figure of the panels shown, titled with the top classes."""
         pictures = self.refresh()
-        words = self._captions(self._shown)
+        # A picture cannot be hovered or clicked: its label map is only labels.
+        words = {**self._captions(self._shown), "output": "predicted labels"}
         shown = {words[name]: pictures[name] for name in self.panel_names()}
         note = (
             "mask panels: the fraction of the site's channels on at each position "
@@ -739,8 +740,11 @@ class Explorer(widgets.VBox):
         )
         top = self.session.top_classes(5)
         title = "  ".join(f"{r}. {name} {100 * p:.1f}%" for r, (_, name, p) in enumerate(top, 1))
-        if self.session.output_kind == "classes":
+        kind = self.session.output_kind
+        if kind == "classes":
             title = top_classes_title(self.session.probabilities, self.session.classes)
+        elif kind in ("dense", "detection"):
+            title = {"dense": "share of positions: ", "detection": "scores: "}[kind] + title
         return panel_figure(shown, title, note=note)
 
     def run_sanity(self, max_steps: int | None = None):
