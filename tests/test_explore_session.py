@@ -296,3 +296,24 @@ def test_a_point_outside_every_box_picks_no_detection():
     assert detection_at(found, 60.0, 60.0) is None
     assert detection_at(found, 25.0, 25.0).index == 1, "the smallest box holding the point"
     assert detection_at(found, 12.0, 45.0).index == 0
+
+
+def test_per_item_extra_arguments_are_sliced_with_the_item():
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = torch.nn.Linear(4, 3)
+
+        def forward(self, x, scale, bias=0.0):
+            return torch.relu(self.body(x)) * scale + bias
+
+    model = built(Scaled())
+    inputs, scale = torch.randn(3, 4), torch.tensor([[1.0], [-2.0], [3.0]])
+    bias = torch.randn(3, 3)
+    session = ExplorerSession(model, inputs, forward_args=(scale,), forward_kwargs={"bias": bias})
+    session.set_item(1)
+    direct = _direct(
+        model, inputs[1:2], 0, forward_args=(scale[1:2],), forward_kwargs={"bias": bias[1:2]}
+    )
+    _assert_same(session.explanation(0, "guided"), direct)
+    assert torch.equal(session.recording.logits, direct.logits)

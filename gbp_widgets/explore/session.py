@@ -193,11 +193,9 @@ class ExplorerSession:
         tensors = tuple(t[self.item : self.item + 1] for t in self.batch)
         return tensors if self.as_tuple else tensors[0]
 
-    def item_arguments(self) -> tuple[tuple, dict]:
-        """The extra forward arguments for the item shown (per-item tensors sliced)."""
-        return self._arguments_of(self.item)
-
     def _arguments_of(self, item: int) -> tuple[tuple, dict]:
+        """The extra forward arguments for ``item`` (per-item tensors sliced)."""
+
         def sliced(value: object) -> object:
             n = self.count
             if n > 1 and isinstance(value, torch.Tensor) and value.dim() and value.shape[0] == n:
