@@ -174,7 +174,7 @@ class ExplorerSession:
 
     def set_item(self, item: int) -> None:
         """Show item ``item`` of the batch: one forward pass."""
-        count = self.batch[0].shape[0]
+        count = self.count
         if not 0 <= item < count:
             raise ValueError(f"item {item} is out of range: there are {count} (0 to {count - 1})")
         recording = self._record(item, self._layer)
@@ -206,11 +206,6 @@ class ExplorerSession:
             tuple(sliced(a) for a in self.forward_args),
             {k: sliced(v) for k, v in self.forward_kwargs.items()},
         )
-
-    @property
-    def view(self) -> InputView:
-        """The first input's view."""
-        return self.views[0]
 
     @property
     def kind(self) -> str:
@@ -268,21 +263,15 @@ class ExplorerSession:
     # -- what the model said ------------------------------------------------------------
 
     def _class_names(self, classes) -> tuple[str, ...]:
-        if self.output_kind == "score":
-            count = 1
-        elif self.output_kind == "detection":
-            if classes is not None:
-                return tuple(classes)
-            return coco_classes()
-        else:
-            count = self.recording.logits.shape[1]
+        kind = self.output_kind
+        if kind == "detection":
+            return tuple(classes) if classes is not None else coco_classes()
+        count = 1 if kind == "score" else self.recording.logits.shape[1]
         if classes is None:
-            if count == 1000:
-                return imagenet_classes()
+            if kind == "score":
+                return ("score",)
             return (
-                ("score",)
-                if self.output_kind == "score"
-                else tuple(f"class {i}" for i in range(count))
+                imagenet_classes() if count == 1000 else tuple(f"class {i}" for i in range(count))
             )
         if len(classes) != count:
             raise ValueError(f"{len(classes)} class names given for a model with {count} outputs")
@@ -552,9 +541,8 @@ class ExplorerSession:
             labels = labels[None]
             chosen = chosen[None] if chosen is not None else None
         elif labels.ndim == 3:
-            index = view.cut.at(labels.shape[view.cut.axis])
-            labels = np.take(labels, index, axis=view.cut.axis)
-            chosen = np.take(chosen, index, axis=view.cut.axis) if chosen is not None else None
+            labels = view.cut.take(labels)
+            chosen = view.cut.take(chosen) if chosen is not None else None
         return drawing.label_map(labels, chosen)
 
     def region_at(self, row: int, column: int, size: int, cut: Cut) -> Region:

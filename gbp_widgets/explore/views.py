@@ -34,6 +34,12 @@ class Cut:
         """The matching index in a tensor of ``extent`` along the same axis."""
         return min(self.index * extent // max(self.extent, 1), extent - 1)
 
+    def take(self, values: np.ndarray, first: int = 0) -> np.ndarray:
+        """The slice of ``values`` at the matching index, its spatial axes starting at
+        dimension ``first`` (1 for ``(C, D, H, W)``, 0 for ``(D, H, W)`` or a photo)."""
+        axis = first + self.axis
+        return np.take(values, self.at(values.shape[axis]), axis=axis)
+
 
 @dataclass(frozen=True)
 class Spot:
@@ -107,11 +113,11 @@ class VolumeView(ImageView):
 
     def plane(self, values: np.ndarray, cut: Cut) -> np.ndarray:
         """``(C, a, b)``: the slice of ``(C, D, H, W)`` values at ``cut``."""
-        return np.take(values, cut.at(values.shape[1 + cut.axis]), axis=1 + cut.axis)
+        return cut.take(values, first=1)
 
     def photo_plane(self, picture: np.ndarray, cut: Cut) -> np.ndarray:
         """``(a, b, 3)``: the slice of a ``(D, H, W, 3)`` photo at ``cut``."""
-        return np.take(picture, cut.at(picture.shape[cut.axis]), axis=cut.axis)
+        return cut.take(picture)
 
     def input_picture(self, values, picture, size, cut):
         return render.fit(render.to_rgba(self.photo_plane(picture, cut)), size)
@@ -202,9 +208,7 @@ def site_plane(values: np.ndarray, channel: int, cut: Cut | None) -> np.ndarray:
     values = np.asarray(values)
     spatial = values.ndim - 1
     if spatial == 3:
-        axis = cut.axis if cut is not None else 0
-        index = cut.at(values.shape[1 + axis]) if cut is not None else 0
-        values = np.take(values, index, axis=1 + axis)
+        values = (cut or Cut()).take(values, first=1)
         spatial = 2
     if spatial == 2:
         chosen = values[channel] if channel != ALL_CHANNELS else values.mean(axis=0)

@@ -444,7 +444,8 @@ class Explorer(widgets.VBox):
         detector = session.output_kind == "detection"
         if not detector:
             self.target = top[0][0] if top else 0
-        self.detection = top[0][0] if detector and top else None
+        # The best detection is chosen again by _offer_detections.
+        self.detection = None
         self.region = None
         self.unit = ()
         kinds = session.target_kinds()
