@@ -47,15 +47,17 @@ class _Rectifier(torch.autograd.Function):
 
 
 class Patched:
-    """What the patched run saw: the output of each rectifier call, in order."""
+    """What the patched run saw: the output and upper bound of each rectifier call, in order."""
 
     def __init__(self, rule: BackwardRule) -> None:
         self.rule = rule
         self.outputs: list[torch.Tensor] = []
+        self.uppers: list[float | None] = []
 
     def rectify(self, x: torch.Tensor, upper: float | None, inplace: bool) -> torch.Tensor:
         out = _Rectifier.apply(x, upper, inplace, self.rule, len(self.outputs))
         self.outputs.append(out)
+        self.uppers.append(upper)
         return out
 
 
@@ -151,3 +153,19 @@ def reference_general(
         leaves = tuple(t.detach().clone().requires_grad_(True) for t in inputs)
         raw = model(*(leaf.clone() for leaf in leaves), *forward_args, **(forward_kwargs or {}))
         return torch.autograd.grad(score_of(raw), leaves, allow_unused=True)
+
+
+def reference_masks(model, inputs, score_of, rule: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(forward, backward)`` bool masks at every rectifier call, in call order, under
+    ``rule``: ``1[x>0]`` (``1[0<x<k]``) and ``1[g>0]`` for the gradient ``g`` of
+    ``score_of(raw output)`` arriving at the call's output."""
+    with patched_rectifiers(formula(rule)) as seen:
+        leaves = tuple(t.detach().clone().requires_grad_(True) for t in inputs)
+        score = score_of(model(*(leaf.clone() for leaf in leaves)))
+        grads = torch.autograd.grad(score, seen.outputs, allow_unused=True)
+    masks = []
+    for out, upper, grad in zip(seen.outputs, seen.uppers, grads, strict=True):
+        forward = (out > 0) if upper is None else (out > 0) & (out < upper)
+        backward = torch.zeros_like(forward) if grad is None else grad > 0
+        masks.append((forward, backward))
+    return masks

@@ -55,7 +55,9 @@ def prepare_inputs(model: nn.Module, inputs: Inputs) -> PreparedInputs:
     with one ``N``) and return them batched on the model's device and dtype.
 
     A 3-D tensor is one unbatched image only for a model whose first layer is
-    a 2-D convolution; otherwise dimension 0 is the batch.
+    a 2-D convolution; otherwise dimension 0 is the batch. Whether the model
+    can take them is not guessed here: the forward pass tells
+    (:mod:`gbp_widgets.engine.failures`).
     """
     as_tuple = isinstance(inputs, tuple)
     given = inputs if as_tuple else (inputs,)
@@ -75,8 +77,6 @@ def prepare_inputs(model: nn.Module, inputs: Inputs) -> PreparedInputs:
         )
     if 0 in sizes:
         raise ValueError("inputs is an empty batch (N = 0): give at least one item")
-    if not as_tuple and layer is not None:
-        _check_against_layer(batched[0], *layer)
     device, dtype = model_device_and_dtype(model)
     tensors = tuple(t.to(device=device, dtype=dtype) for t in batched)
     return PreparedInputs(tensors, given, unbatched, as_tuple)
@@ -109,43 +109,6 @@ def _is_conv(layer: tuple[str, nn.Module] | None, dims: int) -> bool:
         layer is not None
         and isinstance(layer[1], nn.modules.conv._ConvNd)
         and (len(layer[1].kernel_size) == dims)
-    )
-
-
-def _check_against_layer(batch: torch.Tensor, path: str, layer: nn.Module) -> None:
-    """Refuse an input the model's first layer cannot take, naming the layer read."""
-    kind = type(layer).__name__
-    if isinstance(layer, nn.modules.conv._ConvNd):
-        rank = len(layer.kernel_size) + 2
-        if batch.dim() == rank and batch.shape[1] != layer.in_channels:
-            raise ValueError(
-                f"inputs of shape {tuple(batch.shape)} have {batch.shape[1]} channels, but the "
-                f"model's first layer {path!r} ({kind}) expects {layer.in_channels}: convert "
-                "the inputs (e.g. grayscale to RGB) to match"
-            )
-        return
-    features = batch.shape[1:].numel()
-    if batch.shape[-1] != layer.in_features and features != layer.in_features:
-        raise ValueError(
-            f"inputs of shape {tuple(batch.shape)} do not fit the model's first layer "
-            f"{path!r} ({kind}), which takes {layer.in_features} features: give "
-            f"(N, {layer.in_features}) inputs"
-        )
-
-
-def shape_hint(model: nn.Module, batch: torch.Tensor) -> str:
-    """Why a forward pass may have failed on ``batch``: its rank against the first layer's."""
-    layer = first_layer(model)
-    if layer is None or not isinstance(layer[1], nn.modules.conv._ConvNd):
-        return ""
-    dims = len(layer[1].kernel_size)
-    if batch.dim() == dims + 2:
-        return ""
-    names = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
-    return (
-        f"the model's first layer {layer[0]!r} ({type(layer[1]).__name__}) takes "
-        f"{names.get(dims, f'rank {dims + 2}')} inputs, and the inputs have shape "
-        f"{tuple(batch.shape)}"
     )
 
 

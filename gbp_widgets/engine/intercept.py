@@ -18,7 +18,8 @@ import torch
 from torch.autograd.function import once_differentiable
 from torch.overrides import TorchFunctionMode
 
-from gbp_widgets.engine.rules import apply_rule
+from gbp_widgets.engine.recurrent import FUSED_RELU, FUSED_UNCOVERED, unrolled
+from gbp_widgets.engine.rules import apply_rule, forward_mask
 from gbp_widgets.engine.sites import BackwardState
 
 # Element-wise nonlinearities the three rules say nothing about: seen, reported,
@@ -57,7 +58,7 @@ _CANDIDATES = frozenset(
 )
 
 
-_WATCHED = _CANDIDATES | UNCOVERED
+_WATCHED = _CANDIDATES | UNCOVERED | FUSED_RELU | FUSED_UNCOVERED.keys()
 
 
 class ReluCall(NamedTuple):
@@ -136,7 +137,7 @@ def _relu(args, kwargs, inplace):
 
 def _relu6(args, kwargs, inplace):
     inplace = inplace or _arg(args, kwargs, 1, "inplace", False)
-    return ReluCall(args[0], "relu6", 6.0, inplace, inplace)
+    return ReluCall(args[0], "relu6", 6.0, inplace, False)
 
 
 def _hardtanh(args, kwargs, inplace):
@@ -161,7 +162,7 @@ def _threshold(args, kwargs, inplace):
     value = _arg(args, kwargs, 2, "value", None)
     inplace = inplace or _arg(args, kwargs, 3, "inplace", False)
     if _is_number(threshold) and threshold == 0 and _is_number(value) and value == 0:
-        return ReluCall(args[0], "relu", None, inplace, inplace)
+        return ReluCall(args[0], "relu", None, inplace, False)
     return Uncovered("threshold")
 
 
@@ -199,11 +200,11 @@ def _bounded(x: torch.Tensor, low, high, inplace: bool) -> ReluCall | None:
     ):
         return None
     if high is None:
-        return ReluCall(x, "relu", None, inplace, inplace)
+        return ReluCall(x, "relu", None, inplace, False)
     if not _is_number(high) or high <= 0:
         return None
     kind = "relu6" if high == 6 else "hardtanh"
-    return ReluCall(x, kind, float(high), inplace, inplace)
+    return ReluCall(x, kind, float(high), inplace, False)
 
 
 def _is_number(value: object) -> bool:
@@ -233,9 +234,12 @@ def _arg(args: tuple, kwargs: dict, position: int, keyword: str, default):
 class RuleReLU(torch.autograd.Function):
     """ReLU / clamp(0, k) whose backward applies the rule current at backward time.
 
-    It saves what plain PyTorch saves (the output of ``relu`` and of in-place
-    calls, the input otherwise), so code that edits a tensor in place after
-    the call runs exactly when it runs without the engine.
+    Code that edits a tensor in place after the call runs exactly when it runs
+    without the engine: like plain PyTorch, it saves the output of ``relu`` and
+    ``relu_`` (whose backward breaks when the output is edited later) and the
+    input of other out-of-place calls; the other in-place calls (``clamp_``,
+    ``hardtanh_``, ``threshold_``, ``relu6(inplace=True)``) keep their forward
+    mask, which no later edit of the output or its base can touch.
     """
 
     @staticmethod
@@ -245,8 +249,13 @@ class RuleReLU(torch.autograd.Function):
             ctx.mark_dirty(x)
         else:
             out = x.relu() if upper is None else x.clamp(0.0, upper)
-        # Either one gives the forward mask: x>0 exactly when y>0, 0<x<k exactly when 0<y<k.
-        ctx.save_for_backward(out if inplace or saves_output else x)
+        # Each gives the forward mask: x>0 exactly when y>0, 0<x<k exactly when 0<y<k.
+        if saves_output:
+            ctx.save_for_backward(out)
+        elif inplace:
+            ctx.save_for_backward(forward_mask(out, upper))
+        else:
+            ctx.save_for_backward(x)
         ctx.upper, ctx.state, ctx.index = upper, state, index
         return out
 
@@ -284,6 +293,10 @@ class ReluInterceptor(TorchFunctionMode):
         # Most calls (convolutions, adds, views) are none of ours: one set look-up.
         if name.rstrip("_") not in _WATCHED:
             return func(*args, **kwargs)
+        if name in FUSED_RELU and torch.is_grad_enabled():
+            return unrolled(name, args, kwargs, self._rectify)
+        if name in FUSED_UNCOVERED and torch.is_grad_enabled():
+            self._on_uncovered(FUSED_UNCOVERED[name])
         call = parse_call(name, args, kwargs)
         if isinstance(call, ReluCall):
             if _differentiable(call.input):
@@ -295,6 +308,12 @@ class ReluInterceptor(TorchFunctionMode):
             else:
                 self._report_hidden(call.kind)
         return func(*args, **kwargs)
+
+    def _rectify(self, x: torch.Tensor) -> torch.Tensor:
+        """One ReLU of a fused recurrent kernel written out step by step."""
+        if _differentiable(x):
+            return self._on_relu(ReluCall(x, "relu", None, False, True))
+        return x.relu()
 
     def _report_hidden(self, kind: str) -> None:
         """Report a call whose gradient a custom autograd Function's backward decides."""

@@ -9,8 +9,8 @@ from torch import nn
 
 from gbp_widgets.engine.bitmask import PackedMask, pack
 from gbp_widgets.engine.explanation import Explanation
+from gbp_widgets.engine.failures import FirstLayerCall, failure_hint
 from gbp_widgets.engine.guard import eager_only, evaluation_mode, model_lock
-from gbp_widgets.engine.inputs import shape_hint
 from gbp_widgets.engine.intercept import ReluCall, ReluInterceptor, RuleReLU
 from gbp_widgets.engine.modules import CallNamer, OutputKeeper
 from gbp_widgets.engine.outputs import OutputChoice, OutputError, choose_output, detached
@@ -105,12 +105,13 @@ class Recording:
         # Clones, so a model that rectifies its input in place does not write
         # into the leaves that gradients are taken with respect to.
         copies = [leaf.clone() for leaf in self.inputs]
+        watch = FirstLayerCall(model)
         try:
             with model_lock(model), evaluation_mode(model), self._keeper.active(), eager_only():
-                with interceptor:
+                with watch.watching(), interceptor:
                     return model(*copies, *args, **kwargs)
         except (RuntimeError, ValueError, IndexError) as err:
-            hint = shape_hint(model, self.inputs[0]) if len(self.inputs) == 1 else ""
+            hint = failure_hint(err, model, self.inputs, watch.first)
             if hint:
                 raise ValueError(f"the model could not run on these inputs: {hint}") from err
             raise

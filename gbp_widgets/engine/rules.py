@@ -40,6 +40,14 @@ def packed_forward_mask(output: torch.Tensor, upper: float | None) -> PackedMask
     return pack_interval(output, 0.0, upper)
 
 
+def forward_mask(output: torch.Tensor, upper: float | None) -> torch.Tensor:
+    """Forward mask ``1[x>0]`` (or ``1[0<x<upper]``) read from the output ``y``, as a
+    bool tensor of ``y``'s shape: what an in-place call keeps for its backward, since
+    code after it may overwrite ``y`` (a quarter of the memory of a copy of ``y``)."""
+    above = output > 0
+    return above if upper is None else above & (output < upper)
+
+
 def packed_backward_mask(grad: torch.Tensor) -> PackedMask:
     """Backward mask ``1[g>0]`` of the gradient arriving at the ReLU output, bit-packed."""
     return pack_interval(grad, 0.0)
@@ -50,15 +58,18 @@ def apply_rule(
 ) -> torch.Tensor:
     """Gradient passed below a ReLU-family call under ``rule``.
 
-    ``saved`` is the call's input ``x`` or its output ``y``: the forward mask is
-    the same read from either (``x>0`` exactly when ``y>0``, ``0<x<k`` exactly
-    when ``0<y<k``). ``grad`` and ``saved`` have the same shape; so does the
-    result. Written with autograd's own fused backward kernels, so the rules
-    cost about what plain backprop costs.
+    ``saved`` is the call's input ``x``, its output ``y`` or the bool forward
+    mask itself (:func:`forward_mask`): the forward mask is the same read from
+    either (``x>0`` exactly when ``y>0``, ``0<x<k`` exactly when ``0<y<k``).
+    ``grad`` and ``saved`` have the same shape; so does the result. Written
+    with autograd's own fused backward kernels, so the rules cost about what
+    plain backprop costs.
     """
     if rule == "deconvnet":
         return grad.clamp(min=0.0)
-    if upper is None:
+    if saved.dtype == torch.bool:
+        through = torch.where(saved, grad, 0.0)
+    elif upper is None:
         through = torch.ops.aten.threshold_backward(grad, saved, 0)
     else:
         through = torch.ops.aten.hardtanh_backward(grad, saved, 0.0, upper)

@@ -1,0 +1,138 @@
+"""Why a forward pass failed on the inputs, told only after it failed.
+
+Nothing here refuses inputs in advance: a model may reshape, patch or
+space-to-depth its input before any layer sees it, so guessing from the first
+layer *registered* would block models that run. Instead, the first
+convolution or linear layer *called* is noted during the forward pass, and
+when the pass fails, that layer and the layer that failed are held against
+the tensors they received: a hint is given only where a layer received one of
+the inputs as it was given and cannot take it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+
+import torch
+from torch import nn
+
+_LAYERS = (nn.modules.conv._ConvNd, nn.Linear)
+_RANK_NAMES = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+
+# (path, layer, the tensor it received)
+LayerCall = tuple[str, nn.Module, torch.Tensor]
+
+
+class FirstLayerCall:
+    """Notes the first convolution or linear layer that ``model`` calls, with its input.
+
+    The hooks remove themselves at that first call, so the rest of the pass
+    runs without them; they react only in the thread that entered
+    :meth:`watching`.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self._model = model
+        self._handles: list = []
+        self._owner: int | None = None
+        self.first: LayerCall | None = None
+
+    @contextmanager
+    def watching(self) -> Iterator[FirstLayerCall]:
+        self._owner = threading.get_ident()
+        try:
+            for path, module in self._model.named_modules():
+                if isinstance(module, _LAYERS):
+                    self._handles.append(module.register_forward_pre_hook(self._hook(path)))
+            yield self
+        finally:
+            self._remove()
+            self._owner = None
+
+    def _hook(self, path: str):
+        def hook(module: nn.Module, args: tuple) -> None:
+            if threading.get_ident() != self._owner or self.first is not None:
+                return
+            if args and isinstance(args[0], torch.Tensor):
+                self.first = (path, module, args[0])
+            self._remove()
+
+        return hook
+
+    def _remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+
+def failure_hint(
+    error: BaseException,
+    model: nn.Module,
+    inputs: tuple[torch.Tensor, ...],
+    first: LayerCall | None,
+) -> str:
+    """What in ``inputs`` the model could not take, or ``""`` when nothing can be said.
+
+    The layer that raised (the innermost convolution or linear layer of
+    ``model`` in ``error``'s traceback) is looked at first, then the first layer
+    called; each only when the tensor it received has the shape of one of the
+    inputs, so the hint names a layer that really saw them.
+    """
+    for call in (_failed_layer(error, model), first):
+        if call is None:
+            continue
+        path, layer, received = call
+        if any(received.shape == given.shape for given in inputs):
+            hint = mismatch(received, path, layer)
+            if hint:
+                return hint
+    return ""
+
+
+def mismatch(batch: torch.Tensor, path: str, layer: nn.Module) -> str:
+    """Why ``layer`` (at ``path``) cannot take ``batch`` as a batch, or ``""``."""
+    kind = type(layer).__name__
+    if isinstance(layer, nn.modules.conv._ConvNd):
+        dims = len(layer.kernel_size)
+        if batch.dim() != dims + 2:
+            return (
+                f"the model's layer {path!r} ({kind}) takes "
+                f"{_RANK_NAMES.get(dims, f'rank {dims + 2}')} inputs, and the inputs have "
+                f"shape {tuple(batch.shape)}"
+            )
+        if batch.shape[1] != layer.in_channels:
+            return (
+                f"inputs of shape {tuple(batch.shape)} have {batch.shape[1]} channels, but the "
+                f"model's layer {path!r} ({kind}) expects {layer.in_channels}: convert "
+                "the inputs (e.g. grayscale to RGB) to match"
+            )
+        return ""
+    if isinstance(layer, nn.Linear) and batch.shape[-1] != layer.in_features:
+        return (
+            f"inputs of shape {tuple(batch.shape)} do not fit the model's layer "
+            f"{path!r} ({kind}), which takes {layer.in_features} features: give "
+            f"(N, {layer.in_features}) inputs"
+        )
+    return ""
+
+
+def _failed_layer(error: BaseException, model: nn.Module) -> LayerCall | None:
+    """The innermost convolution or linear layer of ``model`` running when ``error``
+    was raised, with the tensor it received."""
+    paths = {id(module): path for path, module in model.named_modules()}
+    found = None
+    for frame in _frames(error.__traceback__):
+        owner = frame.f_locals.get("self")
+        received = frame.f_locals.get("input")
+        if isinstance(owner, _LAYERS) and id(owner) in paths and isinstance(received, torch.Tensor):
+            found = (paths[id(owner)], owner, received)
+    return found
+
+
+def _frames(traceback: TracebackType | None) -> Iterator:
+    while traceback is not None:
+        yield traceback.tb_frame
+        traceback = traceback.tb_next
