@@ -6,7 +6,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from gbp_widgets.engine.explanation import Explanation, concatenate, warn_about_coverage
+from gbp_widgets.engine.explanation import (
+    Explanation,
+    concatenate,
+    warn_about_coverage,
+    warn_about_scores,
+)
 from gbp_widgets.engine.guard import check_model, model_device_and_dtype
 from gbp_widgets.engine.inputs import Inputs, PreparedInputs, prepare_inputs, split_batch, to_device
 from gbp_widgets.engine.outputs import OutputChoice
@@ -52,8 +57,8 @@ class GuidedBackprop:
             keep_last_spatial,
             keep_values=keep_values,
             output=output,
-            forward_args=self._on_device(forward_args),
-            forward_kwargs=self._on_device(forward_kwargs or {}),
+            forward_args=self._on_device(forward_args, "forward_args"),
+            forward_kwargs=self._on_device(forward_kwargs or {}, "forward_kwargs"),
         )
 
     def explain(
@@ -117,6 +122,7 @@ class GuidedBackprop:
         ]
         explanation = parts[0] if len(parts) == 1 else concatenate(parts)
         warn_about_coverage(explanation)
+        warn_about_scores(explanation)
         grads = explanation.attribution
         grads = grads if isinstance(grads, tuple) else (grads,)
         return explanation.replace(attribution=prepared.as_given(grads))
@@ -125,7 +131,8 @@ class GuidedBackprop:
         self, prepared: PreparedInputs, sizes: list[int], args: tuple, kwargs: dict
     ) -> list[tuple[tuple[torch.Tensor, ...], tuple, dict]]:
         n = prepared.batch
-        args, kwargs = self._on_device(tuple(args)), self._on_device(kwargs)
+        args = self._on_device(args, "forward_args")
+        kwargs = self._on_device(kwargs, "forward_kwargs")
         tensors = list(zip(*(split_batch(t, n, sizes) for t in prepared.tensors), strict=True))
         arg_chunks = list(zip(*(split_batch(a, n, sizes) for a in args), strict=True)) or [
             ()
@@ -136,13 +143,21 @@ class GuidedBackprop:
                 chunk[key] = part
         return list(zip(tensors, arg_chunks, kwarg_chunks, strict=True))
 
-    def _on_device(self, values):
+    def _on_device(self, values, name: str):
+        """``forward_args`` (a tuple or list) or ``forward_kwargs`` (a dict) as a tuple or
+        dict on the model's device."""
         device, _ = model_device_and_dtype(self.model)
-        if isinstance(values, dict):
+        if name == "forward_kwargs":
+            if not isinstance(values, dict):
+                raise TypeError(
+                    "forward_kwargs must be a dict of keyword arguments for forward, got "
+                    f"{type(values).__name__}; pass positional extras with forward_args=(...)"
+                )
             return {k: to_device(v, device) for k, v in values.items()}
-        if not isinstance(values, tuple):
+        if not isinstance(values, (tuple, list)):
             raise TypeError(
-                f"forward_args must be a tuple of extra arguments, got {type(values).__name__}"
+                f"forward_args must be a tuple of extra arguments, got {type(values).__name__}; "
+                "write one extra argument as (value,)"
             )
         return tuple(to_device(v, device) for v in values)
 

@@ -116,3 +116,27 @@ def warn_about_coverage(explanation: Explanation, stacklevel: int = 3) -> None:
     message = coverage_message(explanation.rule, len(explanation.sites), explanation.not_guided)
     if message:
         warnings.warn(message, GuidedBackpropWarning, stacklevel=stacklevel)
+
+
+def warn_about_scores(explanation: Explanation, stacklevel: int = 3) -> None:
+    """Warn when some items' scores are NaN or infinite.
+
+    Their maps are still returned (the other items' are unaffected), but they
+    backpropagate from a value that is not a number: usually all NaN, at best
+    meaningless. The warning names the items.
+    """
+    logits = explanation.logits
+    if not isinstance(logits, torch.Tensor) or logits.dim() == 0 or not logits.is_floating_point():
+        return
+    broken = ~torch.isfinite(logits.detach())
+    items = (broken.flatten(1).any(1) if logits.dim() > 1 else broken).nonzero().flatten()
+    if items.numel():
+        listed = ", ".join(str(i) for i in items[:10].tolist())
+        more = f" and {items.numel() - 10} more" if items.numel() > 10 else ""
+        warnings.warn(
+            f"the model's scores for item(s) {listed}{more} are NaN or infinite, so their maps "
+            "are backpropagated from a value that is not a number and mean nothing; check "
+            "those inputs' scale and preprocessing",
+            GuidedBackpropWarning,
+            stacklevel=stacklevel,
+        )

@@ -109,7 +109,7 @@ def mismatch(batch: torch.Tensor, path: str, layer: nn.Module) -> str:
                 f"model's layer {path!r} ({kind}) expects {layer.in_channels}: convert "
                 "the inputs (e.g. grayscale to RGB) to match"
             )
-        return ""
+        return _too_small(batch, path, layer)
     if isinstance(layer, nn.Linear) and batch.shape[-1] != layer.in_features:
         return (
             f"inputs of shape {tuple(batch.shape)} do not fit the model's layer "
@@ -117,6 +117,22 @@ def mismatch(batch: torch.Tensor, path: str, layer: nn.Module) -> str:
             f"(N, {layer.in_features}) inputs"
         )
     return ""
+
+
+def _too_small(batch: torch.Tensor, path: str, layer: nn.modules.conv._ConvNd) -> str:
+    """Why ``batch`` is too small for the convolution's kernel, or ``""``."""
+    if not isinstance(layer.padding, tuple):
+        return ""  # "same" pads any size; "valid" is the zero padding below
+    shape = zip(layer.kernel_size, layer.dilation, layer.padding, strict=True)
+    needed = [dilation * (size - 1) + 1 - 2 * pad for size, dilation, pad in shape]
+    if all(have >= need for have, need in zip(batch.shape[2:], needed, strict=True)):
+        return ""
+    return (
+        f"inputs of shape {tuple(batch.shape)} are smaller than the kernel of the model's layer "
+        f"{path!r} ({type(layer).__name__}, kernel {tuple(layer.kernel_size)}), which needs at "
+        f"least {' x '.join(map(str, needed))} positions: give larger inputs, e.g. at the size "
+        "the model was trained on"
+    )
 
 
 def _failed_layer(error: BaseException, model: nn.Module) -> LayerCall | None:

@@ -78,6 +78,12 @@ def prepare_inputs(model: nn.Module, inputs: Inputs) -> PreparedInputs:
     if 0 in sizes:
         raise ValueError("inputs is an empty batch (N = 0): give at least one item")
     device, dtype = model_device_and_dtype(model)
+    if device.type == "meta":
+        raise ValueError(
+            "the model's parameters are on the meta device: they have shapes but no values, "
+            "so it cannot run. Materialise it first, e.g. model.to_empty(device='cpu') and then "
+            "model.load_state_dict(weights)"
+        )
     tensors = tuple(t.to(device=device, dtype=dtype) for t in batched)
     return PreparedInputs(tensors, given, unbatched, as_tuple)
 
@@ -99,6 +105,11 @@ def _check_tensor(tensor: object, what: str) -> None:
             f"{what} must have a batch dimension and at least one more: shape (N, ...) of "
             f"rank >= 2; got shape {tuple(tensor.shape)}. Add the batch dimension with "
             "x.unsqueeze(0)"
+        )
+    if tensor.is_meta:
+        raise ValueError(
+            f"{what} is on the meta device: it has a shape but no values. Create it on the "
+            "CPU or a GPU (e.g. torch.randn(shape) or your data), not under torch.device('meta')"
         )
     if not torch.isfinite(tensor).all():
         raise ValueError(f"{what} contains NaN or infinite values: clean it first")

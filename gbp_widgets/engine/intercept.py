@@ -244,18 +244,21 @@ class RuleReLU(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, upper, inplace, saves_output, state, index):
-        if inplace:
-            out = x.relu_() if upper is None else x.clamp_(0.0, upper)
-            ctx.mark_dirty(x)
-        else:
-            out = x.relu() if upper is None else x.clamp(0.0, upper)
-        # Each gives the forward mask: x>0 exactly when y>0, 0<x<k exactly when 0<y<k.
-        if saves_output:
-            ctx.save_for_backward(out)
-        elif inplace:
-            ctx.save_for_backward(forward_mask(out, upper))
-        else:
-            ctx.save_for_backward(x)
+        # Out of every function mode's sight: an explain running inside another (from a
+        # forward hook) must not see this rectifier as a user's ReLU in a custom Function.
+        with torch._C.DisableTorchFunction():
+            if inplace:
+                out = x.relu_() if upper is None else x.clamp_(0.0, upper)
+                ctx.mark_dirty(x)
+            else:
+                out = x.relu() if upper is None else x.clamp(0.0, upper)
+            # Each gives the forward mask: x>0 exactly when y>0, 0<x<k exactly when 0<y<k.
+            if saves_output:
+                ctx.save_for_backward(out)
+            elif inplace:
+                ctx.save_for_backward(forward_mask(out, upper))
+            else:
+                ctx.save_for_backward(x)
         ctx.upper, ctx.state, ctx.index = upper, state, index
         return out
 
@@ -264,8 +267,10 @@ class RuleReLU(torch.autograd.Function):
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
         state: BackwardState = ctx.state
-        state.observe(ctx.index, grad)
-        return apply_rule(state.rule, grad, saved, ctx.upper), None, None, None, None, None
+        with torch._C.DisableTorchFunction():
+            state.observe(ctx.index, grad)
+            through = apply_rule(state.rule, grad, saved, ctx.upper)
+        return through, None, None, None, None, None
 
 
 SiteFactory = Callable[[ReluCall], torch.Tensor]

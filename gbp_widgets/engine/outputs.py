@@ -49,7 +49,25 @@ def choose_output(raw: object, choice: OutputChoice = None) -> torch.Tensor:
             f"output={choice!r} chose {describe(chosen)} from {describe(raw)}; it must choose "
             "a tensor of scores"
         )
-    return chosen
+    return check_scores(chosen, f"the chosen output ({describe(chosen)})")
+
+
+def check_scores(scores: torch.Tensor, what: str) -> torch.Tensor:
+    """``scores`` if it is a float tensor that autograd can differentiate, else an
+    :class:`OutputError` that says what it is and what to do instead."""
+    if not scores.is_floating_point():
+        raise OutputError(
+            f"{what} holds {scores.dtype} values, not scores: gradients need float scores "
+            "computed from the inputs. Return the logits or probabilities before any argmax, "
+            "rounding or comparison, or choose them with output="
+        )
+    if not scores.requires_grad:
+        raise OutputError(
+            f"{what} does not depend on the inputs through autograd (it does not require "
+            "grad): the model cut it off with .detach(), torch.no_grad(), .item() or a round "
+            "trip through NumPy. Return the tensor as computed, or choose another with output="
+        )
+    return scores
 
 
 def _default_entry(raw: object) -> torch.Tensor | None:

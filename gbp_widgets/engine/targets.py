@@ -4,12 +4,14 @@ at a site or module, or a score function on the model's output."""
 from __future__ import annotations
 
 import difflib
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from gbp_widgets.engine.outputs import check_scores
 from gbp_widgets.engine.sites import SiteRecord
 
 
@@ -134,6 +136,7 @@ def class_targets(target: Target, logits: torch.Tensor) -> torch.Tensor:
     n, classes = logits.shape[:2]
     if target is None:
         return logits.argmax(dim=1)
+    target = _scalar_class(target)
     if isinstance(target, bool):
         raise TypeError("target must be a class index, not a bool")
     if isinstance(target, str):
@@ -147,6 +150,22 @@ def class_targets(target: Target, logits: torch.Tensor) -> torch.Tensor:
         resolved = _per_item_classes(target, n)
     _check_classes(resolved, classes)
     return resolved.to(logits.device)
+
+
+def _scalar_class(target: object) -> object:
+    """A NumPy integer or a 0-d integer tensor or array (what ``argmax`` returns) as the
+    plain int it means; anything else as it is."""
+    if isinstance(target, numbers.Integral) and not isinstance(target, (bool, np.bool_)):
+        return int(target)
+    if isinstance(target, (torch.Tensor, np.ndarray)) and target.ndim == 0:
+        is_integer = (
+            not target.is_floating_point() and target.dtype != torch.bool
+            if isinstance(target, torch.Tensor)
+            else np.issubdtype(target.dtype, np.integer)
+        )
+        if is_integer:
+            return int(target.item())
+    return target
 
 
 def _check_classes(resolved: torch.Tensor, classes: int) -> None:
@@ -263,4 +282,4 @@ def callable_scores(fn: ScoreFunction, output: object, n: int) -> torch.Tensor:
         raise ValueError(
             f"a target function must return one score per item, shape ({n},); it returned {shape}"
         )
-    return scores
+    return check_scores(scores, "the target function's scores")
