@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import sys
 from pathlib import Path
 
 import torch
+from matplotlib.backend_bases import FigureCanvasBase
 
 from gbp_widgets import render
 from gbp_widgets.engine import GuidedBackprop, guided_gradcam_from, warn_about_coverage
+from gbp_widgets.explore import unknown_class_message
 from gbp_widgets.explore.names import COMPARED_RULES, RULE_LABELS
 from gbp_widgets.figures import panel_figure, top_classes_title
 from gbp_widgets.images import SAMPLE_NAMES, ImageError, load_image, sample_image
-from gbp_widgets.models import DEFAULT_MODEL, ModelUnavailableError, load_model
+from gbp_widgets.models import (
+    DEFAULT_MODEL,
+    LoadedModel,
+    ModelUnavailableError,
+    Preprocessing,
+    load_factory,
+    load_model,
+    model_names,
+)
 
 RULE_CAPTIONS = {rule: RULE_LABELS[rule] for rule in COMPARED_RULES}
 
@@ -29,10 +41,30 @@ def build_parser() -> argparse.ArgumentParser:
         "and print the top-5 classes",
     )
     explain.add_argument("image", nargs="?", help="picture file (default: --sample chelsea)")
-    explain.add_argument("--sample", choices=SAMPLE_NAMES, help="a bundled sample photo")
-    explain.add_argument("--model", default=DEFAULT_MODEL, help=f"default: {DEFAULT_MODEL}")
-    explain.add_argument("--target", type=int, help="class index (default: the prediction)")
-    explain.add_argument("--out", type=Path, help="PNG to write (default: gbp-<image>.png)")
+    explain.add_argument(
+        "--sample", help=f"a bundled sample photo instead of a file: {', '.join(SAMPLE_NAMES)}"
+    )
+    explain.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"{DEFAULT_MODEL} (the default, offline); a torchvision classifier: "
+        f"{', '.join(model_names()[1:])}; or your own as package.module:function, a function "
+        "that returns the model (imported from the current folder)",
+    )
+    explain.add_argument(
+        "--weights",
+        default="default",
+        help="for a named model: default (its trained weights), none (random weights: nothing "
+        "to download) or a torchvision weight name such as IMAGENET1K_V1",
+    )
+    explain.add_argument(
+        "--classes",
+        type=Path,
+        help="text file of class names, one per line in the model's output order (default: "
+        "ImageNet's for named models, 'class 0', 'class 1', ... for your own)",
+    )
+    explain.add_argument("--target", help="class index or name (default: the prediction)")
+    explain.add_argument("--out", type=Path, help="figure to write (default: gbp-<image>.png)")
     explain.add_argument(
         "--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)"
     )
@@ -40,13 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.image and args.sample:
-        parser.error("give an IMAGE file or --sample, not both")
+    args = build_parser().parse_args(argv)
     try:
         out, summary = explain_to_file(args)
-    except (ImageError, ModelUnavailableError, ValueError, FileNotFoundError) as err:
+    except ModelUnavailableError as err:
+        print(f"gbp-widgets: error: {err} Here: --weights none.", file=sys.stderr)
+        return 2
+    except (ImageError, ValueError, OSError) as err:
         print(f"gbp-widgets: error: {err}", file=sys.stderr)
         return 2
     print(summary)
@@ -57,43 +89,142 @@ def main(argv: list[str] | None = None) -> int:
 def explain_to_file(args: argparse.Namespace) -> tuple[Path, str]:
     """Run the explanation described by the parsed ``explain`` arguments.
 
-    Returns the PNG's path and a summary for the terminal: the top-5 classes with
-    their probabilities and the class explained.
+    What can be checked cheaply (image or sample, output path, device, class
+    file) is checked before the model is loaded. The figure is written whole
+    or not at all. Returns its path and a summary for the terminal: the top-5
+    classes with their probabilities and the class explained.
     """
-    picture = load_image(args.image) if args.image else sample_image(args.sample or "chelsea")
+    if args.image and args.sample:
+        raise ValueError("give an IMAGE file or --sample, not both")
+    if args.sample and args.sample not in SAMPLE_NAMES:
+        raise ValueError(f"unknown sample {args.sample!r}: use one of {', '.join(SAMPLE_NAMES)}")
     stem = Path(args.image).stem if args.image else (args.sample or "chelsea")
-    loaded = load_model(args.model)
+    out = _writable(args.out or Path(f"gbp-{stem}.png"))
     device = _device(args.device)
+    names = _read_classes(args.classes) if args.classes else None
+    picture = load_image(args.image) if args.image else sample_image(args.sample or "chelsea")
+    loaded = _load(args.model, args.weights, names)
     model = loaded.model.to(device)
     crop = loaded.preprocess.crop(picture)
     recording = GuidedBackprop(model).record(
         loaded.preprocess.normalize(crop), capture_masks=False, keep_last_spatial=True
     )
-    target = args.target
+    scores = recording.logits.detach()[0]
+    classes = _classes_for(loaded.classes, scores.numel(), args.classes)
+    target = _target(args.target, classes)
     maps = {rule: recording.explain(target, rule) for rule in RULE_CAPTIONS}
     warn_about_coverage(maps["guided"], stacklevel=2)
-    combined = guided_gradcam_from(recording, target)
-    probabilities = torch.softmax(recording.logits.detach()[0].double(), dim=0).cpu().tolist()
+    probabilities = torch.softmax(scores.double(), dim=0).cpu().tolist()
     explained = int(maps["guided"].target[0])
     panels = {"input": render.as_array(crop)}
     panels.update(
         (caption, render.gradient_image(maps[rule].attribution[0]))
         for rule, caption in RULE_CAPTIONS.items()
     )
+    left_out = _add_gradcam(panels, recording, target, crop)
+    title = f"{loaded.name}: explaining '{classes[explained]}' ({explained})\n" + top_classes_title(
+        probabilities, classes
+    )
+    _save_whole(panel_figure(panels, title), out)
+    summary = _summary(loaded.name, stem, probabilities, classes, explained)
+    return out, summary + (f"\nGrad-CAM left out: {left_out}" if left_out else "")
+
+
+def _add_gradcam(panels: dict, recording, target, crop) -> str:
+    """Add the Grad-CAM and Guided Grad-CAM panels; the reason when the model has none."""
+    try:
+        combined = guided_gradcam_from(recording, target)
+    except (ValueError, RuntimeError, KeyError) as err:
+        return str(err)
     panels[f"Grad-CAM ({combined.layer})"] = render.overlay(
         render.as_array(crop), combined.cam[0].expand(3, -1, -1).cpu()
     )
     panels["Guided Grad-CAM"] = render.gradient_image(combined.product[0])
-    title = (
-        f"{loaded.name}: explaining '{loaded.classes[explained]}' ({explained})\n"
-        + top_classes_title(probabilities, loaded.classes)
-    )
-    out = args.out or Path(f"gbp-{stem}.png")
-    panel_figure(panels, title).savefig(out, dpi=110)
-    return out, _summary(loaded.name, stem, probabilities, loaded.classes, explained)
+    return ""
+
+
+def _load(spec: str, weights: str, names: tuple[str, ...] | None) -> LoadedModel:
+    """A named model with the weights asked for, or the user's ``package.module:function``."""
+    choice = weights.lower()
+    if ":" in spec:
+        if choice != "default":
+            raise ValueError(
+                "--weights is for named models: your function builds its model with its own weights"
+            )
+        return LoadedModel(spec, load_factory(spec), Preprocessing(), names or ())
+    chosen = None if choice == "none" else "DEFAULT" if choice == "default" else weights
+    loaded = load_model(spec, chosen)
+    return dataclasses.replace(loaded, classes=names) if names else loaded
+
+
+def _read_classes(path: Path) -> tuple[str, ...]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"--classes {path} could not be read as text ({err})") from err
+    names = tuple(line.strip() for line in lines if line.strip())
+    if not names:
+        raise ValueError(f"--classes {path} holds no names: write one class name per line")
+    return names
+
+
+def _classes_for(names: tuple[str, ...], count: int, source: Path | None) -> tuple[str, ...]:
+    """Class names for ``count`` scores: the given ones, or numbered ones."""
+    if not names:
+        return tuple(f"class {i}" for i in range(count))
+    if len(names) != count:
+        where = f"--classes {source}" if source else "the model's class list"
+        raise ValueError(
+            f"{where} has {len(names)} names, but the model gives {count} scores: give one "
+            "name per score, in order"
+        )
+    return names
+
+
+def _target(text: str | None, classes: tuple[str, ...]) -> int | None:
+    if text is None:
+        return None
+    if text.strip().lstrip("-").isdigit():
+        return int(text)
+    if text in classes:
+        return classes.index(text)
+    raise ValueError(f"--target: {unknown_class_message(text, classes)}")
+
+
+def _writable(out: Path) -> Path:
+    """``out`` if a figure can be written there, else a ``ValueError`` saying why."""
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder: give a file name, e.g. {out / 'figure.png'}")
+    folder = out.parent
+    if not folder.exists():
+        raise ValueError(f"--out {out}: the folder {folder} does not exist")
+    if not folder.is_dir():
+        raise ValueError(f"--out {out}: {folder} is a file, not a folder")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    kind = out.suffix.lstrip(".").lower()
+    if kind not in formats:
+        raise ValueError(
+            f"--out {out}: cannot tell the figure's format from {out.suffix or 'no suffix'!r}; "
+            f"end the name with one of {', '.join('.' + f for f in sorted(formats))}"
+        )
+    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise ValueError(f"--out {out}: no permission to write there; choose another place")
+    return out
+
+
+def _save_whole(figure, out: Path) -> None:
+    """Write ``figure`` to ``out`` through a temporary file beside it, so ``out`` is
+    either the whole figure or untouched."""
+    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    try:
+        figure.savefig(partial, dpi=110, format=out.suffix.lstrip(".").lower())
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _summary(model: str, image: str, probabilities, classes, explained: int, k: int = 5) -> str:
+    k = min(k, len(probabilities))
     order = sorted(range(len(probabilities)), key=lambda i: -probabilities[i])[:k]
     lines = [f"{model} on {image}, top {k}:"]
     width = max(len(classes[i]) for i in order)
@@ -109,12 +240,23 @@ def _summary(model: str, image: str, probabilities, classes, explained: int, k: 
 
 
 def _device(name: str) -> torch.device:
+    """The device asked for, checked to exist here before anything is loaded."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError as err:
         raise ValueError(f"unknown device {name!r}: use cpu, cuda or cuda:N") from err
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"--device {name}: this machine has no CUDA device; use --device cpu")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"--device {name}: this machine has {count} CUDA device(s)")
+        return device
+    if device.type == "cpu" or (device.type == "mps" and torch.backends.mps.is_available()):
+        return device
+    raise ValueError(f"--device {name} is not available here: use cpu, cuda or cuda:N")
 
 
 if __name__ == "__main__":

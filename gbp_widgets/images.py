@@ -65,9 +65,12 @@ def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image
             f"{_describe(source)} is not an image file Pillow can read; use a PNG, JPEG, "
             "BMP, GIF, TIFF or WebP picture"
         ) from err
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f"{_describe(source)} does not exist, and it is not a sample image either: give the "
+            f"path of a picture, or one of the samples {', '.join(SAMPLE_NAMES)}"
+        ) from err
     except OSError as err:
-        if isinstance(err, FileNotFoundError):
-            raise
         raise ImageError(
             f"{_describe(source)} could not be decoded ({err}); is it truncated?"
         ) from err

@@ -141,10 +141,56 @@ def load_model(name: str = DEFAULT_MODEL, weights: str | None = "DEFAULT") -> Lo
             f"classifier such as 'resnet18', 'vgg16' or 'densenet121'"
         )
     if name == DEFAULT_MODEL:
+        if weights not in (None, "DEFAULT"):
+            raise ValueError(
+                f"unknown weights {weights!r} for {DEFAULT_MODEL}: it has one trained set, "
+                "'DEFAULT' (ImageNet); ask for none (None in Python) for random weights"
+            )
         model, preprocess = _efficientnet_lite0(weights is not None)
     else:
         model, preprocess = _torchvision_model(name, weights)
     return LoadedModel(name, model.eval(), preprocess, imagenet_classes())
+
+
+def load_factory(spec: str) -> nn.Module:
+    """The model that ``function()`` returns, for ``spec`` = ``"package.module:function"``.
+
+    The module is imported as Python would import it from the current folder
+    (so a ``mymodels.py`` next to the user works); the model is put in eval
+    mode. Errors say what was wrong: no such module, no such function, or
+    something other than a ``torch.nn.Module`` returned.
+    """
+    import importlib
+    import sys
+
+    module_name, _, function_name = spec.partition(":")
+    if not module_name or not function_name.isidentifier():
+        raise ValueError(
+            f"model {spec!r} is not 'package.module:function': name a function that returns "
+            "the model, e.g. mymodels:build"
+        )
+    added = os.getcwd() not in sys.path
+    if added:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ValueError(
+            f"could not import {module_name!r} for model {spec!r} ({err}); run from the folder "
+            "that holds it, or install it"
+        ) from err
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise ValueError(f"{module_name!r} has no function {function_name!r} to build the model")
+    model = function()
+    if not isinstance(model, nn.Module):
+        raise ValueError(
+            f"{spec}() returned {type(model).__name__}, not a torch.nn.Module: return the model"
+        )
+    return model.eval()
 
 
 def _efficientnet_lite0(pretrained: bool) -> tuple[nn.Module, Preprocessing]:

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -37,8 +38,8 @@ def test_the_figure_has_a_grad_cam_heat_map_panel(tmp_path, monkeypatch):
 
 
 class _Saved:
-    def savefig(self, *args, **kwargs):
-        pass
+    def savefig(self, path, **kwargs):
+        Path(path).write_bytes(b"")
 
 
 def test_explain_a_file_with_a_target(tmp_path, capsys):

@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 
 from gbp_widgets import Explorer, GuidedBackprop, Neuron, sample_image
-from gbp_widgets.widgets.text import captions, unknown_class_message
+from gbp_widgets.explore import unknown_class_message
+from gbp_widgets.widgets.text import captions
 from tests.zoo import toy_model
 
 

@@ -17,7 +17,7 @@ from gbp_widgets.explore.names import (
     RULE_LABELS,
     TARGET_KIND_LABELS,
 )
-from gbp_widgets.explore.outputs import Detection, DetectionScore
+from gbp_widgets.explore.outputs import Detection, DetectionScore, unknown_class_message
 from gbp_widgets.explore.session import ExplorerSession, Result, View, picture_inputs
 from gbp_widgets.explore.state import STATE, Effect, problem, traits_with
 from gbp_widgets.explore.views import Cut
@@ -44,4 +44,5 @@ __all__ = [
     "picture_inputs",
     "problem",
     "traits_with",
+    "unknown_class_message",
 ]

@@ -3,6 +3,8 @@ torchvision detections; and the targets each kind gives (classes, regions, boxes
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,3 +105,13 @@ def connected_region(labels: np.ndarray, position: tuple[int, ...]) -> np.ndarra
     same = labels == labels[position]
     components, _ = ndimage.label(same, structure=ndimage.generate_binary_structure(same.ndim, 1))
     return components == components[position]
+
+
+def unknown_class_message(name: str, classes: Sequence[str]) -> str:
+    """No class called ``name``: say so and offer the closest names, case ignored."""
+    lowered = {c.lower(): c for c in classes}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)
+    containing = [c for c in classes if name.lower() in c.lower()][:3]
+    offers = list(dict.fromkeys([lowered[c] for c in close] + containing))[:3]
+    hint = f"; did you mean {', '.join(repr(o) for o in offers)}?" if offers else ""
+    return f"no class called {name!r} in this model's {len(classes)} classes{hint}"

@@ -20,6 +20,7 @@ from gbp_widgets.explore.names import (
     TARGET_KIND_LABELS,
     choices_text,
 )
+from gbp_widgets.explore.outputs import unknown_class_message
 from gbp_widgets.explore.session import ExplorerSession
 from gbp_widgets.images import SAMPLE_NAMES
 from gbp_widgets.models import model_names
@@ -65,6 +66,8 @@ def _target(session, state, value) -> str:
     k = len(session.classes)
     if session.output_kind == "detection":
         return ""
+    if isinstance(value, str):
+        return "" if value in session.classes else unknown_class_message(value, session.classes)
     return _in_range("class", value, k, f"this model has {k} (0 to {k - 1})")
 
 
@@ -202,6 +205,18 @@ def _menu(name: str, what: str, choices: Callable[[ExplorerSession], tuple]) -> 
     return check
 
 
+def _layer(session, state, value) -> str:
+    if value in ("auto", *session.layer_choices()):
+        return ""
+    module = dict(session.engine.model.named_modules()).get(value) if value else None
+    if module is None:
+        return f"no module called {value!r}: choose one from the layer menu"
+    return (
+        f"{value!r} is a {type(module).__name__}, which gives no feature map (channels over "
+        "positions) for Grad-CAM to weight: choose a convolution or a block from the layer menu"
+    )
+
+
 # The order is the order the constructor applies them in: what a check reads comes first.
 STATE: dict[str, StateTrait] = {
     "image": StateTrait(
@@ -210,9 +225,7 @@ STATE: dict[str, StateTrait] = {
     "model_name": StateTrait(
         Effect.INPUT, _menu("model", "model", lambda s: (*model_names(), CUSTOM))
     ),
-    "layer": StateTrait(
-        Effect.INPUT, _menu("layer", "module called", lambda s: ("auto", *s.layer_choices()))
-    ),
+    "layer": StateTrait(Effect.INPUT, _layer),
     "item": StateTrait(Effect.INPUT, _item),
     "input_index": StateTrait(Effect.RENDER, _input_index),
     "axis": StateTrait(Effect.RENDER, _axis),

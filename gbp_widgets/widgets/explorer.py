@@ -37,6 +37,7 @@ from gbp_widgets.explore import (
     picture_inputs,
     problem,
     traits_with,
+    unknown_class_message,
 )
 from gbp_widgets.figures import NotebookFigure, panel_figure, top_classes_title
 from gbp_widgets.images import SAMPLE_NAMES, load_image, sample_image
@@ -47,12 +48,7 @@ from gbp_widgets.widgets.controls import Controls
 from gbp_widgets.widgets.latest import LatestOnly
 from gbp_widgets.widgets.quiet import Quiet
 from gbp_widgets.widgets.sanity_tab import SanityTab
-from gbp_widgets.widgets.text import (
-    captions,
-    readout_html,
-    target_words,
-    unknown_class_message,
-)
+from gbp_widgets.widgets.text import captions, readout_html, target_words
 
 # Arrow keys on the canvas: left/right step the channel, up/down the site.
 _KEY_STEPS = {"ArrowLeft": ("channel", -1), "ArrowRight": ("channel", 1)}
@@ -102,7 +98,11 @@ class Explorer(widgets.VBox):
     input_index = traitlets.Int(0, help="which input's attribution is shown")
     axis = traitlets.Int(0, help="volumes: the axis cut (0 depth, 1 height, 2 width)")
     slice = traitlets.Int(0, help="volumes: the index of the slice shown along axis")
-    target = traitlets.Int(0, help="class index explained when target_kind is 'class'")
+    target = traitlets.Union(
+        [traitlets.Int(), traitlets.Unicode()],
+        default_value=0,
+        help="class explained when target_kind is 'class': an index, or a name (kept as its index)",
+    )
     target_kind = traitlets.Unicode(
         "class", help="'class', 'channel' or 'unit' at the site, 'region' or 'detection'"
     )
@@ -267,10 +267,15 @@ class Explorer(widgets.VBox):
         name, value = proposal.trait.name, proposal.value
         if not hasattr(self, "session") or self._quiet:
             return value
+        if name == "image" and value not in (*SAMPLE_NAMES, CUSTOM):
+            # A path, as the constructor takes: shown at once, listed as "custom".
+            return CUSTOM if self._show_file(value) else self.image
         found = problem(name, value, self.session, self._state())
         if found:
             self._report(found)
             return getattr(self, name)
+        if name == "target" and isinstance(value, str):
+            return self.session.classes.index(value)
         return value
 
     def _state(self) -> dict[str, object]:
@@ -335,15 +340,21 @@ class Explorer(widgets.VBox):
             return
         upload = files[-1]
         content = upload["content"] if isinstance(upload, dict) else upload.content
+        if self._show_file(bytes(content), "that upload could not be shown"):
+            with self._quiet():
+                self.image = CUSTOM
+
+    def _show_file(self, source, failure: str = "that picture could not be shown") -> bool:
+        """Show the picture at path ``source`` (or in its bytes); on failure say why and
+        keep the current one. Whether it is shown."""
         try:
-            self.session.set_image(load_image(bytes(content)))
+            self.session.set_image(load_image(source))
         except Exception as err:  # noqa: BLE001 - a bad file must not break the explorer
-            self._report(f"that upload could not be shown ({_describe(err)})")
-            return
-        with self._quiet():
-            self.image = CUSTOM
+            self._report(f"{failure} ({_describe(err)})")
+            return False
         self._after_new_input()
         self._request_draw()
+        return True
 
     def _pick_class_by_name(self, change) -> None:
         if self._quiet or not change.new:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from gbp_widgets.engine import Neuron, Region
 from gbp_widgets.explore import ALL_CHANNELS, RULE_LABELS, DetectionScore, View
@@ -44,16 +43,6 @@ def captions(
         "product": "product: what guided passes",
         "output": "predicted labels (hover: class, click: region)",
     }
-
-
-def unknown_class_message(name: str, classes: Sequence[str]) -> str:
-    """No class called ``name``: say so and offer the closest names, case ignored."""
-    lowered = {c.lower(): c for c in classes}
-    close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)
-    containing = [c for c in classes if name.lower() in c.lower()][:3]
-    offers = list(dict.fromkeys([lowered[c] for c in close] + containing))[:3]
-    hint = f"; did you mean {', '.join(repr(o) for o in offers)}?" if offers else ""
-    return f"no class called {name!r} in this model's {len(classes)} classes{hint}"
 
 
 def readout_html(values: dict[str, object]) -> str:
