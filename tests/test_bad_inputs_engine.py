@@ -141,15 +141,19 @@ def test_nan_or_infinite_scores_are_warned_about_by_item():
     assert torch.isfinite(explanation.attribution[0]).all()
 
 
-def test_explain_inside_another_explain_reports_nothing_false_and_both_are_right():
+@pytest.mark.parametrize("same", [False, True], ids=["another model", "the same model"])
+def test_explain_inside_another_explain_reports_nothing_false_and_both_are_right(same):
     from tests.reference import reference_attribution
 
-    outer_model, inner_model = Net(), Net()
-    nn.init.normal_(inner_model.head.weight)
+    outer_model = Net()
+    inner_model = outer_model if same else Net()
+    if not same:
+        nn.init.normal_(inner_model.head.weight)
     inner = {}
 
     def explain_inside(module, args, output):
         if "explanation" not in inner:
+            inner["explanation"] = None  # the inner pass runs this hook too
             inner["explanation"] = GuidedBackprop(inner_model).explain(IMAGES, target=1)
 
     handle = outer_model.conv.register_forward_hook(explain_inside)
