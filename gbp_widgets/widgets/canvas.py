@@ -75,6 +75,17 @@ class PanelStrip:
             [self.captions, self.canvas], layout=widgets.Layout(overflow="auto")
         )
         self._drawn: dict[str, np.ndarray] = {}
+        self._last: tuple = ()
+        self._cross: tuple[int | None, int | None] = (None, None)
+        # A canvas keeps no picture for a client that connects later (a reloaded page, a
+        # second tab, a reopened notebook): each one is sent everything again.
+        self.canvas.on_client_ready(self._replay)
+
+    def _replay(self) -> None:
+        if self._last:
+            self._drawn.clear()
+            self.draw(*self._last)
+        self.crosshair(*self._cross)
 
     def offset(self, name: str) -> int:
         """Left edge of panel ``name``, in canvas pixels."""
@@ -96,6 +107,7 @@ class PanelStrip:
     ) -> None:
         """Show ``pictures`` (any size, scaled to the panel) under ``captions``;
         ``fitted``, when given, holds them already at the panel size."""
+        self._last = (pictures, captions, fitted)
         for name, caption in zip(self.names, self.captions.children, strict=True):
             text = html.escape(captions.get(name, name))
             # One line of fixed height: a long site name is cut with an ellipsis (the whole
@@ -139,6 +151,7 @@ class PanelStrip:
 
     def crosshair(self, row: int | None, column: int | None) -> None:
         """Draw the crosshair at ``(row, column)`` of every panel; ``None`` clears it."""
+        self._cross = (row, column)
         layer = self.canvas[1]
         with hold_canvas():
             layer.clear()
@@ -171,6 +184,13 @@ class GridCanvas:
     def __init__(self) -> None:
         self.canvas = Canvas(width=8, height=8)
         self.drawn: np.ndarray | None = None
+        self.canvas.on_client_ready(self._replay)
+
+    def _replay(self) -> None:
+        """Send the picture again to a client that connected after it was drawn."""
+        picture, self.drawn = self.drawn, None
+        if picture is not None:
+            self.draw(picture)
 
     def draw(self, picture: np.ndarray) -> None:
         if picture is self.drawn:
