@@ -195,6 +195,8 @@ def test_after_a_page_reload_every_canvas_shows_its_pictures_again(lab):
         open_and_run(page, lab, "kinds.ipynb")
         panels, _ = _saved(lab, started)
         wait_for(lambda: _shows(page, panels), 60, "the canvases did not draw")
+        # The static picture beside each widget view is for pages without widgets only.
+        assert page.locator(".jp-OutputArea-output img[src^='data:image/png']").count() == 0
         page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
         wait_for(
             lambda: page.evaluate(

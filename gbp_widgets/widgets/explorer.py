@@ -7,7 +7,9 @@ views, and the canvases are :mod:`gbp_widgets.widgets.canvas`.
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import os
 import warnings
 from pathlib import Path
@@ -49,6 +51,10 @@ from gbp_widgets.widgets.latest import LatestOnly
 from gbp_widgets.widgets.quiet import Quiet
 from gbp_widgets.widgets.sanity_tab import SanityTab
 from gbp_widgets.widgets.text import captions, readout_html, target_words
+
+# The picture saved beside the widget for pages without a kernel: small enough that a
+# notebook does not grow by more than about 300 kB per Explorer shown.
+STATIC_DPI = 72
 
 # Arrow keys on the canvas: left/right step the channel, up/down the site.
 _KEY_STEPS = {"ArrowLeft": ("channel", -1), "ArrowRight": ("channel", 1)}
@@ -768,6 +774,26 @@ class Explorer(widgets.VBox):
         except Exception as err:  # noqa: BLE001 - a failed run must not break the explorer
             self._report(f"the sanity check failed ({_describe(err)})")
             return None
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        """The live widget, and a picture of it for pages where no kernel is behind it.
+
+        Front ends that show widgets prefer the widget view; nbconvert's HTML, nbviewer
+        and GitHub (which have no widget state unless it was saved) show the PNG, and a
+        terminal shows the text, which says how to get the picture.
+        """
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        bundle["text/plain"] = (
+            "gbp-widgets Explorer (this front end cannot show widgets: explorer.figure() "
+            "draws what it shows)"
+        )
+        try:
+            buffer = io.BytesIO()
+            self.figure().savefig(buffer, dpi=STATIC_DPI, format="png")
+        except Exception:  # noqa: BLE001 - the live widget must appear even without its picture
+            return bundle
+        bundle["image/png"] = base64.b64encode(buffer.getvalue()).decode("ascii")
+        return bundle
 
     def save_png(self, path: str | os.PathLike | None = None) -> Path:
         """Save :meth:`figure` as a PNG (``gbp-explorer.png`` by default); return its path."""
