@@ -29,6 +29,8 @@ class Net(nn.Module):
             return logits > 0
         if self.returns == "detached":
             return logits.detach()
+        if self.returns == "dict":
+            return {"species": logits, "age": logits.sum(1)}
         return logits
 
 
@@ -57,6 +59,12 @@ REFUSED = {
     "integer scores": (Net("argmax"), {"inputs": IMAGES}, TypeError, "holds torch.int64 values"),
     "bool scores": (Net("bool"), {"inputs": IMAGES}, TypeError, "holds torch.bool values"),
     "detached scores": (Net("detached"), {"inputs": IMAGES}, TypeError, "does not require grad"),
+    "a dict without logits": (
+        Net("dict"),
+        {"inputs": IMAGES},
+        TypeError,
+        "a key (output='species') or a function (output=lambda out: out['species'])",
+    ),
     "a second input of the wrong size": (
         TwoInputs(),
         {"inputs": (IMAGES, torch.randn(2, 6))},

@@ -31,8 +31,7 @@ def choose_output(raw: object, choice: OutputChoice = None) -> torch.Tensor:
         if chosen is None:
             raise OutputError(
                 f"the model returned {describe(raw)}; the engine cannot tell which part holds "
-                "the scores. Choose it with output=: a key (output='logits'), an index "
-                "(output=0) or a function (output=lambda out: out['scores'])"
+                f"the scores. Choose it with output=: {_how_to_choose(raw)}"
             )
     elif isinstance(choice, str):
         chosen = _entry(raw, choice)
@@ -68,6 +67,24 @@ def check_scores(scores: torch.Tensor, what: str) -> torch.Tensor:
             "trip through NumPy. Return the tensor as computed, or choose another with output="
         )
     return scores
+
+
+def _how_to_choose(raw: object) -> str:
+    """How to pick the scores out of ``raw``, with a key or index it really has, so the
+    hint can be copied as it is."""
+    if isinstance(raw, (tuple, list)) and not hasattr(type(raw), "_fields"):
+        return "an index (output=0) or a function (output=lambda out: out[0])"
+    keys: list = []
+    if isinstance(raw, Mapping):
+        keys = [k for k, v in raw.items() if isinstance(v, torch.Tensor)] or list(raw)
+    elif dataclasses.is_dataclass(raw) and not isinstance(raw, type):
+        keys = [f.name for f in dataclasses.fields(raw)]
+    elif hasattr(type(raw), "_fields"):
+        keys = list(raw._fields)
+    key = next((k for k in keys if isinstance(k, str)), None)
+    if key is None:
+        return "a function that returns the score tensor (output=lambda out: ...)"
+    return f"a key (output={key!r}) or a function (output=lambda out: out[{key!r}])"
 
 
 def _default_entry(raw: object) -> torch.Tensor | None:
