@@ -9,6 +9,7 @@ import torch
 
 from gbp_widgets.sanity import (
     METRICS,
+    SanityResult,
     cascading_randomization,
     data_randomization,
     independent_randomization,
@@ -69,6 +70,30 @@ def test_metrics_are_one_for_identical_maps_and_low_for_unrelated_ones():
     assert all(abs(v) < 0.3 for v in unrelated.values()), unrelated
     flat = np.zeros((32, 32))
     assert similarities(flat, flat)["spearman"] == 1.0
+
+
+def test_a_correlation_with_a_constant_map_is_undefined_not_zero():
+    generator = np.random.default_rng(0)
+    first = normalised_map(generator.normal(size=(3, 32, 32)))
+    against_zero = similarities(first, np.zeros((32, 32)))
+    assert np.isnan(against_zero["spearman"]) and np.isnan(against_zero["spearman_abs"])
+    assert np.isnan(against_zero["hog"])
+    result = SanityResult(mode="independent", rules=("guided",), steps=["original", "block"])
+    for step, value in enumerate([1.0, float("nan")]):
+        for metric in METRICS:
+            result.records.append(
+                {
+                    "rule": "guided",
+                    "step": step,
+                    "randomised": "b",
+                    "metric": metric,
+                    "value": value,
+                }
+            )
+    figure = result.figure()
+    assert "x = undefined (a constant map)" in figure._suptitle.get_text()
+    crosses = [line for line in figure.axes[0].lines if line.get_marker() == "x"]
+    assert [list(line.get_xdata()) for line in crosses] == [[1]]
 
 
 def test_the_users_model_is_never_touched():

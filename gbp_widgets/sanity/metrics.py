@@ -24,7 +24,11 @@ def normalised_map(attribution: np.ndarray) -> np.ndarray:
 
 
 def similarities(first: np.ndarray, second: np.ndarray) -> dict[str, float]:
-    """All :data:`METRICS` between two normalised ``(H, W)`` maps; 1.0 means identical."""
+    """All :data:`METRICS` between two normalised ``(H, W)`` maps; 1.0 means identical.
+
+    A correlation with a constant map (an all-zero map, say) is undefined, not 0: it
+    is NaN unless both maps are the same, which counts as 1.0.
+    """
     return {
         "spearman_abs": _rank_correlation(np.abs(first), np.abs(second)),
         "spearman": _rank_correlation(first, second),
@@ -35,13 +39,13 @@ def similarities(first: np.ndarray, second: np.ndarray) -> dict[str, float]:
 
 def _rank_correlation(first: np.ndarray, second: np.ndarray) -> float:
     if _constant(first) or _constant(second):
-        return 1.0 if np.array_equal(first, second) else 0.0
+        return 1.0 if np.array_equal(first, second) else float("nan")
     return float(spearmanr(first.ravel(), second.ravel()).statistic)
 
 
 def _correlation(first: np.ndarray, second: np.ndarray) -> float:
     if _constant(first) or _constant(second):
-        return 1.0 if np.array_equal(first, second) else 0.0
+        return 1.0 if np.array_equal(first, second) else float("nan")
     return float(np.corrcoef(first, second)[0, 1])
 
 

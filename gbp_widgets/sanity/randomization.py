@@ -35,7 +35,8 @@ class SanityResult:
     ``maps[(rule, step)]`` is the normalised ``(H, W)`` map of the first image;
     ``records`` is a tidy table, one dict per (step, rule, metric) with the
     metric averaged over the images: ``step``, ``randomised``, ``rule``,
-    ``metric``, ``value``. ``mode`` is ``"cascading"`` or ``"independent"``;
+    ``metric``, ``value`` (NaN where a map is constant, so that its correlation
+    is undefined). ``mode`` is ``"cascading"`` or ``"independent"``;
     ``order`` is ``"top_down"`` or ``"bottom_up"``.
     """
 
@@ -65,22 +66,24 @@ class SanityResult:
         figure = NotebookFigure(figsize=(3.2 * len(METRICS), 3.6))
         axes = figure.subplots(1, len(METRICS), sharey=True)
         positions = range(len(self.steps))
-        lowest = min(float(r["value"]) for r in self.records) if self.records else 0.0
+        values = np.array([float(r["value"]) for r in self.records] or [0.0])
+        lowest = float(np.nanmin(values)) if np.isfinite(values).any() else 0.0
+        bottom = min(-0.1, lowest - 0.05)
         for axis, metric in zip(axes, METRICS, strict=True):
             for rule in self.rules:
-                axis.plot(
-                    positions,
-                    [self.value(rule, s, metric) for s in positions],
-                    marker="o",
-                    label=rule,
-                )
+                curve = np.array([self.value(rule, s, metric) for s in positions])
+                (line,) = axis.plot(positions, curve, marker="o", label=rule)
+                # Undefined similarities (a constant map) are crosses on the floor, not 0.
+                gaps = np.flatnonzero(np.isnan(curve))
+                axis.plot(gaps, np.full(gaps.size, bottom + 0.03), "x", color=line.get_color())
             axis.set_title(METRIC_TITLES[metric], fontsize=9)
             axis.set_xticks(list(positions), self.steps, rotation=90, fontsize=7)
-            axis.set_ylim(min(-0.1, lowest - 0.05), 1.05)
+            axis.set_ylim(bottom, 1.05)
             axis.axhline(0.0, color="0.8", linewidth=0.8, zorder=0)
         axes[0].set_ylabel("similarity to the original map")
         axes[-1].legend(fontsize=8)
-        figure.suptitle(f"{self._what()}; 1 = unchanged", fontsize=10)
+        undefined = "; x = undefined (a constant map)" if np.isnan(values).any() else ""
+        figure.suptitle(f"{self._what()}; 1 = unchanged{undefined}", fontsize=10)
         figure.supxlabel(self._step_label(), fontsize=8)
         figure.tight_layout()
         return figure
