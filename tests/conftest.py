@@ -1,3 +1,11 @@
+import os
+
+# OpenMP threads that spin while they wait take the cores from every other process: on a busy
+# two-core machine a notebook's training cell ran ten times slower and timed out. Kernels and
+# servers the tests start inherit this; users' own settings are not touched (issue: tutorials
+# on shared nodes).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 import torch
 
