@@ -234,24 +234,6 @@ def test_inputs_a_later_layer_cannot_take_get_torchs_own_error_not_a_false_hint(
     assert "convert the inputs" not in str(caught.value)
 
 
-class TwoInputs(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.image = nn.Conv2d(3, 4, 3, padding=1)
-        self.record = nn.Linear(5, 4)
-        self.head = nn.Linear(4, 2)
-
-    def forward(self, picture, record):
-        return self.head(F.relu(self.image(picture)).mean((2, 3)) + F.relu(self.record(record)))
-
-
-def test_a_second_input_of_the_wrong_size_names_the_layer_that_received_it():
-    inputs = (torch.randn(2, 3, 8, 8), torch.randn(2, 6))
-    with pytest.raises(ValueError, match=r"'record' \(Linear\), which takes 5 features"):
-        GuidedBackprop(TwoInputs()).explain(inputs)
-
-
 # -- recurrent layers -------------------------------------------------------------------
 
 
