@@ -244,21 +244,18 @@ class RuleReLU(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, upper, inplace, saves_output, state, index):
-        # Out of every function mode's sight: an explain running inside another (from a
-        # forward hook) must not see this rectifier as a user's ReLU in a custom Function.
-        with torch._C.DisableTorchFunction():
-            if inplace:
-                out = x.relu_() if upper is None else x.clamp_(0.0, upper)
-                ctx.mark_dirty(x)
-            else:
-                out = x.relu() if upper is None else x.clamp(0.0, upper)
-            # Each gives the forward mask: x>0 exactly when y>0, 0<x<k exactly when 0<y<k.
-            if saves_output:
-                ctx.save_for_backward(out)
-            elif inplace:
-                ctx.save_for_backward(forward_mask(out, upper))
-            else:
-                ctx.save_for_backward(x)
+        if inplace:
+            out = x.relu_() if upper is None else x.clamp_(0.0, upper)
+            ctx.mark_dirty(x)
+        else:
+            out = x.relu() if upper is None else x.clamp(0.0, upper)
+        # Each gives the forward mask: x>0 exactly when y>0, 0<x<k exactly when 0<y<k.
+        if saves_output:
+            ctx.save_for_backward(out)
+        elif inplace:
+            ctx.save_for_backward(forward_mask(out, upper))
+        else:
+            ctx.save_for_backward(x)
         ctx.upper, ctx.state, ctx.index = upper, state, index
         return out
 
@@ -267,10 +264,8 @@ class RuleReLU(torch.autograd.Function):
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
         state: BackwardState = ctx.state
-        with torch._C.DisableTorchFunction():
-            state.observe(ctx.index, grad)
-            through = apply_rule(state.rule, grad, saved, ctx.upper)
-        return through, None, None, None, None, None
+        state.observe(ctx.index, grad)
+        return apply_rule(state.rule, grad, saved, ctx.upper), None, None, None, None, None
 
 
 SiteFactory = Callable[[ReluCall], torch.Tensor]
@@ -327,14 +322,18 @@ class ReluInterceptor(TorchFunctionMode):
 
 
 def _inside_custom_function() -> bool:
-    """Whether the caller is the ``forward(ctx, ...)`` of a custom autograd Function."""
+    """Whether the caller is the ``forward(ctx, ...)`` of a user's custom autograd Function.
+
+    The engine's own :class:`RuleReLU` is not one: an explain running inside another
+    (from a forward hook) makes its rectifier calls under the outer explain's mode.
+    """
     frame = sys._getframe(2)
     for _ in range(32):
         if frame is None:
             return False
         code = frame.f_code
         if code.co_name == "forward" and code.co_varnames[:1] == ("ctx",):
-            return True
+            return code is not RuleReLU.forward.__code__
         frame = frame.f_back
     return False
 
