@@ -185,26 +185,3 @@ def test_volume_slices_and_detector_boxes_through_the_real_controls(lab):
             60,
             "a threshold above every score got no answer",
         )
-
-
-def test_after_a_page_reload_every_canvas_shows_its_pictures_again(lab):
-    """ipycanvas keeps no picture for a client that connects later: the Explorer sends them
-    again when the reloaded page's canvases are ready, with nothing touched."""
-    with chromium_page(1600, 1400) as page:
-        started = time.time()
-        open_and_run(page, lab, "kinds.ipynb")
-        panels, _ = _saved(lab, started)
-        wait_for(lambda: _shows(page, panels), 60, "the canvases did not draw")
-        # The static picture beside each widget view is for pages without widgets only.
-        assert page.locator(".jp-OutputArea-output img[src^='data:image/png']").count() == 0
-        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-        wait_for(
-            lambda: page.evaluate(
-                "() => !window.jupyterapp.shell.currentWidget.context.model.dirty"
-            ),
-            30,
-            "the notebook was not saved",
-        )
-        page.reload()
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        wait_for(lambda: _shows(page, panels), 60, "the reloaded page's canvases stayed blank")

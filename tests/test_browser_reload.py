@@ -1,0 +1,71 @@
+"""A reloaded page gets its pictures back: ipycanvas keeps none for a client that connects
+later, so the Explorer sends them again when the new page's canvases are ready (JupyterLab 4,
+headless Chromium, a fresh kernel)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gbp_widgets.explore import MAP_PANELS, MASK_PANELS
+from tests.jupyterlab import chromium_page, open_and_run, read_canvases, served_notebook, wait_for
+
+PANEL, GAP = 224, 8
+REPO = Path(__file__).resolve().parents[1]
+
+CELLS = [
+    f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+    "import torch\nfrom gbp_widgets import Explorer\n"
+    "from tests.kinds import PulseNet, built\n"
+    "torch.manual_seed(0)\n"
+    "sig = Explorer(model=built(PulseNet(2)), inputs=torch.randn(3, 2, 60), site=1)\nsig",
+    "import numpy as np\nnp.savez('shown.npz', **sig.refresh())\nprint('saved')",
+]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    yield from served_notebook(tmp_path_factory, "reload.ipynb", CELLS)
+
+
+def _shows(page, panels: dict[str, np.ndarray]) -> bool:
+    """Both rows of the Explorer are on some canvas, pixel for pixel."""
+    drawn = read_canvases(page, f"c.height === {PANEL} && c.width > {PANEL}")
+
+    def row_shown(pixels, row) -> bool:
+        return pixels.shape[1] == len(row) * (PANEL + GAP) - GAP and all(
+            np.array_equal(pixels[:, i * (PANEL + GAP) : i * (PANEL + GAP) + PANEL], panels[n])
+            for i, n in enumerate(row)
+        )
+
+    return all(any(row_shown(pixels, row) for pixels in drawn) for row in (MAP_PANELS, MASK_PANELS))
+
+
+def test_after_a_page_reload_every_canvas_shows_its_pictures_again(lab):
+    saved = lab["root"] / "shown.npz"
+    with chromium_page(1600, 1400) as page:
+        started = time.time()
+        open_and_run(page, lab, "reload.ipynb")
+        wait_for(
+            lambda: saved.exists() and saved.stat().st_mtime > started, 90, "nothing was saved"
+        )
+        time.sleep(0.3)
+        with np.load(saved) as stored:
+            panels = {name: stored[name] for name in stored.files}
+        wait_for(lambda: _shows(page, panels), 60, "the canvases did not draw")
+        # The static picture beside the widget view is for pages without widgets only.
+        assert page.locator(".jp-OutputArea-output img[src^='data:image/png']").count() == 0
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        wait_for(
+            lambda: page.evaluate(
+                "() => !window.jupyterapp.shell.currentWidget.context.model.dirty"
+            ),
+            30,
+            "the notebook was not saved",
+        )
+        page.reload()
+        page.wait_for_selector(".jp-Notebook", timeout=60_000)
+        wait_for(lambda: _shows(page, panels), 60, "the reloaded page's canvases stayed blank")
