@@ -91,11 +91,16 @@ def jupyterlab(root: Path) -> Iterator[dict]:
     """A JupyterLab server on 127.0.0.1 serving ``root``, stopped on leaving.
 
     Yields ``{"url", "token", "root"}``. Notebook windowing is "defer": "full" may drop
-    canvas outputs scrolled out of view.
+    canvas outputs scrolled out of view. Autosave is off.
     """
     settings = root / ".settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True, exist_ok=True)
     (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "defer"}))
+    # No autosave: whether a page that opens the notebook later finds the outputs of an
+    # earlier page (and restores their widgets) must not depend on how slow the machine is.
+    documents = root / ".settings" / "@jupyterlab" / "docmanager-extension"
+    documents.mkdir(parents=True, exist_ok=True)
+    (documents / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
     port, token = free_port(), secrets.token_hex(16)
     server = subprocess.Popen(
         [
