@@ -102,35 +102,56 @@ def jupyterlab(root: Path) -> Iterator[dict]:
     documents.mkdir(parents=True, exist_ok=True)
     (documents / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
     port, token = free_port(), secrets.token_hex(16)
+    command = [
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        f"--LabApp.user_settings_dir={root / '.settings'}",
+        f"--LabApp.workspaces_dir={root / '.workspaces'}",
+        "--LabApp.expose_app_in_browser=True",
+        "--allow-root",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with serving(command, root, f"{url}/api/status?token={token}", "JupyterLab"):
+        yield {"url": url, "token": token, "root": root}
+
+
+@contextmanager
+def voila(root: Path) -> Iterator[dict]:
+    """Voila on 127.0.0.1 serving the notebooks in ``root`` at ``/voila/render/NAME``, as
+    Binder's ``urlpath=voila/render/...`` does, stopped on leaving. Yields ``{"url", "root"}``."""
+    port = free_port()
+    command = [
+        "voila",
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        f"--port={port}",
+        "--token=",
+        str(root),
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with serving(command, root, f"{url}/", "Voila"):
+        yield {"url": url, "root": root}
+
+
+@contextmanager
+def serving(command: list[str], root: Path, probe: str, name: str) -> Iterator[None]:
+    """Run the Jupyter application ``command`` (a module of this Python) in ``root`` until
+    ``probe`` answers, and end it, by its process id, on leaving."""
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "lab",
-            "--no-browser",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-            f"--LabApp.user_settings_dir={root / '.settings'}",
-            f"--LabApp.workspaces_dir={root / '.workspaces'}",
-            "--LabApp.expose_app_in_browser=True",
-            "--allow-root",
-        ],
+        [sys.executable, "-m", *command],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=root,
         env={**os.environ, "JUPYTER_PLATFORM_DIRS": "1"},
     )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(
-            lambda: urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2),
-            60,
-            "JupyterLab did not start",
-        )
-        yield {"url": url, "token": token, "root": root}
+        wait_for(lambda: urllib.request.urlopen(probe, timeout=2), 60, f"{name} did not start")
+        yield
     finally:
         server.terminate()
         try:
@@ -207,3 +228,55 @@ def read_canvases(page, which: str) -> list[np.ndarray]:
         np.frombuffer(base64.b64decode(data), np.uint8).reshape(height, width, 4)
         for width, height, data in page.evaluate(READ_CANVASES.replace("WHICH", which))
     ]
+
+
+PANEL, GAP = 224, 8
+
+
+def rows_shown(page, panels: dict[str, np.ndarray], rows, prefix: str = "") -> bool:
+    """Each row of panel names in ``rows`` is on some canvas of the page, pixel for pixel,
+    the panel ``name`` being ``panels[prefix + name]`` (224 x 224, 8 px apart)."""
+    drawn = read_canvases(page, f"c.height === {PANEL} && c.width > {PANEL}")
+
+    def on(pixels: np.ndarray, row) -> bool:
+        return pixels.shape[1] == len(row) * (PANEL + GAP) - GAP and all(
+            np.array_equal(
+                pixels[:, i * (PANEL + GAP) : i * (PANEL + GAP) + PANEL], panels[prefix + name]
+            )
+            for i, name in enumerate(row)
+        )
+
+    return all(any(on(pixels, row) for pixels in drawn) for row in rows)
+
+
+def panel_saver(name: str) -> str:
+    """Code for a notebook with one Explorer, where no cell can be re-run (Voila) or none
+    should be: it writes the Explorer's panels to ``NAME.npz`` now and after every rule
+    change, with the rule, for :func:`saved_for_rule`."""
+    return f"""import gc, os
+import numpy as np
+from gbp_widgets import Explorer
+
+(_shown,) = [o for o in gc.get_objects() if isinstance(o, Explorer)]
+
+
+def _save(change=None):
+    np.savez("{name}.tmp.npz", rule=np.array(_shown.rule), **_shown.refresh())
+    os.replace("{name}.tmp.npz", "{name}.npz")
+
+
+_shown.observe(_save, "rule")
+_save()
+"""
+
+
+def saved_for_rule(root: Path, name: str, rule: str) -> dict[str, np.ndarray]:
+    """The panels :func:`panel_saver`'s code last wrote in ``root``, once its Explorer
+    shows ``rule``."""
+
+    def load():
+        with np.load(root / f"{name}.npz") as saved:
+            panels = {key: saved[key] for key in saved.files}
+        return panels if str(panels["rule"]) == rule else None
+
+    return wait_for(load, 180, f"{name}'s kernel did not save panels for rule {rule!r}")

@@ -127,14 +127,58 @@ PRODUCT_BOX = """
 }
 """
 
+# Each caption row: the boxes of its captions, and for each caption whether its text is cut
+# and the title that shows the whole of it on hover. Each control row: the tops of its
+# visible parts (a row of buttons counts each button), which differ where it wraps.
+LAYOUT = """
+() => {
+  const shown = e => e.offsetParent !== null;
+  const captionRows = [...document.querySelectorAll('.widget-gridbox')].filter(shown)
+    .map(grid => [...grid.querySelectorAll('div[title]')].map(d => {
+      const box = d.getBoundingClientRect();
+      return {left: box.left, right: box.right, cut: d.scrollWidth > d.clientWidth,
+              title: d.title, text: d.textContent};
+    })).filter(row => row.length);
+  const rowParts = row => [...row.children].filter(shown).flatMap(part =>
+    part.classList.contains('widget-toggle-buttons')
+      ? [...part.querySelectorAll('button')].filter(shown) : [part]);
+  const controlRows = [...document.querySelectorAll('.jp-OutputArea-output .widget-hbox')]
+    .filter(shown).concat([...document.querySelectorAll(
+      '.jp-OutputArea-output .widget-vbox > .widget-toggle-buttons')].filter(shown))
+    .map(row => (row.classList.contains('widget-toggle-buttons')
+      ? [...row.querySelectorAll('button')].filter(shown) : rowParts(row))
+      .map(part => Math.round(part.getBoundingClientRect().top)))
+    .filter(tops => tops.length);
+  return {captionRows, controlRows};
+}
+"""
+
+
+def assert_captions_and_controls_fit(page) -> None:
+    """No caption runs into its neighbour (a long one is cut, whole on hover), and no row of
+    controls wraps onto a second line."""
+    layout = page.evaluate(LAYOUT)
+    assert len(layout["captionRows"]) >= 2, layout
+    for row in layout["captionRows"]:
+        for left, right in zip(row, row[1:], strict=False):
+            assert left["right"] <= right["left"], (left, right)
+        for caption in row:
+            assert caption["title"] == caption["text"], caption
+    assert len(layout["controlRows"]) >= 5, layout
+    for tops in layout["controlRows"]:
+        # Parts of one line differ by a few pixels (a dropdown sits lower than a button).
+        assert max(tops) - min(tops) < 10, f"a row of controls wraps: tops {tops}"
+
 
 def test_at_laptop_size_with_the_file_browser_open_every_panel_is_whole(lab, tmp_path):
     """1440 x 900, JupyterLab's file browser open: the product panel lies inside the output
     area, with no sideways scroll; bad input typed into the controls is answered there."""
     with chromium_page(1440, 900) as page:
+        # The first test's panels are still on disk: wait for this page's own.
+        started = time.time()
         open_and_run(page, lab, "explorer.ipynb")
         page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
-        panels = saved_panels(lab)
+        panels = saved_panels(lab, started)
         wait_for(lambda: canvas_matches(page, panels), 60, "the canvas did not draw")
         box = page.evaluate(PRODUCT_BOX % (ROW_WIDTH, PANEL, GAP, PANEL, GAP))
         page.screenshot(path=str(tmp_path / "laptop.png"))
@@ -142,6 +186,7 @@ def test_at_laptop_size_with_the_file_browser_open_every_panel_is_whole(lab, tmp
         assert box["outputLeft"] <= box["left"] and box["right"] <= box["outputRight"], box
         assert box["right"] <= box["viewport"], box
         assert box["sideways"] == [], "no element of the explorer scrolls sideways"
+        assert_captions_and_controls_fit(page)
 
         class_box = page.locator(".widget-text").filter(has_text="class #").locator("input")
         before = class_box.input_value()

@@ -11,9 +11,16 @@ import numpy as np
 import pytest
 
 from gbp_widgets.explore import MAP_PANELS, MASK_PANELS
-from tests.jupyterlab import chromium_page, open_and_run, read_canvases, served_notebook, wait_for
+from tests.jupyterlab import (
+    GAP,
+    PANEL,
+    chromium_page,
+    open_and_run,
+    rows_shown,
+    served_notebook,
+    wait_for,
+)
 
-PANEL, GAP = 224, 8
 REPO = Path(__file__).resolve().parents[1]
 ROWS = {
     "sig": (MAP_PANELS, MASK_PANELS),
@@ -66,21 +73,7 @@ def _saved(lab, after: float = 0.0) -> tuple[dict[str, np.ndarray], dict]:
 
 def _shows(page, panels: dict[str, np.ndarray]) -> bool:
     """Every row of both explorers is on some canvas, pixel for pixel."""
-    drawn = read_canvases(page, f"c.height === {PANEL} && c.width > {PANEL}")
-
-    def row_shown(pixels, prefix, row) -> bool:
-        return pixels.shape[1] == len(row) * (PANEL + GAP) - GAP and all(
-            np.array_equal(
-                pixels[:, i * (PANEL + GAP) : i * (PANEL + GAP) + PANEL], panels[f"{prefix}_{n}"]
-            )
-            for i, n in enumerate(row)
-        )
-
-    return all(
-        any(row_shown(pixels, prefix, row) for pixels in drawn)
-        for prefix, rows in ROWS.items()
-        for row in rows
-    )
+    return all(rows_shown(page, panels, rows, f"{prefix}_") for prefix, rows in ROWS.items())
 
 
 def _rerun_save(page, lab) -> tuple[dict[str, np.ndarray], dict]:

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from gbp_widgets.explore import MAP_PANELS, MASK_PANELS
-from tests.jupyterlab import chromium_page, open_and_run, read_canvases, served_notebook, wait_for
+from tests.jupyterlab import chromium_page, open_and_run, rows_shown, served_notebook, wait_for
 
-PANEL, GAP = 224, 8
 REPO = Path(__file__).resolve().parents[1]
 
 CELLS = [
@@ -32,16 +31,7 @@ def lab(tmp_path_factory):
 
 
 def _shows(page, panels: dict[str, np.ndarray]) -> bool:
-    """Both rows of the Explorer are on some canvas, pixel for pixel."""
-    drawn = read_canvases(page, f"c.height === {PANEL} && c.width > {PANEL}")
-
-    def row_shown(pixels, row) -> bool:
-        return pixels.shape[1] == len(row) * (PANEL + GAP) - GAP and all(
-            np.array_equal(pixels[:, i * (PANEL + GAP) : i * (PANEL + GAP) + PANEL], panels[n])
-            for i, n in enumerate(row)
-        )
-
-    return all(any(row_shown(pixels, row) for pixels in drawn) for row in (MAP_PANELS, MASK_PANELS))
+    return rows_shown(page, panels, (MAP_PANELS, MASK_PANELS))
 
 
 def test_after_a_page_reload_every_canvas_shows_its_pictures_again(lab):

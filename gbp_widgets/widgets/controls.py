@@ -25,6 +25,9 @@ class Controls:
 
     def __init__(self) -> None:
         full = widgets.Layout(width="auto")
+        # Buttons as wide as their words: at the default fixed width a row of them wraps
+        # onto a second line in a 1440 x 900 JupyterLab with the file browser open.
+        snug = {"button_width": "auto"}
         self.image = widgets.Dropdown(options=[*SAMPLE_NAMES, CUSTOM], description="image")
         self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="upload")
         self.model = widgets.Dropdown(options=[*model_names(), CUSTOM], description="model")
@@ -32,14 +35,18 @@ class Controls:
         self.input_index = widgets.Dropdown(options=[("input 0", 0)], description="input")
         self.axis = widgets.Dropdown(options=AXES, description="cut along")
         self.slice = widgets.IntSlider(min=0, max=0, description="slice", continuous_update=True)
-        self.rule = widgets.ToggleButtons(options=[(v, k) for k, v in RULE_LABELS.items()])
+        self.rule = widgets.ToggleButtons(
+            options=[(v, k) for k, v in RULE_LABELS.items()], style=snug
+        )
         self.layer = widgets.Dropdown(options=["auto"], description="CAM layer")
-        self.display = widgets.ToggleButtons(options=[(v, k) for k, v in DISPLAY_LABELS.items()])
+        self.display = widgets.ToggleButtons(
+            options=[(v, k) for k, v in DISPLAY_LABELS.items()], style=snug
+        )
         low, high = PERCENTILE_RANGE
         self.percentile = widgets.FloatSlider(
             value=99.0, min=low, max=high, step=0.1, description="clip %", continuous_update=True
         )
-        self.top = widgets.ToggleButtons(options=[("-", 0)], description="top-5")
+        self.top = widgets.ToggleButtons(options=[("-", 0)], description="top-5", style=snug)
         # Plain IntText: a bounded one would clamp 1500 to the maximum in the browser, and
         # the explorer would silently explain another class instead of saying why.
         self.class_index = widgets.IntText(description="class #")
@@ -47,7 +54,9 @@ class Controls:
             placeholder="any class by name", ensure_option=False, continuous_update=False
         )
         self.target_kind = widgets.ToggleButtons(
-            options=[(v, k) for k, v in TARGET_KIND_LABELS.items()], description="explain"
+            options=[(v, k) for k, v in TARGET_KIND_LABELS.items()],
+            description="explain",
+            style=snug,
         )
         self.detection = widgets.Dropdown(options=[("-", None)], description="detection")
         self.score_threshold = widgets.FloatSlider(
@@ -71,7 +80,11 @@ class Controls:
                 widgets.HBox([self.rule, self.layer, self.compare]),
                 widgets.HBox([self.display, self.percentile]),
                 self.top,
-                widgets.HBox([self.target_kind, self.class_index, self.class_name]),
+                # The buttons' label sits above them: the boxes line up with the buttons.
+                widgets.HBox(
+                    [self.target_kind, self.class_index, self.class_name],
+                    layout=widgets.Layout(align_items="flex-end"),
+                ),
                 widgets.HBox([self.detection, self.score_threshold]),
                 widgets.HBox([self.site_slider, self.site_name, self.channel]),
             ],
