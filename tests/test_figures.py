@@ -69,7 +69,7 @@ def test_a_bare_matplotlib_figure_is_text_only_so_the_test_above_can_fail():
 
 def _figure_cell(cell) -> bool:
     lines = [line for line in cell.source.strip().splitlines() if line.strip()]
-    return bool(lines) and bool(re.search(r"plt\.show\(\)|figure\(\)$", lines[-1].strip()))
+    return bool(lines) and bool(re.search(r"plt\.show\(\)|figure\([^()]*\)$", lines[-1].strip()))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -93,5 +93,6 @@ def test_every_notebook_figure_is_a_picture_in_a_fresh_kernel(path):
         if _figure_cell(cell):
             figure_cells += 1
             assert pictures, f"cell {index} makes a figure but shows no picture"
-    if "assignment" not in path.name and "05_" not in path.name:
+    # The assignments, notebook 05 and the app (the Explorer alone) draw no figure of their own.
+    if "assignment" not in path.name and "05_" not in path.name and path.name != "app.ipynb":
         assert figure_cells, "this tutorial lost its figures"

@@ -90,8 +90,9 @@ def test_a_correlation_with_a_constant_map_is_undefined_not_zero():
                     "value": value,
                 }
             )
-    figure = result.figure()
+    figure = result.figure("coffee")
     assert "x = undefined (a constant map)" in figure._suptitle.get_text()
+    assert figure._suptitle.get_text().startswith("coffee: ")
     crosses = [line for line in figure.axes[0].lines if line.get_marker() == "x"]
     assert [list(line.get_xdata()) for line in crosses] == [[1]]
 
@@ -161,12 +162,13 @@ def test_guided_ignores_the_top_layers_where_the_gradient_does_not(lite0, capsys
 
 
 def test_data_randomization_on_digits():
-    outcome = data_randomization(epochs=12, explained=16)
+    """As in Adebayo et al., the shuffled-label network memorises its labels: both fit."""
+    outcome = data_randomization(explained=16)
     print(
-        f"accuracy true labels {outcome.true_accuracy:.2f}, shuffled {outcome.random_accuracy:.2f};"
-        f" map similarity {outcome.similarity}"
+        f"accuracy true labels {outcome.true_accuracy:.3f}, "
+        f"shuffled {outcome.random_accuracy:.3f}; map similarity {outcome.similarity}"
     )
-    assert outcome.true_accuracy > 0.9 > outcome.random_accuracy
+    assert outcome.true_accuracy >= 0.99 and outcome.random_accuracy >= 0.99
     for rule in ("gradient", "guided"):
         assert outcome.similarity[rule]["spearman_abs"] < 0.95
     assert outcome.maps[("true", "guided")].shape == (16, 8, 8)

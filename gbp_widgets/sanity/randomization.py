@@ -61,8 +61,10 @@ class SanityResult:
 
         return pandas.DataFrame.from_records(self.records)
 
-    def figure(self) -> NotebookFigure:
-        """Similarity to the original map after each step: one panel per metric."""
+    def figure(self, about: str = "") -> NotebookFigure:
+        """Similarity to the original map after each step: one panel per metric. ``about``
+        (e.g. the picture's name) starts the title, to tell one result's figure from
+        another's."""
         figure = NotebookFigure(figsize=(3.2 * len(METRICS), 3.6))
         axes = figure.subplots(1, len(METRICS), sharey=True)
         positions = range(len(self.steps))
@@ -83,7 +85,8 @@ class SanityResult:
         axes[0].set_ylabel("similarity to the original map")
         axes[-1].legend(fontsize=8)
         undefined = "; x = undefined (a constant map)" if np.isnan(values).any() else ""
-        figure.suptitle(f"{self._what()}; 1 = unchanged{undefined}", fontsize=10)
+        lead = f"{about}: " if about else ""
+        figure.suptitle(f"{lead}{self._what()}; 1 = unchanged{undefined}", fontsize=10)
         figure.supxlabel(self._step_label(), fontsize=8)
         figure.tight_layout()
         return figure
