@@ -12,6 +12,7 @@ import torch
 from matplotlib.backend_bases import FigureCanvasBase
 
 from gbp_widgets import render
+from gbp_widgets.colour_keys import clip_note, display_key
 from gbp_widgets.engine import GuidedBackprop, guided_gradcam_from, warn_about_coverage
 from gbp_widgets.explore import unknown_class_message
 from gbp_widgets.explore.names import COMPARED_RULES, RULE_LABELS
@@ -125,7 +126,9 @@ def explain_to_file(args: argparse.Namespace) -> tuple[Path, str]:
     title = f"{loaded.name}: explaining '{classes[explained]}' ({explained})\n" + top_classes_title(
         probabilities, classes
     )
-    _save_whole(panel_figure(panels, title), out)
+    signed, heat = display_key("gradient"), display_key("overlay")
+    keys = {c: heat if c.startswith("Grad-CAM (") else signed for c in panels if c != "input"}
+    _save_whole(panel_figure(panels, title, note=clip_note(), keys=keys), out)
     summary = _summary(loaded.name, stem, probabilities, classes, explained)
     return out, summary + (f"\nGrad-CAM left out: {left_out}" if left_out else "")
 

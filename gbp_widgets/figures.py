@@ -10,6 +10,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from gbp_widgets.colour_keys import ColourKey
+
 
 class NotebookFigure(Figure):
     """A matplotlib ``Figure`` that displays itself as a PNG in IPython front ends.
@@ -33,29 +35,88 @@ class NotebookFigure(Figure):
 
 
 def panel_figure(
-    panels: Mapping[str, np.ndarray], title: str = "", panel_inches: float = 2.6, note: str = ""
+    panels: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]],
+    title: str = "",
+    panel_inches: float = 2.6,
+    note: str = "",
+    keys: Mapping[str, ColourKey] | None = None,
+    wide: tuple[str, np.ndarray] | None = None,
 ) -> NotebookFigure:
-    """One row of pictures, each titled with its key, with ``note`` beneath them.
+    """Rows of pictures, each titled with its caption, a colour key under each panel whose
+    caption is in ``keys``, ``wide`` (a caption and a picture, such as a channel grid)
+    across the bottom, and ``note`` beneath everything.
 
-    ``panels`` maps a caption to an ``(H, W, 3 or 4)`` ``uint8`` picture.
+    ``panels`` maps a caption to an ``(H, W, 3 or 4)`` ``uint8`` picture: one row, or a
+    sequence of such rows.
     """
-    if not panels:
+    rows = [panels] if isinstance(panels, Mapping) else list(panels)
+    if not any(rows):
         raise ValueError("panel_figure needs at least one panel")
-    count = len(panels)
-    height = panel_inches + (0.9 if title else 0.4) + (0.3 if note else 0.0)
-    figure = NotebookFigure(figsize=(panel_inches * count, height))
-    axes = figure.subplots(1, count, squeeze=False)[0]
-    for axis, (caption, picture) in zip(axes, panels.items(), strict=True):
-        axis.imshow(picture, interpolation="nearest")
-        # Wrapped, so a long caption never runs into its neighbour's.
-        axis.set_title("\n".join(textwrap.wrap(caption, 30)) or caption, fontsize=10)
-        axis.set_axis_off()
+    keys = keys or {}
+    columns = max(len(row) for row in rows)
+    caption_inches = 0.45
+    heights: list[float] = []
+    places = []  # per row: the grid row of its pictures, and of its keys (None: no key)
+    for row in rows:
+        heights.append(panel_inches + caption_inches)
+        keyed = any(caption in keys for caption in row)
+        places.append((len(heights) - 1, len(heights) if keyed else None))
+        if keyed:
+            heights.append(_KEY_INCHES)
+    if wide is not None:
+        height, width = wide[1].shape[:2]
+        # A tall grid of many channels is shrunk to keep the figure near a page's height.
+        shown = min(columns * panel_inches * height / width, _WIDE_ROWS * panel_inches)
+        heights.append(caption_inches + shown)
+        if wide[0] in keys:
+            heights.append(_KEY_INCHES)
+    extra = (0.5 if title else 0.1) + (0.3 if note else 0.0)
+    figure = NotebookFigure(
+        figsize=(panel_inches * columns, sum(heights) + extra), layout="constrained"
+    )
+    grid = figure.add_gridspec(len(heights), columns, height_ratios=heights)
+    for row, (pictures_at, keys_at) in zip(rows, places, strict=True):
+        for column, (caption, picture) in enumerate(row.items()):
+            _picture(figure.add_subplot(grid[pictures_at, column]), caption, picture)
+            if caption in keys:
+                _key(figure.add_subplot(grid[keys_at, column]), keys[caption])
+    if wide is not None:
+        caption, picture = wide
+        keyed = caption in keys
+        _picture(figure.add_subplot(grid[len(heights) - 1 - keyed, :]), caption, picture, 120)
+        if keyed:
+            _key(figure.add_subplot(grid[len(heights) - 1, 0]), keys[caption])
     if title:
         figure.suptitle(title, fontsize=10)
     if note:
         figure.supxlabel(note, fontsize=8, color="0.3")
-    figure.tight_layout()
     return figure
+
+
+# Height of a colour key with its words, in inches.
+_KEY_INCHES = 0.42
+# The most a wide picture may take, in panel heights.
+_WIDE_ROWS = 1.5
+
+
+def _picture(axis, caption: str, picture: np.ndarray, wrap: int = 30) -> None:
+    axis.imshow(picture, interpolation="nearest")
+    # Wrapped, so a long caption never runs into its neighbour's.
+    axis.set_title("\n".join(textwrap.wrap(caption, wrap)) or caption, fontsize=10)
+    axis.set_axis_off()
+
+
+def _key(axis, key: ColourKey) -> None:
+    """A colour ramp with its words: the end words inside the ends, so that they never
+    reach the next panel's key."""
+    axis.imshow(key.ramp[None], aspect="auto", extent=(0.0, 1.0, 0.0, 1.0))
+    places = [(0.0, "left"), (0.5, "center"), (1.0, "right")]
+    shown = [(x, word, align) for (x, align), word in zip(places, key.words, strict=True) if word]
+    axis.set_xticks([x for x, _, _ in shown], [word for _, word, _ in shown], fontsize=7)
+    for label, (_, _, align) in zip(axis.get_xticklabels(), shown, strict=True):
+        label.set_horizontalalignment(align)
+    axis.set_yticks([])
+    axis.tick_params(length=2, pad=1)
 
 
 def top_classes_title(probabilities: Sequence[float], classes: Sequence[str], k: int = 5) -> str:

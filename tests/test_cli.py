@@ -29,9 +29,19 @@ def test_the_figure_has_a_grad_cam_heat_map_panel(tmp_path, monkeypatch):
     from gbp_widgets import cli
 
     shown = {}
-    monkeypatch.setattr(cli, "panel_figure", lambda panels, title: shown.update(panels) or _Saved())
+    keyed = {}
+
+    def figure(panels, title, note, keys):
+        shown.update(panels)
+        keyed.update(keys)
+        return _Saved()
+
+    monkeypatch.setattr(cli, "panel_figure", figure)
     main(["explain", "--sample", "chelsea", "--out", str(tmp_path / "x.png")])
     names = list(shown)
+    # Every map has its colour key: grey 0 for the signed maps, the heat map's ramp.
+    assert set(keyed) == set(names) - {"input"}
+    assert keyed["Guided Grad-CAM"].words == ("-p99", "0 (each of R, G, B)", "+p99")
     assert names[0] == "input" and names[-1] == "Guided Grad-CAM"
     heat = next(shown[n] for n in names if n.startswith("Grad-CAM ("))
     assert heat.shape[2] in (3, 4) and heat[..., :3].std() > 10

@@ -309,11 +309,43 @@ def test_your_own_model_tensor_and_class_names():
     assert explorer.refresh()["product"].shape == (96, 96, 4)
 
 
+def _keys(figure) -> list[list[str]]:
+    """The words of each colour key in ``figure`` (the axes with words under a ramp)."""
+    return [
+        [label.get_text() for label in axis.get_xticklabels()]
+        for axis in figure.axes
+        if axis.get_xticklabels() and not axis.get_title()
+    ]
+
+
 def test_figure_and_png_export(explorer, tmp_path):
     figure = explorer.figure()
-    assert len(figure.axes) == 6  # input, map, site output and the three masks
+    titles = [axis.get_title() for axis in figure.axes if axis.get_title()]
+    # input, map, site output, the three masks, and the channel grid
+    assert len(titles) == 7
+    assert titles[-1].startswith("product mask, channels ranked")
+    keys = _keys(figure)
+    assert ["-p99", "0 (each of R, G, B)", "+p99"] in keys  # the signed RGB map
+    assert ["0", "peak"] in keys  # the site output's heat map
+    assert keys.count(["0", "share of channels on", "1"]) == 3  # the three mask panels
+    assert ["off", "on"] in keys  # the grid's masks
+    assert "p99: the 99th percentile of |map|" in figure._supxlabel.get_text()
     out = explorer.save_png(tmp_path / "panels.png")
     assert Image.open(out).size[0] > 800
+
+
+def test_the_figure_holds_the_comparison_and_keys_what_is_shown(explorer):
+    explorer.compare = True
+    explorer.display = "saliency"
+    explorer.percentile = 98.0
+    explorer.channel = 3
+    figure = explorer.figure()
+    titles = [axis.get_title() for axis in figure.axes if axis.get_title()]
+    assert {"Gradient: tiger cat", "DeconvNet: tiger cat", "Guided: tiger cat"} <= set(titles)
+    keys = _keys(figure)
+    assert keys.count(["0", "p98 of |map|"]) == 4  # the map and the three compared maps
+    assert keys.count(["off", "on"]) == 4  # one channel's masks, and the grid
+    assert "p98: the 98th percentile" in figure._supxlabel.get_text()
 
 
 def test_bursts_of_requests_run_only_the_newest():

@@ -34,8 +34,10 @@ def test_the_display_holds_the_live_widget_and_a_picture_of_it(executed):
     assert "application/vnd.jupyter.widget-view+json" in data
     assert "explorer.figure()" in data["text/plain"]
     picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(data["image/png"]))))
+    # What explorer.figure() draws: two rows of three panels over the channel grid, at
+    # 72 dpi (2.6 inches a panel), not a blank or a stray figure.
     height, width = picture.shape[:2]
-    assert width > 3 * height  # the panel row, not a blank or a stray figure
+    assert 3 * 2.6 * 72 * 0.9 < width < 3 * 2.6 * 72 * 1.1 and height > width
     assert picture[..., :3].std() > 20
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gbp_widgets import drawing, render
+from gbp_widgets.colour_keys import ColourKey, display_key
 from gbp_widgets.explore.names import ALL_CHANNELS, DISPLAY_LABELS
 
 PADDING_CELL = (207, 227, 255)
@@ -84,6 +85,11 @@ class InputView:
         """The input element under panel pixel ``(row, column)``."""
         raise NotImplementedError
 
+    def attribution_key(self, display: str, percentile: float) -> ColourKey | None:
+        """How to read the attribution panel's colours; ``None`` where it is drawn with
+        axes of its own (curves, bars)."""
+        return None
+
 
 class ImageView(InputView):
     """``(C, H, W)``: the photo, and the attribution as a picture of the same size."""
@@ -95,6 +101,9 @@ class ImageView(InputView):
 
     def attribution_picture(self, attribution, display, percentile, picture, size, cut):
         return render.fit(render.display(attribution, display, picture, percentile), size)
+
+    def attribution_key(self, display, percentile):
+        return display_key(display, percentile)
 
     def locate(self, row, column, size, cut):
         height, width = self.shape[1:]

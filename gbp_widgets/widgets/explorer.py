@@ -22,6 +22,13 @@ from PIL import Image
 from torch import nn
 
 from gbp_widgets import render
+from gbp_widgets.colour_keys import (
+    ACTIVATION_KEY,
+    MASK_KEY,
+    SHARE_ON_KEY,
+    clip_note,
+    display_key,
+)
 from gbp_widgets.engine import Explanation, Neuron, Region
 from gbp_widgets.explore import (
     ALL_CHANNELS,
@@ -50,7 +57,7 @@ from gbp_widgets.widgets.controls import Controls
 from gbp_widgets.widgets.latest import LatestOnly
 from gbp_widgets.widgets.quiet import Quiet
 from gbp_widgets.widgets.sanity_tab import SanityTab
-from gbp_widgets.widgets.text import captions, readout_html, target_words
+from gbp_widgets.widgets.text import GRID_CAPTION, captions, readout_html, target_words
 
 # The picture saved beside the widget for pages without a kernel: small enough that a
 # notebook does not grow by more than about 300 kB per Explorer shown.
@@ -218,7 +225,7 @@ class Explorer(widgets.VBox):
                 *(strip.widget for strip in self.comparisons.values()),
                 self.readout_view,
                 widgets.HTML(
-                    "<b>product mask, channels ranked by how much they pass</b> "
+                    f"<b>{GRID_CAPTION}</b> "
                     "(click one to show it; click a mask pixel to explain that unit)"
                 ),
                 self.grid.canvas,
@@ -610,11 +617,14 @@ class Explorer(widgets.VBox):
             return
         strip = self.comparisons[with_cam]
         pictures = self.session.compare_panels(view, strip.size)
+        strip.draw(pictures, self._comparison_labels(view))
+        self.comparison = pictures
+
+    def _comparison_labels(self, view: View) -> dict[str, str]:
         words = target_words(view.target, self.session.class_name)
         labels = {rule: f"{RULE_LABELS[rule]}: {words}" for rule in COMPARED_RULES}
         labels["cam"] = "Grad-CAM heat map"
-        strip.draw(pictures, labels)
-        self.comparison = pictures
+        return labels
 
     def _captions(self, view: View) -> dict[str, str]:
         names = self.session.site_names
@@ -745,25 +755,44 @@ class Explorer(widgets.VBox):
         return self.session.readout(self._shown, row, column, size)
 
     def figure(self) -> NotebookFigure:
-        """A matplotlib figure of the panels shown, titled with the top classes."""
+        """A matplotlib figure of what the Explorer shows: its rows of panels, the rule
+        comparison when it is on, and the channel grid, each map with its colour key;
+        titled with the top classes."""
         pictures = self.refresh()
+        view = self._shown
         # A picture cannot be hovered or clicked: its label map is only labels.
-        words = {**self._captions(self._shown), "output": "predicted labels"}
-        shown = {words[name]: pictures[name] for name in self.panel_names()}
-        note = (
-            "mask panels: the fraction of the site's channels on at each position "
-            "(black 0, white 1)"
-            if self._shown.channel == ALL_CHANNELS
-            else "mask panels: white where the unit is on"
+        words = {**self._captions(view), "output": "predicted labels"}
+        rows = [{words[name]: pictures[name] for name in strip.names} for strip in self.rows]
+        masks = SHARE_ON_KEY if view.channel == ALL_CHANNELS else MASK_KEY
+        keys = {words["activation"]: ACTIVATION_KEY, **{words[n]: masks for n in MASK_PANELS}}
+        attribution = self.session.views[view.input_index].attribution_key(
+            view.display, view.percentile
         )
+        if attribution is not None:
+            keys[words["attribution"]] = attribution
+        if self.comparison:
+            compared = self._comparison_labels(view)
+            rows.append({compared[name]: p for name, p in self.comparison.items()})
+            if attribution is not None:
+                keys.update({compared[rule]: attribution for rule in COMPARED_RULES})
+            keys[compared["cam"]] = display_key("overlay", 99.0)
+        names = self.session.site_names
+        grid = f"{GRID_CAPTION}, at {names[view.site]}" if names else GRID_CAPTION
+        keys[grid] = MASK_KEY
+        note = clip_note(view.percentile) if attribution is not None else ""
+        return panel_figure(
+            rows, self._figure_title(), note=note, keys=keys, wide=(grid, pictures["grid"])
+        )
+
+    def _figure_title(self) -> str:
         top = self.session.top_classes(5)
         title = "  ".join(f"{r}. {name} {100 * p:.1f}%" for r, (_, name, p) in enumerate(top, 1))
         kind = self.session.output_kind
         if kind == "classes":
-            title = top_classes_title(self.session.probabilities, self.session.classes)
-        elif kind in ("dense", "detection"):
-            title = {"dense": "share of positions: ", "detection": "scores: "}[kind] + title
-        return panel_figure(shown, title, note=note)
+            return top_classes_title(self.session.probabilities, self.session.classes)
+        if kind in ("dense", "detection"):
+            return {"dense": "share of positions: ", "detection": "scores: "}[kind] + title
+        return title
 
     def run_sanity(self, max_steps: int | None = None):
         """Cascading randomisation of the shown model on the shown item, for the class

@@ -8,6 +8,9 @@ from collections.abc import Callable
 from gbp_widgets.engine import Neuron, Region
 from gbp_widgets.explore import ALL_CHANNELS, RULE_LABELS, DetectionScore, View
 
+# Over the channel grid in the widget, and under it in figures.
+GRID_CAPTION = "product mask, channels ranked by how much they pass"
+
 
 def target_words(target: int | Neuron, class_name: Callable[[int], str]) -> str:
     """``"tiger cat"``, ``"channel 635 at _blocks.9._swish#1"`` or

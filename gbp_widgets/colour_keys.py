@@ -1,0 +1,60 @@
+"""How to read the colours of each picture :mod:`gbp_widgets.render` draws: a colour ramp
+with words at its ends, for figures to draw under their panels. NumPy and Matplotlib only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gbp_widgets.render import DISPLAY_MODES
+
+
+@dataclass(frozen=True)
+class ColourKey:
+    """``ramp``: the colours from left to right, ``(256, 3)`` ``uint8``; ``words``: what
+    its left end, middle ("" for none) and right end stand for."""
+
+    ramp: np.ndarray
+    words: tuple[str, str, str]
+
+
+def _ramp(colormap: str | None) -> np.ndarray:
+    """Black to white, or a Matplotlib colour map, as ``(256, 3)`` ``uint8``."""
+    levels = np.linspace(0.0, 1.0, 256)
+    if colormap is None:
+        return np.repeat((levels * 255).round().astype(np.uint8)[:, None], 3, axis=1)
+    from matplotlib import colormaps  # only here, so importing the package stays light
+
+    return (colormaps[colormap](levels)[:, :3] * 255).round().astype(np.uint8)
+
+
+def display_key(mode: str, percentile: float = 99.0) -> ColourKey:
+    """The key to an attribution drawn by :func:`gbp_widgets.render.display` in ``mode``,
+    clipped at the ``percentile`` written ``p99`` (see :data:`CLIP_NOTE`)."""
+    clip = f"p{percentile:g}"
+    keys = {
+        # render.gradient_image: each of R, G, B is grey at 0, darker below, brighter above.
+        "gradient": (None, (f"-{clip}", "0 (each of R, G, B)", f"+{clip}")),
+        "saliency": (None, ("0", "", f"{clip} of |map|")),
+        "positive": (None, ("0", "", f"{clip} of map > 0")),
+        "negative": (None, ("0", "", f"{clip} of map < 0")),
+        # render.overlay fades the heat map out where the map is 0: the photo shows there.
+        "overlay": ("inferno", ("0 (photo)", "", f"{clip} of |map|")),
+    }
+    if mode not in keys:
+        raise ValueError(f"unknown display mode {mode!r}: use one of {', '.join(DISPLAY_MODES)}")
+    colormap, words = keys[mode]
+    return ColourKey(_ramp(colormap), words)
+
+
+def clip_note(percentile: float = 99.0) -> str:
+    """What ``p99`` in a key means."""
+    return f"p{percentile:g}: the {percentile:g}th percentile of |map|; values beyond it are clipped"
+
+
+# render.activation_picture: inferno from 0 to the picture's own peak.
+ACTIVATION_KEY = ColourKey(_ramp("inferno"), ("0", "", "peak"))
+# render.mask_picture: one channel is white where on; all channels, the share that is on.
+MASK_KEY = ColourKey(_ramp(None), ("off", "", "on"))
+SHARE_ON_KEY = ColourKey(_ramp(None), ("0", "share of channels on", "1"))
