@@ -50,7 +50,8 @@ def display_key(mode: str, percentile: float = 99.0) -> ColourKey:
 
 def clip_note(percentile: float = 99.0) -> str:
     """What ``p99`` in a key means."""
-    return f"p{percentile:g}: the {percentile:g}th percentile of |map|; values beyond it are clipped"
+    share = f"{percentile:g}th percentile"
+    return f"p{percentile:g}: the {share} of |map|; values beyond it are clipped"
 
 
 # render.activation_picture: inferno from 0 to the picture's own peak.

@@ -125,3 +125,14 @@ def top_classes_title(probabilities: Sequence[float], classes: Sequence[str], k:
     return "  ".join(
         f"{rank}. {classes[i]} {100 * probabilities[i]:.1f}%" for rank, i in enumerate(order, 1)
     )
+
+
+def gray_key(figure: Figure, axes, label: str) -> None:
+    """A black (0) to white (1) colour bar beside ``axes``, saying what 1 is."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    scale = ScalarMappable(norm=Normalize(0.0, 1.0), cmap="gray")
+    bar = figure.colorbar(scale, ax=axes, shrink=0.8, aspect=30, pad=0.02)
+    bar.set_label(label, fontsize=8)
+    bar.ax.tick_params(labelsize=7)

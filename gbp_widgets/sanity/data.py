@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gbp_widgets.engine import GuidedBackprop
-from gbp_widgets.figures import NotebookFigure
+from gbp_widgets.figures import NotebookFigure, gray_key
 from gbp_widgets.sanity.metrics import METRICS, normalised_map, similarities
 
 # How often training stops to measure its accuracy on the whole training set.
@@ -69,9 +69,11 @@ class DataRandomization:
         for row, (label, pictures) in enumerate(rows):
             for column in range(count):
                 axis = axes[row, column]
-                axis.imshow(pictures[column], cmap="gray")
+                # Digits are in [0, 1]; each map is divided by its own peak.
+                axis.imshow(pictures[column], cmap="gray", vmin=0.0, vmax=1.0)
                 axis.set_xticks([]), axis.set_yticks([])
             axes[row, 0].set_ylabel(label, fontsize=8)
+        gray_key(figure, axes, "digit: ink; map: |map| / its peak")
         figure.suptitle(
             f"{rule} maps of a CNN trained on the digits' true labels and of one trained on "
             f"shuffled labels (train accuracy {self.true_accuracy:.0%} vs "

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from gbp_widgets import render
 from gbp_widgets.engine import GuidedBackprop, Target, class_targets, prepare_inputs
-from gbp_widgets.figures import NotebookFigure
+from gbp_widgets.figures import NotebookFigure, gray_key
 from gbp_widgets.sanity.metrics import METRICS, normalised_map, similarities
 
 Progress = bool | Callable[[int, int], None]
@@ -126,6 +126,7 @@ class SanityResult:
                 if row == 0:
                     axis.set_title(step, fontsize=7, rotation=45)
             axes[row, 0].set_ylabel(rule, fontsize=9)
+        gray_key(figure, axes, "|map| / its 99th percentile (clipped at 1)")
         figure.suptitle(f"|map| at each step: {self._what().lower()}", fontsize=10)
         figure.supxlabel(self._step_label(), fontsize=8)
         return figure
