@@ -146,6 +146,23 @@ def test_captions_in_words():
     )
 
 
+def test_a_relu6_site_says_what_it_is_and_its_forward_mask(explorer):
+    """EfficientNet's ReLU6 modules sit in attributes named ``_swish``: the captions say
+    relu6, and give its forward mask 1[0<x<6], not a plain ReLU's 1[x>0]."""
+    explorer.refresh()
+    forward = explorer.rows[1].captions.children[0].value
+    assert "forward 1[0&lt;x&lt;6] at _swish#1 (relu6)" in forward
+    assert "output at _swish#1 (relu6)" in explorer.rows[0].captions.children[2].value
+
+
+def test_a_plain_relu_site_keeps_its_name_and_mask():
+    view = type("V", (), {"rule": "guided", "channel": -1, "target": 3})
+    words = captions(view, "layer1.0.relu#2", {3: "tabby"}.get)
+    assert words["forward"] == "forward 1[x>0] at layer1.0.relu#2"
+    hardtanh = captions(view, "act#1", {3: "tabby"}.get, rectifier=("hardtanh", 2.5))
+    assert hardtanh["forward"] == "forward 1[0<x<2.5] at act#1 (hardtanh)"
+
+
 def test_unknown_class_message_offers_names_containing_the_text():
     message = unknown_class_message(
         "retriever", ["golden retriever", "tabby", "Labrador retriever"]

@@ -16,6 +16,7 @@ from gbp_widgets.explore.names import (
     MASK_PANELS,
     RULE_LABELS,
     TARGET_KIND_LABELS,
+    forward_mask_words,
 )
 from gbp_widgets.explore.outputs import Detection, DetectionScore, unknown_class_message
 from gbp_widgets.explore.session import ExplorerSession, Result, View, picture_inputs
@@ -41,6 +42,7 @@ __all__ = [
     "ExplorerSession",
     "Result",
     "View",
+    "forward_mask_words",
     "picture_inputs",
     "problem",
     "traits_with",

@@ -56,6 +56,11 @@ MAP_PANELS: tuple[str, ...] = ("input", "attribution", "activation")
 MASK_PANELS: tuple[str, ...] = ("forward", "backward", "product")
 
 
+def forward_mask_words(upper: float | None) -> str:
+    """The forward mask at a site: ``1[x>0]``, or ``1[0<x<6]`` for a ReLU6 (``upper`` 6)."""
+    return "1[x>0]" if upper is None else f"1[0<x<{upper:g}]"
+
+
 def choices_text(names: object) -> str:
     """``'a', 'b' or 'c'`` for a message."""
     quoted = [repr(name) for name in names]

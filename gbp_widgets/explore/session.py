@@ -322,6 +322,12 @@ class ExplorerSession:
     def site_names(self) -> list[str]:
         return [record.name for record in self.recording.sites]
 
+    def site_rectifier(self, site: int) -> tuple[str, float | None]:
+        """The rectifier at ``site``: its kind (``"relu"``, ``"relu6"``, ``"hardtanh"``) and
+        its ceiling (``None`` for a plain ReLU)."""
+        record = self.recording.sites[site]
+        return record.kind, record.upper
+
     def site_shape(self, site: int) -> tuple[int, ...]:
         """The site's output shape for the item shown, ``(C, *spatial)``."""
         return tuple(self.recording.sites[site].shape[1:])

@@ -630,7 +630,8 @@ class Explorer(widgets.VBox):
         names = self.session.site_names
         site = names[view.site] if names else ""
         layer = self.session.result(view.target, view.rule).layer if view.rule == "gradcam" else ""
-        return captions(view, site, self.session.class_name, layer)
+        rectifier = self.session.site_rectifier(view.site) if names else ("relu", None)
+        return captions(view, site, self.session.class_name, layer, rectifier)
 
     # -- pointer and keys ---------------------------------------------------------------
 

@@ -6,7 +6,13 @@ import html
 from collections.abc import Callable
 
 from gbp_widgets.engine import Neuron, Region
-from gbp_widgets.explore import ALL_CHANNELS, RULE_LABELS, DetectionScore, View
+from gbp_widgets.explore import (
+    ALL_CHANNELS,
+    RULE_LABELS,
+    DetectionScore,
+    View,
+    forward_mask_words,
+)
 
 # Over the channel grid in the widget, and under it in figures.
 GRID_CAPTION = "product mask, channels ranked by how much they pass"
@@ -32,16 +38,27 @@ def target_words(target: int | Neuron, class_name: Callable[[int], str]) -> str:
 
 
 def captions(
-    view: View, site: str, class_name: Callable[[int], str], layer: str = ""
+    view: View,
+    site: str,
+    class_name: Callable[[int], str],
+    layer: str = "",
+    rectifier: tuple[str, float | None] = ("relu", None),
 ) -> dict[str, str]:
-    """Plain-text captions of the six panels for ``view`` at site ``site``."""
+    """Plain-text captions of the six panels for ``view`` at site ``site``, whose
+    rectifier is ``(kind, ceiling)``: a site named after a module attribute (EfficientNet's
+    ``_swish`` holds a ReLU6) says what it is, and its forward mask's formula."""
+    kind, upper = rectifier
+    if site and kind != "relu":
+        site = f"{site} ({kind})"
     rule = RULE_LABELS[view.rule] + (f" at {layer}" if layer else "")
     channels = "all channels" if view.channel == ALL_CHANNELS else f"channel {view.channel}"
     return {
         "input": "input",
         "attribution": f"{rule}: {target_words(view.target, class_name)}",
         "activation": f"output at {site}, {channels}" if site else "output (no ReLU sites)",
-        "forward": f"forward 1[x>0] at {site}" if site else "forward (no ReLU sites)",
+        "forward": (
+            f"forward {forward_mask_words(upper)} at {site}" if site else "forward (no ReLU sites)"
+        ),
         "backward": f"backward 1[g>0], {channels}",
         "product": "product: what guided passes",
         "output": "predicted labels (hover: class, click: region)",
