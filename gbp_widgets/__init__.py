@@ -23,6 +23,7 @@ from gbp_widgets.models import (
     load_model,
     model_names,
 )
+from gbp_widgets.threads import fair_threads
 
 __version__ = "0.1.0"
 
@@ -54,6 +55,7 @@ __all__ = [
     "Recording",
     "Region",
     "Site",
+    "fair_threads",
     "guided_gradcam",
     "load_image",
     "load_model",

@@ -190,17 +190,22 @@ def open_and_run(page, lab: dict, notebook: str) -> None:
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
 
-def served_notebook(tmp_path_factory, name: str, cells: list[str]) -> Iterator[dict]:
-    """For a module fixture: JupyterLab serving one notebook ``name`` of ``cells`` from a
-    temporary root (``yield from`` it); skips where there is no browser to drive."""
+def skip_without(server: str) -> None:
+    """Skip the calling test where ``server`` (a module), playwright or Chromium is missing."""
     import pytest
 
-    pytest.importorskip("jupyterlab")
+    pytest.importorskip(server)
     pytest.importorskip("playwright")
     try:
         ensure_chromium()
     except NoChromium as err:
         pytest.skip(str(err))
+
+
+def served_notebook(tmp_path_factory, name: str, cells: list[str]) -> Iterator[dict]:
+    """For a module fixture: JupyterLab serving one notebook ``name`` of ``cells`` from a
+    temporary root (``yield from`` it); skips where there is no browser to drive."""
+    skip_without("jupyterlab")
     root = tmp_path_factory.mktemp("lab")
     write_notebook(root / name, cells)
     with jupyterlab(root) as server:

@@ -12,12 +12,11 @@ import pytest
 
 from gbp_widgets.explore import MAP_PANELS, MASK_PANELS
 from tests.jupyterlab import (
-    NoChromium,
     chromium_page,
-    ensure_chromium,
     panel_saver,
     rows_shown,
     saved_for_rule,
+    skip_without,
     voila,
     wait_for,
 )
@@ -27,12 +26,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    pytest.importorskip("voila")
-    pytest.importorskip("playwright")
-    try:
-        ensure_chromium()
-    except NoChromium as err:
-        pytest.skip(str(err))
+    skip_without("voila")
     root = tmp_path_factory.mktemp("voila")
     for name in ("app", "01_quickstart"):
         notebook = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
