@@ -31,7 +31,8 @@ def _ramp(colormap: str | None) -> np.ndarray:
 
 def display_key(mode: str, percentile: float = 99.0) -> ColourKey:
     """The key to an attribution drawn by :func:`gbp_widgets.render.display` in ``mode``,
-    clipped at the ``percentile`` written ``p99`` (see :data:`CLIP_NOTE`)."""
+    clipped at the ``percentile`` written ``p99`` (see :func:`clip_note`). An attribution
+    with other than 3 channels is drawn in grey, by its channel mean, under the same key."""
     clip = f"p{percentile:g}"
     keys = {
         # render.gradient_image: each of R, G, B is grey at 0, darker below, brighter above.

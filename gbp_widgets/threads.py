@@ -34,15 +34,15 @@ def cores_allowed() -> int:
     return max(1, cores)
 
 
-def busy_cores(seconds: float = 0.25) -> float | None:
-    """Cores busy over the next ``seconds``, from ``/proc/stat`` (``None`` where there is
-    none). Unlike the load average, which trails by a minute, this sees work that just
-    started."""
+def busy_share(seconds: float = 0.25) -> float | None:
+    """The share of the machine's cores busy over the next ``seconds``, 0 to 1, from
+    ``/proc/stat`` (``None`` where there is none). Unlike the load average, which trails
+    by a minute, this sees work that just started."""
 
     def sample() -> tuple[int, int]:
         fields = [int(v) for v in PROC_STAT.read_text().split("\n", 1)[0].split()[1:]]
         idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
-        return sum(fields), idle
+        return sum(fields[:8]), idle  # guest time is already counted in user time
 
     try:
         total, idle = sample()
@@ -53,23 +53,23 @@ def busy_cores(seconds: float = 0.25) -> float | None:
     elapsed = total_after - total
     if elapsed <= 0:
         return None
-    return (1.0 - (idle_after - idle) / elapsed) * (os.cpu_count() or 1)
+    return min(1.0, max(0.0, 1.0 - (idle_after - idle) / elapsed))
 
 
-def fair_threads(load: float | None = None) -> int:
-    """Threads for PyTorch now: the allowed cores (:func:`cores_allowed`) not already
-    busy, at least 1. ``load`` is the busy cores: by default :func:`busy_cores`, or the
-    one-minute load average where that cannot be read. (The load average alone would
-    still count this process's own work of the last minute, such as a notebook's
-    previous cell, as others'.)
+def fair_threads(busy: float | None = None) -> int:
+    """Threads for PyTorch now: the allowed cores (:func:`cores_allowed`) less the
+    ``busy`` share of them (0 to 1), at least 1. By default ``busy`` is the machine's
+    share busy now (:func:`busy_share`), or its one-minute load average per core where
+    that cannot be read; the load average alone would still count this process's own
+    work of the last minute, such as a notebook's previous cell, as others'.
 
     Call it while this process is idle (its own work counts as busy)."""
     cores = cores_allowed()
-    if load is None:
-        load = busy_cores()
-    if load is None:
+    if busy is None:
+        busy = busy_share()
+    if busy is None:
         try:
-            load = os.getloadavg()[0]
+            busy = min(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
         except OSError:
             return cores
-    return max(1, min(cores, cores - math.ceil(load - 0.5)))
+    return max(1, min(cores, cores - math.ceil(busy * cores - 0.5)))
