@@ -112,3 +112,43 @@ def test_a_bool_mask_returned_as_the_gradient_is_the_mask_itself():
     feedback = check_guided_relu(relu_function(lambda x, g: (x > 0) & (g > 0)))
     assert failed_items(feedback) == {"values"}
     assert "returns the mask itself" in str(feedback)
+
+
+REVERSED = {
+    # (rule, backward given (saved x, g), the item it fails, words the message must contain)
+    "guided, 1[x<0]": ("guided", lambda x, g: g * (x < 0) * (g > 0), "forward_mask", "1[x<0]"),
+    "guided, 1[g<0]": ("guided", lambda x, g: g * (x > 0) * (g < 0), "backward_mask", "1[g<0]"),
+    "DeconvNet, 1[g<0]": ("deconvnet", lambda x, g: g * (g < 0), "backward_mask", "1[g<0]"),
+    "DeconvNet, clamp(max=0)": (
+        "deconvnet",
+        lambda x, g: g.clamp(max=0),
+        "backward_mask",
+        "1[g<0]",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", REVERSED)
+def test_a_reversed_comparison_is_named_on_its_own_mask(name):
+    rule, backward, item, words = REVERSED[name]
+    check = check_guided_relu if rule == "guided" else check_deconvnet_relu
+    feedback = check(relu_function(backward))
+    assert failed_items(feedback) == {item}, str(feedback)
+    assert str(feedback).count("comparison on") == 1
+    assert words in feedback.outcome(item).message
+    # The 0/1 masks still multiply g: only the reversed mask's points are lost.
+    assert feedback.score == pytest.approx(7 / 10)
+
+
+def test_guided_handed_in_as_deconvnet_is_named():
+    guided = RIGHT_GUIDED["float masks"]
+    feedback = check_deconvnet_relu(guided, guided=guided)
+    assert failed_items(feedback) == {"forward_mask"}
+    assert "guided backprop handed in as DeconvNet" in str(feedback)
+    assert "without the forward mask (x > 0)" in str(feedback)
+
+
+def test_deconvnet_handed_in_as_guided_is_named():
+    feedback = check_guided_relu(DECONVNET, deconvnet=DECONVNET)
+    assert "DeconvNet handed in as guided backprop" in str(feedback)
+    assert "swapped" not in str(feedback)

@@ -126,3 +126,28 @@ def test_the_missed_calls_answer():
         raise NotImplementedError
 
     assert "still raises NotImplementedError" in str(check(unanswered, densenet))
+
+
+def blank(model, images, target):
+    raise NotImplementedError()
+
+
+def test_a_blank_submission_earns_nothing():
+    for only in (None, ("relu_modules", "leaves_model")):
+        feedback = check_hook_guided_backprop(blank, only=only)
+        assert feedback.score == 0, str(feedback)
+        assert feedback.outcome("leaves_model").status == "not checked"
+        assert "has to run to the end first" in str(feedback)
+
+
+def raises_after_hooking(model, images, target):
+    for module in model.modules():
+        if isinstance(module, nn.ReLU):
+            module.register_full_backward_hook(lambda *args: None)
+    raise RuntimeError("half done")
+
+
+def test_a_function_that_raises_with_hooks_left_on_fails_the_last_item():
+    feedback = check_hook_guided_backprop(raises_after_hooking)
+    assert feedback.outcome("leaves_model").status == "failed"
+    assert "hooks stay on the model" in str(feedback)

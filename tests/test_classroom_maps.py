@@ -12,7 +12,14 @@ from gbp_widgets.classroom import (
 )
 from gbp_widgets.engine import GuidedBackprop
 from tests.student_hooks import FIXED, RELU_ONLY
-from tests.student_relus import DECONVNET, PLAIN_GRADIENT, RIGHT_GUIDED, Placeholder
+from tests.student_relus import (
+    DECONVNET,
+    PLAIN_GRADIENT,
+    RIGHT_GUIDED,
+    CtxAttribute,
+    InPlace,
+    Placeholder,
+)
 
 
 def test_student_relu6_is_the_engines_guided_relu6():
@@ -30,19 +37,39 @@ def test_student_relu6_is_the_engines_guided_relu6():
 
 def test_network_mismatch_in_resnet():
     assert relu_network_mismatch(RIGHT_GUIDED["masked_fill"], "guided") == ""
+    assert relu_network_mismatch(RIGHT_GUIDED["saves the output"], "guided") == ""
     assert relu_network_mismatch(DECONVNET, "deconvnet") == ""
-    assert "differs from the engine's" in relu_network_mismatch(PLAIN_GRADIENT, "guided")
+    told = relu_network_mismatch(PLAIN_GRADIENT, "guided")
+    assert "differs from the engine's in" in told and "of its 24,576 values" in told
     assert "NotImplementedError" in relu_network_mismatch(Placeholder, "guided")
 
 
+def test_the_hidden_network_catches_what_the_visible_check_does():
+    # The ReLU's output meets the skip connection, so an in-place grad_output changes the map.
+    told = relu_network_mismatch(InPlace, "guided")
+    assert "differs from the engine's" in told
+    # Tensors kept as ctx attributes give the right numbers here; the rule is still broken.
+    told = relu_network_mismatch(CtxAttribute, "guided")
+    assert "your map matches the engine's, but" in told and "ctx.x" in told
+
+
 def captions(figure):
-    return [axis.get_title() for axis in figure.axes]
+    return [axis.get_title() for axis in figure.axes if axis.get_title()]
+
+
+def keyed_panels(figure):
+    """How many colour keys under the panels say what white is."""
+    return sum(
+        "p99 of |map|" in [label.get_text() for label in axis.get_xticklabels()]
+        for axis in figure.axes
+    )
 
 
 def test_relu_maps_figure_says_whether_the_maps_match():
     figure = relu_maps_figure(RIGHT_GUIDED["where"], DECONVNET)
     assert captions(figure) == ["photo", "gbp-widgets, guided", "yours, guided", "yours, DeconvNet"]
     assert "they match" in figure.get_supxlabel()
+    assert keyed_panels(figure) == 3 and "99th percentile" in figure.get_supxlabel()
     assert figure._repr_png_().startswith(b"\x89PNG")
     unfinished = relu_maps_figure(Placeholder)
     assert captions(unfinished) == ["photo", "gbp-widgets, guided"]

@@ -57,6 +57,15 @@ def submit(course, student, assignment, answers):
     (folder / "timestamp.txt").write_text("2026-11-23 09:00:00.000000 UTC")
 
 
+def submit_blank(course, student, assignment):
+    """Hand in the released notebook untouched: every answer cell still raises."""
+    name = f"assignment_{assignment}.ipynb"
+    folder = course / "submitted" / student / assignment
+    folder.mkdir(parents=True)
+    (folder / name).write_bytes((course / "release" / assignment / name).read_bytes())
+    (folder / "timestamp.txt").write_text("2026-11-23 09:00:00.000000 UTC")
+
+
 def grade(course, assignment):
     release.nbgrader("autograde", assignment, "--force", cwd=course)
     release.nbgrader("generate_feedback", assignment, "--force", cwd=course)
@@ -92,14 +101,16 @@ class GuidedReLU(torch.autograd.Function):
 def test_guided_relu_assignment_is_graded_by_nbgrader(course):
     submit(course, "right", "guided_relu", {})
     submit(course, "plain", "guided_relu", {"guided_relu": PLAIN_GRADIENT_GUIDED})
+    submit_blank(course, "blank", "guided_relu")
     scores = grade(course, "guided_relu")
     assert scores["right"] == (19.0, 19.0)
+    assert scores["blank"] == (0.0, 19.0)
     # 0.7 of the 8-point check, all 5 DeconvNet points, 3 of 6 hidden points.
     assert scores["plain"] == (pytest.approx(13.6), 19.0)
     html = feedback_html(course, "plain", "guided_relu")
     assert "the backward mask 1[g&gt;0] must zero it" in html
     assert "plain ReLU gradient" in html
-    assert "in a ResNet-18 your input gradient differs" in html
+    assert "in a ResNet-18 with the ReLU before each addition, your input gradient" in html
     assert "plain ReLU gradient" not in feedback_html(course, "right", "guided_relu")
 
 
@@ -112,8 +123,10 @@ def hook_guided_backprop(model, images, target):
 def test_hooks_assignment_is_graded_by_nbgrader(course):
     submit(course, "right", "relu_hooks_miss", {})
     submit(course, "unfixed", "relu_hooks_miss", {"fixed_hooks": CLASSIC_AS_FIXED})
+    submit_blank(course, "blank", "relu_hooks_miss")
     scores = grade(course, "relu_hooks_miss")
     assert scores["right"] == (18.0, 18.0)
+    assert scores["blank"] == (0.0, 18.0)
     # Part 1 (4) and the answers (2) in full, half of the fixed check (4 of 8), no hidden points.
     assert scores["unfixed"] == (pytest.approx(10.0), 18.0)
     html = feedback_html(course, "unfixed", "relu_hooks_miss")

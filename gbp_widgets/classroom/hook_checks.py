@@ -51,6 +51,7 @@ def check_hook_guided_backprop(
     outcomes: list[Outcome] = []
     errors: list[str] = []
     leftovers: list[str] = []
+    ran_to_the_end = False
     with isolated():
         for item, model_class in zip(RUBRIC[:3], (ReLUNet, ReLU6Net, FunctionalNet), strict=True):
             if item.key not in keys:
@@ -64,13 +65,23 @@ def check_hook_guided_backprop(
                 problem = "your function raised the same error as above"
             if run.raised:
                 errors.append(problem)
+            ran_to_the_end |= not run.raised
             leftovers += [p for p in run.leftovers() if p not in leftovers]
             outcomes.append(Outcome(item, "failed" if problem else "passed", problem))
     last = RUBRIC[-1]
     if last.key in keys:
-        told = "; ".join(leftovers)
-        outcomes.append(Outcome(last, "failed" if told else "passed", told))
+        outcomes.append(_leaves_model_outcome(last, leftovers, ran_to_the_end))
     return Feedback("your hook-based guided backprop", outcomes, flag=calls.flag())
+
+
+def _leaves_model_outcome(item: RubricItem, leftovers: list[str], ran: bool) -> Outcome:
+    """A function that never returned earns nothing for what it left alone: a blank
+    submission leaves every model as it was."""
+    if leftovers:
+        return Outcome(item, "failed", "; ".join(leftovers))
+    if not ran:
+        return Outcome(item, "not checked", "your function has to run to the end first")
+    return Outcome(item, "passed")
 
 
 def hook_mismatch(
@@ -234,7 +245,10 @@ class _Run:
         else:
             wrong = ~torch.isclose(got, self.engine["guided"], rtol=1e-4, atol=_atol(got))
             share = 100 * float(wrong.float().mean())
-            fact = f"your map differs from the engine's guided map at {share:.0f}% of the pixels"
+            fact = (
+                f"your map differs from the engine's guided map in {share:.1f}% of its "
+                f"{got.numel():,} values"
+            )
         missed = self._missed()
         if missed:
             return f"{fact}. {missed}"

@@ -12,7 +12,9 @@ import torchvision
 from torch import nn
 
 from gbp_widgets import render
+from gbp_widgets.classroom.relu_checks import autograd_rule_problems
 from gbp_widgets.classroom.student_code import StudentCodeError, isolated, student
+from gbp_widgets.colour_keys import clip_note, display_key
 from gbp_widgets.engine import GuidedBackprop
 from gbp_widgets.figures import NotebookFigure, panel_figure
 from gbp_widgets.images import sample_image
@@ -56,23 +58,58 @@ def _relu_upper(module: nn.Module) -> float | None | bool:
     return False
 
 
+class ReluBeforeAddition(nn.Module):
+    """A torchvision ``BasicBlock`` rewired as "ReLU before addition" (He et al. 2016,
+    *Identity Mappings in Deep Residual Networks*, Fig. 4c): ``x + relu(bn2(conv2(...)))``.
+
+    The ReLU's output meets the skip connection directly, so autograd hands the
+    ReLU's backward the very gradient tensor the skip path reads: a backward that
+    edits ``grad_output`` in place changes the skip path's gradient too.
+    """
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        self.block = block
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.block
+        out = b.relu(b.bn2(b.conv2(b.relu(b.bn1(b.conv1(x))))))
+        return out + (x if b.downsample is None else b.downsample(x))
+
+
+def hidden_resnet18() -> nn.Module:
+    """A random-weight ResNet-18 for ``(N, 3, H, W)`` inputs and 10 classes whose blocks put
+    the ReLU before the addition; in eval mode."""
+    torch.manual_seed(1)
+    model = torchvision.models.resnet18(num_classes=10)
+    for layer in (model.layer1, model.layer2, model.layer3, model.layer4):
+        for i, block in enumerate(layer):
+            layer[i] = ReluBeforeAddition(block)
+    return model.eval()
+
+
 def relu_network_mismatch(function: type[torch.autograd.Function], rule: str) -> str:
-    """Why ``function`` in every ReLU of a random-weight ResNet-18 disagrees with the
-    engine under ``rule``, or ``""`` when the input gradients match."""
+    """Why ``function`` in every ReLU of :func:`hidden_resnet18` disagrees with the engine
+    under ``rule``, or ``""`` when it matches and keeps autograd's rules (``grad_output``
+    untouched, per-call state saved on ``ctx``) as the visible checks demand."""
+    where = "in a ResNet-18 with the ReLU before each addition"
     with isolated():
-        torch.manual_seed(1)
-        model = torchvision.models.resnet18(num_classes=10).eval()
+        model = hidden_resnet18()
         images = torch.randn(2, 3, 64, 64)
         expected = GuidedBackprop(model).explain(images, [2, 7], rule=rule).attribution
         try:
             got = _input_gradient(with_student_relu(model, function), images, [2, 7])
         except StudentCodeError as err:
-            return f"in a ResNet-18, {err}"
-    wrong = ~torch.isclose(got, expected, rtol=1e-4, atol=1e-6 * float(expected.abs().max()))
-    if wrong.any():
-        share = 100 * float(wrong.float().mean())
-        return f"in a ResNet-18 your input gradient differs from the engine's at {share:.1f}%"
-    return ""
+            return f"{where}, {err}"
+        wrong = ~torch.isclose(got, expected, rtol=1e-4, atol=1e-6 * float(expected.abs().max()))
+        if wrong.any():
+            share = 100 * float(wrong.float().mean())
+            return (
+                f"{where}, your input gradient differs from the engine's in {share:.1f}% of "
+                f"its {got.numel():,} values"
+            )
+        broken = autograd_rule_problems(function, rule)
+    return f"{where}, your map matches the engine's, but {broken}" if broken else ""
 
 
 def _input_gradient(model: nn.Module, images: torch.Tensor, targets: list[int]) -> torch.Tensor:
@@ -103,12 +140,12 @@ class _PhotoPanels:
         engine = GuidedBackprop(loaded.model).explain(images, rule="guided")
         panels = {
             "photo": render.as_array(photo),
-            "gbp-widgets, guided": render.saliency_map(engine.attribution[0], sign="abs"),
+            "gbp-widgets, guided": render.saliency(engine.attribution[0]),
         }
         return cls(loaded, images, engine.attribution, int(engine.target[0]), panels)
 
     def add(self, caption: str, attribution: torch.Tensor) -> None:
-        self.panels[caption] = render.saliency_map(attribution[0], sign="abs")
+        self.panels[caption] = render.saliency(attribution[0])
 
     def match_note(self, attribution: torch.Tensor) -> str:
         difference = float((attribution - self.engine).abs().max())
@@ -118,7 +155,9 @@ class _PhotoPanels:
 
     def figure(self, notes: list[str]) -> NotebookFigure:
         title = f"{self.loaded.name}, class explained: {self.loaded.classes[self.target]}"
-        return panel_figure(self.panels, title=title, note="\n".join(notes))
+        maps = {caption: display_key("saliency") for caption in list(self.panels)[1:]}
+        note = "\n".join([*notes, clip_note()])
+        return panel_figure(self.panels, title=title, note=note, keys=maps)
 
 
 def relu_maps_figure(

@@ -27,6 +27,23 @@ _FORMULAS = {
     "deconvnet": "g·1[g>0]",
     "gradient": "g·1[x>0] (the plain ReLU gradient)",
 }
+# What a function computing the other rule has done, by the rule it was handed in as.
+_HANDED_IN_AS = {
+    "guided": "that is DeconvNet handed in as guided backprop; add the forward mask (x > 0).",
+    "deconvnet": (
+        "that is guided backprop handed in as DeconvNet; DeconvNet's backward is the same "
+        "without the forward mask (x > 0)."
+    ),
+}
+# Masks a backward may have built, by the comparison written; a "<" one is reversed.
+_FORWARD_COMPARISONS = {
+    None: lambda x: 1,
+    "x>0": lambda x: x > 0,
+    "x>=0": lambda x: x >= 0,
+    "x<0": lambda x: x < 0,
+    "x<=0": lambda x: x <= 0,
+}
+_BACKWARD_COMPARISONS = {None: lambda g: 1, "g>0": lambda g: g > 0, "g<0": lambda g: g < 0}
 
 
 def rubric(rule: str) -> tuple[RubricItem, ...]:
@@ -67,6 +84,18 @@ def check_deconvnet_relu(
     Pass the student's guided Function as ``guided`` to have a swap named.
     """
     return _ReluCheck(function, "deconvnet", guided).run()
+
+
+def autograd_rule_problems(function: type[torch.autograd.Function], rule: str) -> str:
+    """What ``function`` does against autograd's rules (``grad_output`` changed in place,
+    per-call state kept outside ``ctx.save_for_backward``), as the rubric words it, or
+    ``""``: the part of the rubric a network's numbers cannot always show."""
+    feedback = _ReluCheck(function, rule, None).run()
+    return " ".join(
+        feedback.outcome(key).message
+        for key in ("grad_output", "ctx")
+        if feedback.outcome(key).status == "failed"
+    )
 
 
 def rule_formula(rule: str, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -173,18 +202,19 @@ class _ReluCheck:
             return function.apply(leaf), leaf
 
     def _record_masks(self, probe: _Probe) -> None:
-        facts = _mask_facts(probe)
+        comparisons = _comparisons(probe)
+        if comparisons and any("<" in c for c in comparisons if c):
+            facts = _reversed_facts(probe, *comparisons)
+        else:
+            facts = _mask_facts(probe)
         other = "deconvnet" if self.rule == "guided" else "guided"
         if probe.behaves_as(other):
             swap = self.partner is not None and self._partner_behaves_as(self.rule)
-            facts["forward_mask"] += (
-                f" Your function computes {_RULE_NAMES[other]}'s rule {_FORMULAS[other]}"
-                + (
-                    f", and your {_RULE_NAMES[other]} function computes this one's: "
-                    "the two are swapped."
-                    if swap
-                    else "."
-                )
+            facts["forward_mask"] += f" Your function computes {_RULE_NAMES[other]}'s rule " + (
+                f"{_FORMULAS[other]}, and your {_RULE_NAMES[other]} function computes this "
+                "one's: the two are swapped."
+                if swap
+                else f"{_FORMULAS[other]}: {_HANDED_IN_AS[self.rule]}"
             )
         elif probe.behaves_as("gradient"):
             key = "backward_mask" if facts["backward_mask"] else "forward_mask"
@@ -298,7 +328,8 @@ class _ReluCheck:
             return ""
         return (
             "every check above passed, but inside a small CNN your input gradient differs "
-            f"from gbp-widgets' at {100 * float(wrong.float().mean()):.1f}% of the pixels"
+            f"from gbp-widgets' in {100 * float(wrong.float().mean()):.1f}% of its "
+            f"{grad.numel():,} values"
         )
 
 
@@ -400,6 +431,48 @@ def _mask_facts(probe: _Probe) -> dict[str, str]:
         )
     facts["values"] = _values_fact(probe)
     return facts
+
+
+def _comparisons(probe: _Probe) -> tuple[str | None, str | None] | None:
+    """The comparisons ``(on x, on g)`` whose 0/1 masks times g give exactly what the
+    student's backward returned on the probe grid, or ``None`` when no pair does."""
+    for on_x, forward in _FORWARD_COMPARISONS.items():
+        for on_g, backward in _BACKWARD_COMPARISONS.items():
+            if torch.allclose(probe.got, probe.g * forward(probe.x) * backward(probe.g)):
+                return on_x, on_g
+    return None
+
+
+def _reversed_facts(probe: _Probe, on_x: str | None, on_g: str | None) -> dict[str, str]:
+    """What is wrong, per item, with a backward that is ``g`` times masks of the written
+    comparisons, at least one of them reversed (``<`` where ``>`` belongs)."""
+    facts = {**_mask_facts(probe), "values": ""}
+    if on_x in ("x<0", "x<=0"):
+        kept = (probe.x < 0) & probe.passes_mask()
+        told = (
+            f"the comparison on x is reversed: your backward multiplies by 1[{on_x}], so "
+            f"gradient passes where x<0 ({probe.example(kept)}) and stops where x>0."
+        )
+        facts["forward_mask"] = (
+            f"{told} Use (x > 0)."
+            if probe.rule == "guided"
+            else f"{told} DeconvNet has no forward mask at all: leave x out."
+        )
+    elif on_x == _EXPECTED_ON_X[probe.rule]:
+        facts["forward_mask"] = ""
+    if on_g == "g<0":
+        kept = (probe.g < 0) & probe.passes_mask()
+        facts["backward_mask"] = (
+            "the comparison on g is reversed: your backward multiplies by 1[g<0], so it keeps "
+            f"negative gradients ({probe.example(kept)}) and drops positive ones. "
+            "Use (grad_output > 0)."
+        )
+    elif on_g == "g>0":
+        facts["backward_mask"] = ""
+    return facts
+
+
+_EXPECTED_ON_X = {"guided": "x>0", "deconvnet": None}
 
 
 def _values_fact(probe: _Probe) -> str:
