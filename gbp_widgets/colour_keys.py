@@ -29,14 +29,16 @@ def _ramp(colormap: str | None) -> np.ndarray:
     return (colormaps[colormap](levels)[:, :3] * 255).round().astype(np.uint8)
 
 
-def display_key(mode: str, percentile: float = 99.0) -> ColourKey:
-    """The key to an attribution drawn by :func:`gbp_widgets.render.display` in ``mode``,
-    clipped at the ``percentile`` written ``p99`` (see :func:`clip_note`). An attribution
-    with other than 3 channels is drawn in grey, by its channel mean, under the same key."""
+def display_key(mode: str, percentile: float = 99.0, channels: int = 3) -> ColourKey:
+    """The key to an attribution of ``channels`` channels drawn by
+    :func:`gbp_widgets.render.display` in ``mode``, clipped at the ``percentile`` written
+    ``p99`` (see :func:`clip_note`). One of other than 3 channels is drawn in grey, by
+    its channel mean, so its signed key has no R, G, B."""
     clip = f"p{percentile:g}"
+    zero = "0 (each of R, G, B)" if channels == 3 else "0"
     keys = {
         # render.gradient_image: each of R, G, B is grey at 0, darker below, brighter above.
-        "gradient": (None, (f"-{clip}", "0 (each of R, G, B)", f"+{clip}")),
+        "gradient": (None, (f"-{clip}", zero, f"+{clip}")),
         "saliency": (None, ("0", "", f"{clip} of |map|")),
         "positive": (None, ("0", "", f"{clip} of map > 0")),
         "negative": (None, ("0", "", f"{clip} of map < 0")),

@@ -187,6 +187,9 @@ def test_at_laptop_size_with_the_file_browser_open_every_panel_is_whole(lab, tmp
         assert box["right"] <= box["viewport"], box
         assert box["sideways"] == [], "no element of the explorer scrolls sideways"
         assert_captions_and_controls_fit(page)
+        # The colour keys under the signed map and the site's output are on the page.
+        for words in ("0 (each of R, G, B)", "peak", "share of channels on"):
+            assert page.get_by_text(words, exact=True).first.is_visible(), words
 
         class_box = page.locator(".widget-text").filter(has_text="class #").locator("input")
         before = class_box.input_value()

@@ -2,12 +2,15 @@
 
 import asyncio
 import datetime
+import html
 import io
+import re
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 from gbp_widgets import Explorer, GuidedBackprop, render
 from gbp_widgets.engine.recording import Recording
@@ -346,6 +349,46 @@ def test_the_figure_holds_the_comparison_and_keys_what_is_shown(explorer):
     assert keys.count(["0", "p98 of |map|"]) == 4  # the map and the three compared maps
     assert keys.count(["off", "on"]) == 4  # one channel's masks, and the grid
     assert "p98: the 98th percentile" in figure._supxlabel.get_text()
+
+
+def live_keys(strip) -> dict[str, str]:
+    """The words under each panel of a row, as the browser shows them (tags stripped)."""
+    words = {}
+    for name, box in zip(strip.names, strip.keys.children, strict=True):
+        spans = re.findall(r"<span[^>]*>([^<]*)</span>", box.value)
+        words[name] = " | ".join(html.unescape(word) for word in spans if word)
+    return words
+
+
+def test_the_live_panels_carry_the_figures_colour_keys(explorer):
+    explorer.refresh()
+    top, masks = (live_keys(strip) for strip in explorer.rows)
+    assert top == {
+        "input": "",
+        "attribution": "-p99 | 0 (each of R, G, B) | +p99",
+        "activation": "0 | peak",
+    }
+    assert set(masks.values()) == {"0 | share of channels on | 1"}
+    explorer.channel = 3
+    explorer.display = "overlay"
+    explorer.compare = True
+    explorer.rule = "gradcam"
+    explorer.refresh()
+    top, masks = (live_keys(strip) for strip in explorer.rows)
+    assert top["attribution"] == "0 (photo) | p99 of |map|"
+    assert set(masks.values()) == {"off | on"}
+    compared = live_keys(explorer.comparisons[True])
+    assert compared["cam"] == "0 (photo) | p99 of |map|"
+    assert compared["guided"] == "0 (photo) | p99 of |map|"
+
+
+def test_a_grey_input_has_no_rgb_in_its_signed_key():
+    grey = torch.rand(1, 1, 32, 32)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(3))
+    model(grey)
+    explorer = Explorer(model=model.eval(), inputs=grey, panel_size=64)
+    explorer.refresh()
+    assert live_keys(explorer.rows[0])["attribution"] == "-p99 | 0 | +p99"
 
 
 def test_bursts_of_requests_run_only_the_newest():

@@ -103,7 +103,7 @@ class ImageView(InputView):
         return render.fit(render.display(attribution, display, picture, percentile), size)
 
     def attribution_key(self, display, percentile):
-        return display_key(display, percentile)
+        return display_key(display, percentile, channels=self.shape[0])
 
     def locate(self, row, column, size, cut):
         height, width = self.shape[1:]

@@ -70,9 +70,18 @@ class PanelStrip:
                 overflow="hidden",
             ),
         )
+        # Under each panel, how to read its colours (an empty box where there is no key).
+        self.keys = widgets.GridBox(
+            [widgets.HTML(layout=widgets.Layout(margin="2px 0 0 0")) for _ in names],
+            layout=widgets.Layout(
+                grid_template_columns=" ".join([f"{size}px"] * len(names)),
+                grid_gap=f"0 {GAP}px",
+                width=f"{width}px",
+            ),
+        )
         # Only in a notebook narrower than one row: scroll sideways rather than clip panels.
         self.widget = widgets.VBox(
-            [self.captions, self.canvas], layout=widgets.Layout(overflow="auto")
+            [self.captions, self.canvas, self.keys], layout=widgets.Layout(overflow="auto")
         )
         self._drawn: dict[str, np.ndarray] = {}
         self._last: tuple = ()
@@ -104,10 +113,14 @@ class PanelStrip:
         pictures: Mapping[str, np.ndarray],
         captions: Mapping[str, str],
         fitted: Mapping[str, np.ndarray] | None = None,
+        keys: Mapping[str, str] | None = None,
     ) -> None:
-        """Show ``pictures`` (any size, scaled to the panel) under ``captions``;
-        ``fitted``, when given, holds them already at the panel size."""
-        self._last = (pictures, captions, fitted)
+        """Show ``pictures`` (any size, scaled to the panel) under ``captions`` and over
+        ``keys`` (HTML colour keys, by panel name); ``fitted``, when given, holds them
+        already at the panel size."""
+        self._last = (pictures, captions, fitted, keys)
+        for name, box in zip(self.names, self.keys.children, strict=True):
+            box.value = (keys or {}).get(name, "")
         for name, caption in zip(self.names, self.captions.children, strict=True):
             text = html.escape(captions.get(name, name))
             # One line of fixed height: a long site name is cut with an ellipsis (the whole

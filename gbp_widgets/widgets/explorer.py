@@ -26,6 +26,7 @@ from gbp_widgets.colour_keys import (
     ACTIVATION_KEY,
     MASK_KEY,
     SHARE_ON_KEY,
+    ColourKey,
     clip_note,
     display_key,
 )
@@ -57,7 +58,13 @@ from gbp_widgets.widgets.controls import Controls
 from gbp_widgets.widgets.latest import LatestOnly
 from gbp_widgets.widgets.quiet import Quiet
 from gbp_widgets.widgets.sanity_tab import SanityTab
-from gbp_widgets.widgets.text import GRID_CAPTION, captions, readout_html, target_words
+from gbp_widgets.widgets.text import (
+    GRID_CAPTION,
+    captions,
+    key_html,
+    readout_html,
+    target_words,
+)
 
 # The picture saved beside the widget for pages without a kernel: small enough that a
 # notebook does not grow by more than about 300 kB per Explorer shown.
@@ -586,8 +593,9 @@ class Explorer(widgets.VBox):
                 pictures = self.session.panels(view, self.panel_size)
             words = self._captions(view)
             fitted = self._fitted(pictures)
+            keys = {name: key_html(key, self.panel_size) for name, key in self._keys(view).items()}
             for strip in self.rows:
-                strip.draw(pictures, words, fitted)
+                strip.draw(pictures, words, fitted, keys)
             self.grid.draw(pictures["grid"])
             self._draw_comparison(view)
         except Exception as err:  # noqa: BLE001 - keep showing the last good picture
@@ -617,7 +625,12 @@ class Explorer(widgets.VBox):
             return
         strip = self.comparisons[with_cam]
         pictures = self.session.compare_panels(view, strip.size)
-        strip.draw(pictures, self._comparison_labels(view))
+        keys = self._comparison_keys(view, pictures)
+        strip.draw(
+            pictures,
+            self._comparison_labels(view),
+            keys={name: key_html(key, strip.size) for name, key in keys.items()},
+        )
         self.comparison = pictures
 
     def _comparison_labels(self, view: View) -> dict[str, str]:
@@ -625,6 +638,27 @@ class Explorer(widgets.VBox):
         labels = {rule: f"{RULE_LABELS[rule]}: {words}" for rule in COMPARED_RULES}
         labels["cam"] = "Grad-CAM heat map"
         return labels
+
+    def _attribution_key(self, view: View) -> ColourKey | None:
+        return self.session.views[view.input_index].attribution_key(view.display, view.percentile)
+
+    def _keys(self, view: View) -> dict[str, ColourKey]:
+        """How to read each panel's colours, by panel name; none for the input, the label
+        map and maps drawn with axes of their own."""
+        masks = SHARE_ON_KEY if view.channel == ALL_CHANNELS else MASK_KEY
+        keys = {"activation": ACTIVATION_KEY, **dict.fromkeys(MASK_PANELS, masks)}
+        attribution = self._attribution_key(view)
+        if attribution is not None:
+            keys["attribution"] = attribution
+        return keys
+
+    def _comparison_keys(self, view: View, pictures: dict[str, np.ndarray]) -> dict[str, ColourKey]:
+        """Keys of the comparison row's panels in ``pictures``, by name."""
+        attribution = self._attribution_key(view)
+        keys = {} if attribution is None else dict.fromkeys(COMPARED_RULES, attribution)
+        if "cam" in pictures:
+            keys["cam"] = display_key("overlay", 99.0)
+        return {name: key for name, key in keys.items() if name in pictures}
 
     def _captions(self, view: View) -> dict[str, str]:
         names = self.session.site_names
@@ -764,23 +798,17 @@ class Explorer(widgets.VBox):
         # A picture cannot be hovered or clicked: its label map is only labels.
         words = {**self._captions(view), "output": "predicted labels"}
         rows = [{words[name]: pictures[name] for name in strip.names} for strip in self.rows]
-        masks = SHARE_ON_KEY if view.channel == ALL_CHANNELS else MASK_KEY
-        keys = {words["activation"]: ACTIVATION_KEY, **{words[n]: masks for n in MASK_PANELS}}
-        attribution = self.session.views[view.input_index].attribution_key(
-            view.display, view.percentile
-        )
-        if attribution is not None:
-            keys[words["attribution"]] = attribution
+        keys = {words[name]: key for name, key in self._keys(view).items()}
         if self.comparison:
             compared = self._comparison_labels(view)
             rows.append({compared[name]: p for name, p in self.comparison.items()})
-            if attribution is not None:
-                keys.update({compared[rule]: attribution for rule in COMPARED_RULES})
-            keys[compared["cam"]] = display_key("overlay", 99.0)
+            shown = self._comparison_keys(view, self.comparison)
+            keys.update({compared[name]: key for name, key in shown.items()})
         names = self.session.site_names
         grid = f"{GRID_CAPTION}, at {names[view.site]}" if names else GRID_CAPTION
         keys[grid] = MASK_KEY
-        note = clip_note(view.percentile) if attribution is not None else ""
+        keyed = "attribution" in self._keys(view)
+        note = clip_note(view.percentile) if keyed else ""
         return panel_figure(
             rows, self._figure_title(), note=note, keys=keys, wide=(grid, pictures["grid"])
         )

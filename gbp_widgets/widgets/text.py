@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 
+from gbp_widgets.colour_keys import ColourKey
 from gbp_widgets.engine import Neuron, Region
 from gbp_widgets.explore import (
     ALL_CHANNELS,
@@ -92,3 +93,24 @@ def readout_html(values: dict[str, object]) -> str:
         for f in fields
     )
     return f"<table style='border-collapse:collapse'><tr>{cells}</tr></table>"
+
+
+def key_html(key: ColourKey | None, width: int) -> str:
+    """A colour key ``width`` CSS pixels wide: the ramp as a gradient bar, its words under
+    the ends and the middle; ``""`` for a panel without one."""
+    if key is None:
+        return ""
+    stops = ", ".join(
+        f"rgb({r},{g},{b}) {100 * i / 15:.0f}%"
+        for i, (r, g, b) in enumerate(key.ramp[:: max(1, len(key.ramp) // 15)][:16])
+    )
+    left, middle, right = (html.escape(word) for word in key.words)
+    cut = "white-space:nowrap;overflow:hidden;text-overflow:ellipsis"
+    return (
+        f"<div style='width:{width}px;font-size:10px;line-height:12px;color:#444'>"
+        f"<div style='height:6px;border:1px solid #aaa;background:linear-gradient("
+        f"to right, {stops})'></div>"
+        f"<div style='display:flex;justify-content:space-between;gap:4px'>"
+        f"<span style='{cut}'>{left}</span><span style='{cut}'>{middle}</span>"
+        f"<span style='{cut}'>{right}</span></div></div>"
+    )
