@@ -136,3 +136,18 @@ def gray_key(figure: Figure, axes, label: str) -> None:
     bar = figure.colorbar(scale, ax=axes, shrink=0.8, aspect=30, pad=0.02)
     bar.set_label(label, fontsize=8)
     bar.ax.tick_params(labelsize=7)
+
+
+def colour_bar(figure: Figure, axes, key: ColourKey, label: str = "") -> None:
+    """``key`` as a colour bar under ``axes`` (one or several), its words at the ends and
+    the middle: the key to maps drawn by :mod:`gbp_widgets.render` in a figure of one's own."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize
+
+    scale = ScalarMappable(norm=Normalize(0.0, 1.0), cmap=ListedColormap(key.ramp / 255.0))
+    bar = figure.colorbar(
+        scale, ax=axes, location="bottom", shrink=0.6, aspect=40, pad=0.02, label=label
+    )
+    shown = [(x, word) for x, word in zip((0.0, 0.5, 1.0), key.words, strict=True) if word]
+    bar.set_ticks([x for x, _ in shown], labels=[word for _, word in shown], fontsize=8)
+    bar.ax.xaxis.label.set_fontsize(8)

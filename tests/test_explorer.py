@@ -391,6 +391,21 @@ def test_a_grey_input_has_no_rgb_in_its_signed_key():
     assert live_keys(explorer.rows[0])["attribution"] == "-p99 | 0 | +p99"
 
 
+def test_masks_drawn_cell_by_cell_are_keyed_on_and_off():
+    # A signal site is drawn one row per channel, a Linear site one cell per unit: no
+    # average over channels, so the key is on/off even with all channels shown.
+    signal = torch.randn(2, 2, 40)
+    model = nn.Sequential(nn.Conv1d(2, 4, 5), nn.ReLU(), nn.Flatten(), nn.LazyLinear(8))
+    model = nn.Sequential(*model, nn.ReLU(), nn.Linear(8, 3))
+    model(signal)
+    explorer = Explorer(model=model.eval(), inputs=signal, panel_size=64)
+    for site in (0, 1):
+        explorer.site = site
+        explorer.refresh()
+        assert set(live_keys(explorer.rows[1]).values()) == {"off | on"}, site
+    explorer.figure()
+
+
 def test_bursts_of_requests_run_only_the_newest():
     ran = []
 

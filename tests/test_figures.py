@@ -13,7 +13,8 @@ from IPython.core.formatters import DisplayFormatter
 from nbclient import NotebookClient
 
 from gbp_widgets import Explorer
-from gbp_widgets.figures import NotebookFigure, panel_figure
+from gbp_widgets.colour_keys import display_key
+from gbp_widgets.figures import NotebookFigure, colour_bar, panel_figure
 from gbp_widgets.sanity import cascading_randomization
 from gbp_widgets.sanity.data import DataRandomization
 from tests.zoo import toy_model
@@ -96,3 +97,18 @@ def test_every_notebook_figure_is_a_picture_in_a_fresh_kernel(path):
     # The assignments, notebook 05 and the app (the Explorer alone) draw no figure of their own.
     if "assignment" not in path.name and "05_" not in path.name and path.name != "app.ipynb":
         assert figure_cells, "this tutorial lost its figures"
+
+
+def test_a_colour_bar_under_ones_own_axes_reads_as_the_key():
+    figure = NotebookFigure(figsize=(6, 3), layout="constrained")
+    axes = figure.subplots(1, 2)
+    colour_bar(figure, axes, display_key("gradient", 95.0))
+    bar = figure.axes[-1]
+    assert [t.get_text() for t in bar.get_xticklabels()] == ["-p95", "0 (each of R, G, B)", "+p95"]
+    # The bar's colours run from black through mid-grey to white, as render.gradient_image.
+    figure.canvas.draw()
+    image = np.asarray(figure.canvas.buffer_rgba())
+    box = bar.get_window_extent()
+    row = image[image.shape[0] - int(box.y0 + box.height / 2), int(box.x0) + 2 : int(box.x1) - 2]
+    assert row[0, :3].max() < 20 and row[-1, :3].min() > 235
+    assert abs(int(row[len(row) // 2, 0]) - 128) < 12

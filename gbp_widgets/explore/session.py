@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from gbp_widgets import drawing, render
+from gbp_widgets.colour_keys import ColourKey
 from gbp_widgets.engine import (
     Explanation,
     GuidedBackprop,
@@ -44,6 +45,7 @@ from gbp_widgets.explore.views import (
     kind_for,
     make_view,
     plane_picture,
+    site_mask_key,
     site_plane,
     site_unit,
 )
@@ -331,6 +333,10 @@ class ExplorerSession:
     def site_shape(self, site: int) -> tuple[int, ...]:
         """The site's output shape for the item shown, ``(C, *spatial)``."""
         return tuple(self.recording.sites[site].shape[1:])
+
+    def mask_key(self, site: int, channel: int) -> ColourKey:
+        """How to read the mask panels at ``site`` showing ``channel``."""
+        return site_mask_key(self.site_shape(site), channel)
 
     def channels(self, site: int) -> int:
         return self.site_shape(site)[0] if self.site_names else 0

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gbp_widgets import drawing, render
-from gbp_widgets.colour_keys import ColourKey, display_key
+from gbp_widgets.colour_keys import MASK_KEY, SHARE_ON_KEY, ColourKey, display_key
 from gbp_widgets.explore.names import ALL_CHANNELS, DISPLAY_LABELS
 
 PADDING_CELL = (207, 227, 255)
@@ -233,6 +233,14 @@ def site_plane(values: np.ndarray, channel: int, cut: Cut | None) -> np.ndarray:
     cells = np.full(rows * columns, np.nan)
     cells[: units.shape[0]] = units
     return cells.reshape(rows, columns)
+
+
+def site_mask_key(site_shape: tuple[int, ...], channel: int) -> ColourKey:
+    """The key to the mask panels of a site whose values are ``site_shape``,
+    ``(C, *spatial)``: a share of channels where :func:`site_plane` averages them (an
+    image or volume site, all channels), else each cell on or off."""
+    averaged = len(site_shape) >= 3 and channel == ALL_CHANNELS
+    return SHARE_ON_KEY if averaged else MASK_KEY
 
 
 def cell_layout(count: int) -> tuple[int, int]:

@@ -25,7 +25,6 @@ from gbp_widgets import render
 from gbp_widgets.colour_keys import (
     ACTIVATION_KEY,
     MASK_KEY,
-    SHARE_ON_KEY,
     ColourKey,
     clip_note,
     display_key,
@@ -645,8 +644,10 @@ class Explorer(widgets.VBox):
     def _keys(self, view: View) -> dict[str, ColourKey]:
         """How to read each panel's colours, by panel name; none for the input, the label
         map and maps drawn with axes of their own."""
-        masks = SHARE_ON_KEY if view.channel == ALL_CHANNELS else MASK_KEY
-        keys = {"activation": ACTIVATION_KEY, **dict.fromkeys(MASK_PANELS, masks)}
+        keys = {"activation": ACTIVATION_KEY}
+        if self.session.site_names:
+            masks = self.session.mask_key(view.site, view.channel)
+            keys.update(dict.fromkeys(MASK_PANELS, masks))
         attribution = self._attribution_key(view)
         if attribution is not None:
             keys["attribution"] = attribution
