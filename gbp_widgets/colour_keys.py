@@ -3,10 +3,12 @@ with words at its ends, for figures to draw under their panels. NumPy and Matplo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from gbp_widgets.drawing import label_colour
 from gbp_widgets.render import DISPLAY_MODES
 
 
@@ -17,6 +19,24 @@ class ColourKey:
 
     ramp: np.ndarray
     words: tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class LabelKey:
+    """The key to a label map: each class shown, as ``(rgb, name)``, most frequent first;
+    ``more``: how many classes present are left out."""
+
+    swatches: tuple[tuple[tuple[int, int, int], str], ...]
+    more: int = 0
+
+
+def label_key(labels: np.ndarray, class_name: Callable[[int], str], shown: int = 6) -> LabelKey:
+    """The key to :func:`gbp_widgets.drawing.label_map` of ``labels`` (class indices, any
+    shape), naming class ``k`` ``class_name(k)``: the ``shown`` most frequent classes."""
+    present, counts = np.unique(np.asarray(labels), return_counts=True)
+    order = present[np.argsort(-counts, kind="stable")]
+    swatches = tuple((label_colour(int(k)), class_name(int(k))) for k in order[:shown])
+    return LabelKey(swatches, max(0, len(order) - shown))
 
 
 def _ramp(colormap: str | None) -> np.ndarray:

@@ -161,6 +161,12 @@ def label_map(labels: object, chosen: object | None = None) -> np.ndarray:
     return _opaque(np.round(picture).astype(np.uint8))
 
 
+def label_colour(label: int) -> tuple[int, int, int]:
+    """The RGB colour :func:`label_map` gives class ``label`` (where nothing is dimmed)."""
+    palette = _palette()
+    return tuple(int(v) for v in palette[label % len(palette)])
+
+
 def _palette() -> np.ndarray:
     """Twenty distinct colours: background (class 0) black, then tab10 and lighter tab10."""
     lighter = (CURVE_COLOURS.astype(np.int64) + 255) // 2

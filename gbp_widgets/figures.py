@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-from gbp_widgets.colour_keys import ColourKey
+from gbp_widgets.colour_keys import ColourKey, LabelKey
 
 
 class NotebookFigure(Figure):
@@ -39,7 +40,7 @@ def panel_figure(
     title: str = "",
     panel_inches: float = 2.6,
     note: str = "",
-    keys: Mapping[str, ColourKey] | None = None,
+    keys: Mapping[str, ColourKey | LabelKey] | None = None,
     wide: tuple[str, np.ndarray] | None = None,
 ) -> NotebookFigure:
     """Rows of pictures, each titled with its caption, a colour key under each panel whose
@@ -106,9 +107,12 @@ def _picture(axis, caption: str, picture: np.ndarray, wrap: int = 30) -> None:
     axis.set_axis_off()
 
 
-def _key(axis, key: ColourKey) -> None:
+def _key(axis, key: ColourKey | LabelKey) -> None:
     """A colour ramp with its words: the end words inside the ends, so that they never
-    reach the next panel's key."""
+    reach the next panel's key; for a label map, a swatch and a name per class."""
+    if isinstance(key, LabelKey):
+        _label_key(axis, key)
+        return
     axis.imshow(key.ramp[None], aspect="auto", extent=(0.0, 1.0, 0.0, 1.0))
     places = [(0.0, "left"), (0.5, "center"), (1.0, "right")]
     shown = [(x, word, align) for (x, align), word in zip(places, key.words, strict=True) if word]
@@ -117,6 +121,20 @@ def _key(axis, key: ColourKey) -> None:
         label.set_horizontalalignment(align)
     axis.set_yticks([])
     axis.tick_params(length=2, pad=1)
+
+
+def _label_key(axis, key: LabelKey) -> None:
+    names = [name for _, name in key.swatches] + ([f"+{key.more} more"] if key.more else [])
+    columns = min(3, len(names))
+    for i, name in enumerate(names):
+        row, column = divmod(i, columns)
+        x, y = column / columns, 1.0 - (row + 0.5) / 2
+        if i < len(key.swatches):
+            colour = np.array(key.swatches[i][0]) / 255.0
+            axis.add_patch(Rectangle((x, y - 0.18), 0.05, 0.36, color=colour, ec="0.5", lw=0.5))
+        axis.text(x + 0.07, y, name, fontsize=7, va="center", clip_on=True)
+    axis.set_xlim(0, 1), axis.set_ylim(0, 1)
+    axis.set_axis_off()
 
 
 def top_classes_title(probabilities: Sequence[float], classes: Sequence[str], k: int = 5) -> str:

@@ -190,3 +190,22 @@ def test_every_control_shows_its_traits_value_after_the_choices_change():
         name: getattr(explorer, name) for name in ("rule", "display", "target_kind", "item", "site")
     }
     assert explorer.rule == "guided" and c.rule.value == "guided"
+
+
+def test_the_label_map_carries_a_key_of_its_classes():
+    model, images = built(TinySegmenter()), torch.randn(2, 3, 16, 16)
+    explorer = Explorer(model=model, inputs=images, classes=["sky", "road", "car"], panel_size=SIZE)
+    explorer.refresh()
+    labels = explorer.session.predicted_labels()
+    present = [explorer.classes[k] for k in np.unique(labels)]
+    box = dict(zip(explorer.rows[0].names, explorer.rows[0].keys.children, strict=True))["output"]
+    # Each class on the map is named beside a swatch of the colour the map gives it.
+    picture = explorer.refresh()["output"]
+    for k in np.unique(labels):
+        row, column = np.argwhere(labels == k)[0]
+        colour = picture[row * SIZE // 16 + SIZE // 32, column * SIZE // 16 + SIZE // 32, :3]
+        assert f"background:rgb{tuple(int(v) for v in colour)}" in box.value
+        assert explorer.classes[k] in box.value
+    figure = explorer.figure()
+    texts = {text.get_text() for axis in figure.axes for text in axis.texts}
+    assert set(present) <= texts

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from gbp_widgets import drawing, render
-from gbp_widgets.colour_keys import ColourKey
+from gbp_widgets.colour_keys import ColourKey, LabelKey, label_key
 from gbp_widgets.engine import (
     Explanation,
     GuidedBackprop,
@@ -309,6 +309,10 @@ class ExplorerSession:
     def predicted_labels(self) -> np.ndarray:
         """The class predicted at each position of a dense output, ``(*positions)``."""
         return self._remember(("labels",), lambda: outputs.predicted_labels(self.recording.logits))
+
+    def output_key(self) -> LabelKey:
+        """How to read the label map of a dense output: the colour of each class in it."""
+        return label_key(self.predicted_labels(), self.class_name)
 
     def class_region(self, cls: int) -> Region:
         """``Region(cls)`` over every position, one object per class (a stable cache key)."""

@@ -26,6 +26,7 @@ from gbp_widgets.colour_keys import (
     ACTIVATION_KEY,
     MASK_KEY,
     ColourKey,
+    LabelKey,
     clip_note,
     display_key,
 )
@@ -641,10 +642,12 @@ class Explorer(widgets.VBox):
     def _attribution_key(self, view: View) -> ColourKey | None:
         return self.session.views[view.input_index].attribution_key(view.display, view.percentile)
 
-    def _keys(self, view: View) -> dict[str, ColourKey]:
-        """How to read each panel's colours, by panel name; none for the input, the label
-        map and maps drawn with axes of their own."""
-        keys = {"activation": ACTIVATION_KEY}
+    def _keys(self, view: View) -> dict[str, ColourKey | LabelKey]:
+        """How to read each panel's colours, by panel name; none for the input and for
+        maps drawn with axes of their own."""
+        keys: dict[str, ColourKey | LabelKey] = {"activation": ACTIVATION_KEY}
+        if any("output" in strip.names for strip in self.rows):
+            keys["output"] = self.session.output_key()
         if self.session.site_names:
             masks = self.session.mask_key(view.site, view.channel)
             keys.update(dict.fromkeys(MASK_PANELS, masks))

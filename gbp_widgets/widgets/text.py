@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 
-from gbp_widgets.colour_keys import ColourKey
+from gbp_widgets.colour_keys import ColourKey, LabelKey
 from gbp_widgets.engine import Neuron, Region
 from gbp_widgets.explore import (
     ALL_CHANNELS,
@@ -95,11 +95,13 @@ def readout_html(values: dict[str, object]) -> str:
     return f"<table style='border-collapse:collapse'><tr>{cells}</tr></table>"
 
 
-def key_html(key: ColourKey | None, width: int) -> str:
+def key_html(key: ColourKey | LabelKey | None, width: int) -> str:
     """A colour key ``width`` CSS pixels wide: the ramp as a gradient bar, its words under
-    the ends and the middle; ``""`` for a panel without one."""
+    the ends and the middle, or a label map's class swatches; ``""`` for no key."""
     if key is None:
         return ""
+    if isinstance(key, LabelKey):
+        return _label_key_html(key, width)
     stops = ", ".join(
         f"rgb({r},{g},{b}) {100 * i / 15:.0f}%"
         for i, (r, g, b) in enumerate(key.ramp[:: max(1, len(key.ramp) // 15)][:16])
@@ -113,4 +115,18 @@ def key_html(key: ColourKey | None, width: int) -> str:
         f"<div style='display:flex;justify-content:space-between;gap:4px'>"
         f"<span style='{cut}'>{left}</span><span style='{cut}'>{middle}</span>"
         f"<span style='{cut}'>{right}</span></div></div>"
+    )
+
+
+def _label_key_html(key: LabelKey, width: int) -> str:
+    swatches = "".join(
+        f"<span style='white-space:nowrap;margin-right:6px'><span style='display:inline-block;"
+        f"width:9px;height:9px;border:1px solid #999;background:rgb{colour};"
+        f"vertical-align:middle'></span> {html.escape(name)}</span>"
+        for colour, name in key.swatches
+    )
+    more = f"<span>+{key.more} more</span>" if key.more else ""
+    return (
+        f"<div style='width:{width}px;font-size:10px;line-height:13px;color:#444;"
+        f"display:flex;flex-wrap:wrap'>{swatches}{more}</div>"
     )
