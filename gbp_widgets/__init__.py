@@ -1,6 +1,7 @@
 """gbp-widgets: see Guided Backpropagation, down to every ReLU, inside Jupyter."""
 
 from gbp_widgets import render
+from gbp_widgets.dataset import DatasetResults, explain_dataset
 from gbp_widgets.engine import (
     RULES,
     Explanation,
@@ -39,6 +40,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "DEFAULT_MODEL",
+    "DatasetResults",
     "Explorer",
     "RULES",
     "SAMPLE_NAMES",
@@ -55,6 +57,7 @@ __all__ = [
     "Recording",
     "Region",
     "Site",
+    "explain_dataset",
     "fair_threads",
     "guided_gradcam",
     "load_image",

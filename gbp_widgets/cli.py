@@ -13,6 +13,7 @@ from matplotlib.backend_bases import FigureCanvasBase
 
 from gbp_widgets import render
 from gbp_widgets.colour_keys import clip_note, display_key
+from gbp_widgets.dataset import explain_dataset
 from gbp_widgets.engine import GuidedBackprop, guided_gradcam_from, warn_about_coverage
 from gbp_widgets.explore import unknown_class_message
 from gbp_widgets.explore.names import COMPARED_RULES, RULE_LABELS
@@ -69,12 +70,38 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)"
     )
+    _add_dataset_command(commands)
     return parser
+
+
+def _add_dataset_command(commands) -> None:
+    dataset = commands.add_parser(
+        "explain-dataset",
+        help="explain every picture under a folder (class sub-folders give labels) into a "
+        "Parquet folder; run it again to resume",
+    )
+    dataset.add_argument("folder", type=Path, help="folder of pictures")
+    dataset.add_argument("--out", type=Path, required=True, help="results folder (Parquet)")
+    dataset.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"{DEFAULT_MODEL} (the default, offline) or a torchvision classifier name",
+    )
+    dataset.add_argument(
+        "--weights", default="default", help="default, none (random weights) or a weight name"
+    )
+    dataset.add_argument("--rule", default="guided", help="guided, gradient or deconvnet")
+    dataset.add_argument("--batch-size", type=int, default=32, help="items per batch")
+    dataset.add_argument(
+        "--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "explain-dataset":
+            return _explain_dataset(args)
         out, summary = explain_to_file(args)
     except ModelUnavailableError as err:
         print(f"gbp-widgets: error: {err} Here: --weights none.", file=sys.stderr)
@@ -84,6 +111,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(summary)
     print(f"wrote {out}")
+    return 0
+
+
+def _explain_dataset(args: argparse.Namespace) -> int:
+    loaded = _load(args.model, args.weights, None)
+    results = explain_dataset(
+        loaded.model,
+        args.folder,
+        args.out,
+        rule=args.rule,
+        preprocess=loaded.preprocess,
+        classes=loaded.classes,
+        batch_size=args.batch_size,
+        device=_device(args.device),
+    )
+    print(results.summary(loaded.classes))
     return 0
 
 

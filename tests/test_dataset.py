@@ -1,0 +1,190 @@
+"""explain_dataset: one row per item, the engine's numbers in it, a resumable folder that never
+holds half a shard, pictures that cannot be read listed as skipped, wrong calls refused."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from gbp_widgets import DatasetResults, GuidedBackprop, explain_dataset
+from gbp_widgets.dataset.job import weights_fingerprint
+
+
+def small_cnn():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(8 * 4 * 4, 10),
+    )
+    return model.eval()
+
+
+@pytest.fixture
+def digits():
+    generator = torch.Generator().manual_seed(1)
+    return torch.randn(70, 1, 8, 8, generator=generator), torch.arange(70) % 10
+
+
+def test_rows_hold_the_engines_answers(digits, tmp_path):
+    model, (x, y) = small_cnn(), digits
+    results = explain_dataset(model, TensorDataset(x, y), tmp_path / "out", batch_size=16)
+    frame = pd.read_parquet(tmp_path / "out")  # the folder as it is, without gbp-widgets
+    assert sorted(frame["index"]) == list(range(70)) and len(results) == 70
+    rows = results.to_pandas()
+    assert rows["label"].tolist() == y.tolist()
+    with torch.no_grad():
+        logits = model(x)
+    assert rows["predicted"].tolist() == logits.argmax(1).tolist()
+    assert rows["target"].tolist() == logits.argmax(1).tolist()
+    assert [list(top) for top in rows["top5"]] == logits.topk(5).indices.tolist()
+    engine = GuidedBackprop(model).explain(x[:1])
+    item = results.item(0)
+    expected = engine.attribution[0].abs().amax(0).numpy()
+    assert item["saliency"].dtype == np.float16 and item["saliency"].shape == (8, 8)
+    assert np.allclose(item["saliency"], expected, rtol=1e-2, atol=1e-4)
+    assert results.sites == [site.name for site in engine.sites] == ["1#1", "4#1"]
+    shares = [float(site.product.float().mean()) for site in engine.sites]
+    assert np.allclose(item["pass_fraction"], shares)
+
+
+def test_the_mask_recorded_follows_the_rule(digits, tmp_path):
+    model, (x, _) = small_cnn(), digits
+    results = explain_dataset(model, x, tmp_path / "out", rule="gradient", target=3)
+    engine = GuidedBackprop(model).explain(x[5:6], target=3, rule="gradient")
+    shares = [float(site.forward_mask.float().mean()) for site in engine.sites]
+    assert np.allclose(results.item(5)["pass_fraction"], shares)
+    assert set(results.to_pandas()["target"]) == {3}
+    assert results.to_pandas()["label"].isna().all()
+
+
+class StopsAt(Dataset):
+    """Items of ``x``; asking for item ``stop`` interrupts the job as Ctrl-C would."""
+
+    def __init__(self, x, stop=None):
+        self.x, self.stop = x, stop
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        if i == self.stop:
+            raise KeyboardInterrupt
+        return self.x[i]
+
+
+def test_an_interrupted_job_leaves_whole_shards_and_resumes_each_item_once(digits, tmp_path):
+    model, (x, _) = small_cnn(), digits
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        explain_dataset(model, StopsAt(x, stop=37), out, batch_size=10)
+    assert not list(out.glob("_writing-*"))
+    assert sorted(pd.read_parquet(out)["index"]) == list(range(30))
+    # A shard half written by a killed process is left under a bookkeeping name.
+    (out / "_writing-part-x.parquet").write_bytes(b"half a shard")
+    results = explain_dataset(model, StopsAt(x), out, batch_size=8)
+    assert sorted(results.to_pandas()["index"]) == list(range(70))
+    assert not list(out.glob("_writing-*"))
+    whole = explain_dataset(model, x, tmp_path / "whole", batch_size=70).to_pandas()
+    resumed = results.to_pandas()
+    assert resumed["predicted"].tolist() == whole["predicted"].tolist()
+    for a, b in zip(resumed["pass_fraction"], whole["pass_fraction"], strict=True):
+        assert np.allclose(a, b)
+
+
+def test_other_arguments_into_the_same_folder_are_refused(digits, tmp_path):
+    model, (x, y) = small_cnn(), digits
+    explain_dataset(model, TensorDataset(x, y), tmp_path / "out")
+    before = sorted(p.name for p in (tmp_path / "out").iterdir())
+    with pytest.raises(ValueError, match="rule: 'guided' there, 'deconvnet' now"):
+        explain_dataset(model, TensorDataset(x, y), tmp_path / "out", rule="deconvnet")
+    other = small_cnn()
+    with torch.no_grad():
+        other[0].weight.add_(1.0)
+    with pytest.raises(ValueError, match="weights"):
+        explain_dataset(other, TensorDataset(x, y), tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == before
+    # Batch size and a DataLoader instead of the Dataset decide nothing: nothing to do.
+    loader = DataLoader(TensorDataset(x, y), batch_size=7)
+    assert len(explain_dataset(model, loader, tmp_path / "out", batch_size=5)) == 70
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda m, x, out: explain_dataset(m, DataLoader(x, shuffle=True), out), "shuffle=False"),
+        (lambda m, x, out: explain_dataset(m, x, out, engine="spark"), "engine 'spark'"),
+        (lambda m, x, out: explain_dataset(m, x, out, rule="lrp"), "unknown rule 'lrp'"),
+        (lambda m, x, out: explain_dataset(m, x, out, batch_size=0), "at least 1"),
+        (lambda m, x, out: explain_dataset(m, x, out, target="label"), "needs every item"),
+        (lambda m, x, out: explain_dataset(m, str(out), out), "needs preprocess="),
+    ],
+)
+def test_wrong_calls_are_told_what_to_do(call, words, digits, tmp_path):
+    model, (x, _) = small_cnn(), digits
+    fingerprint = weights_fingerprint(model)
+    with pytest.raises(ValueError, match=words):
+        call(model, x, tmp_path / "out")
+    assert weights_fingerprint(model) == fingerprint
+
+
+def test_a_folder_of_pictures_with_classes_and_an_unreadable_file(tmp_path):
+    root = tmp_path / "pictures"
+    generator = np.random.default_rng(0)
+    for name, count in (("cats", 3), ("dogs", 2)):
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            pixels = generator.integers(0, 255, (12, 12, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    (root / "dogs" / "broken.jpg").write_bytes(b"not a picture")
+
+    def preprocess(picture):
+        gray = np.asarray(picture.convert("L").resize((8, 8)), dtype=np.float32) / 255
+        return torch.from_numpy(gray)[None]
+
+    results = explain_dataset(small_cnn(), root, tmp_path / "out", preprocess=preprocess)
+    rows = results.to_pandas()
+    assert rows["label_name"].tolist() == ["cats"] * 3 + ["dogs"] * 3
+    assert rows["label"].tolist() == [0, 0, 0, 1, 1, 1]
+    broken = rows[rows["path"].str.endswith("broken.jpg")].iloc[0]
+    assert pd.isna(broken["predicted"]) and broken["saliency"] is None
+    assert "is not an image file Pillow can read" in broken["skipped"]
+    assert rows["skipped"].notna().sum() == 1
+    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    assert manifest["label_names"] == ["cats", "dogs"] and manifest["length"] == 6
+
+
+def test_results_of_a_folder_that_holds_none_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="holds no explain_dataset results"):
+        DatasetResults(tmp_path)
+
+
+def test_the_command_line_explains_a_folder_and_sums_it_up(tmp_path, capsys):
+    from gbp_widgets import sample_image
+    from gbp_widgets.cli import main
+
+    for label, photo in (("tabby", "chelsea"), ("espresso", "coffee")):
+        (tmp_path / "photos" / label).mkdir(parents=True)
+        sample_image(photo).save(tmp_path / "photos" / label / f"{photo}.png")
+    (tmp_path / "photos" / "espresso" / "bad.jpg").write_bytes(b"not a picture")
+    out = tmp_path / "results"
+    assert main(["explain-dataset", str(tmp_path / "photos"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    # The cat photo is taken for a tiger cat, not a tabby; the espresso is an espresso.
+    assert "3 items, 1 skipped" in printed and "accuracy 50.0% on 2 labelled items" in printed
+    assert str(out) in printed
+    frame = pd.read_parquet(out)
+    assert len(frame) == 3 and frame["predicted"].notna().sum() == 2
+    assert (
+        main(["explain-dataset", str(tmp_path / "photos"), "--out", str(out), "--rule", "x"]) == 2
+    )
+    assert "unknown rule 'x'" in capsys.readouterr().err
