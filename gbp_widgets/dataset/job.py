@@ -207,7 +207,7 @@ def _thumbnails(attribution: object) -> np.ndarray:
 
 def _pass_fractions(sites, mask: str, count: int) -> np.ndarray:
     """``(N, sites)``: the share of each item's units open in ``mask`` at every site."""
-    shares = [getattr(site, mask).reshape(count, -1).float().mean(dim=1) for site in sites]
+    shares = [site.open_shares(mask) for site in sites]
     if not shares:
         return np.zeros((count, 0), dtype=np.float32)
     return torch.stack(shares, dim=1).numpy().astype(np.float32)

@@ -12,6 +12,8 @@ import torch
 # wrap-around is what makes the trick work.
 _GATHER = 0x8040201008040201 - (1 << 64)
 _BIT_WEIGHTS = tuple(1 << (7 - i) for i in range(8))
+# How many bits are set in each byte value.
+_POPCOUNT = tuple(bin(value).count("1") for value in range(256))
 
 
 @dataclass(frozen=True)
@@ -85,3 +87,24 @@ def unpack(packed: PackedMask) -> torch.Tensor:
     weights = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8, device=packed.bits.device)
     bits = (packed.bits.unsqueeze(-1) & weights) != 0
     return bits.reshape(-1)[:numel].reshape(packed.shape)
+
+
+def both(first: PackedMask, second: PackedMask) -> PackedMask:
+    """Elementwise AND of two packed masks of one shape, still packed."""
+    return PackedMask(bits=first.bits & second.bits, shape=first.shape)
+
+
+def count_per_item(packed: PackedMask) -> torch.Tensor:
+    """How many elements are set in each slice along dimension 0: ``(shape[0],)`` int64.
+
+    When a slice fills whole bytes, the bits are counted where they lie, without
+    unpacking eight times the bytes.
+    """
+    items = packed.shape[0]
+    per_item = 1
+    for size in packed.shape[1:]:
+        per_item *= size
+    if per_item % 8:
+        return unpack(packed).reshape(items, -1).sum(dim=1)
+    table = torch.tensor(_POPCOUNT, dtype=torch.uint8, device=packed.bits.device)
+    return table[packed.bits.long()].reshape(items, -1).sum(dim=1, dtype=torch.int64)

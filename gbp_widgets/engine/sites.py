@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import torch
 
-from gbp_widgets.engine.bitmask import PackedMask
+from gbp_widgets.engine.bitmask import PackedMask, both, count_per_item
 from gbp_widgets.engine.rules import packed_backward_mask
 
 
@@ -106,17 +106,41 @@ class Site:
         """Forward AND backward mask: exactly where guided backprop passes."""
         return self.forward_mask & self.backward_mask
 
+    def open_shares(self, mask: str) -> torch.Tensor:
+        """Per item, the share of units open in ``mask`` (``"forward_mask"``,
+        ``"backward_mask"`` or ``"product"``): ``(N,)`` float, counted on the packed
+        bits without unpacking them where each item fills whole bytes."""
+        if mask not in ("forward_mask", "backward_mask", "product"):
+            raise ValueError(f"unknown mask {mask!r}: forward_mask, backward_mask or product")
+        self._require_captured(mask)
+        counts = []
+        for forward, backward in zip(self.forward_parts, self.backward_parts, strict=True):
+            if mask == "forward_mask":
+                counts.append(count_per_item(forward).cpu())
+            elif backward is None:
+                counts.append(torch.zeros(forward.shape[0], dtype=torch.int64))
+            else:
+                chosen = backward if mask == "backward_mask" else both(forward, backward)
+                counts.append(count_per_item(chosen).cpu())
+        per_item = 1
+        for size in self.forward_parts[0].shape[1:]:
+            per_item *= size
+        return torch.cat(counts).float() / per_item
+
     @property
     def mask_nbytes(self) -> int:
         """Bytes used by this site's stored masks."""
         return sum(p.nbytes for p in self.forward_parts + self.backward_parts)
 
-    def _join(self, parts: tuple[PackedMask | None, ...], what: str) -> torch.Tensor:
+    def _require_captured(self, what: str) -> None:
         if not self.captured:
             raise RuntimeError(
                 f"site {self.name!r} has no {what}: the explanation was made with "
                 "capture_masks=False; explain again with capture_masks=True"
             )
+
+    def _join(self, parts: tuple[PackedMask | None, ...], what: str) -> torch.Tensor:
+        self._require_captured(what)
         chunks = [p.unpack() if p is not None else self._empty_like(i) for i, p in enumerate(parts)]
         return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
