@@ -93,8 +93,20 @@ def _add_dataset_command(commands) -> None:
     dataset.add_argument("--rule", default="guided", help="guided, gradient or deconvnet")
     dataset.add_argument("--batch-size", type=int, default=32, help="items per batch")
     dataset.add_argument(
-        "--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)"
+        "--device",
+        default="auto",
+        help="cpu, cuda, cuda:1, ... (default: cuda if present; with --ray, cpu actors "
+        "unless --device cuda, which gives each actor a GPU)",
     )
+    dataset.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run on Ray actors: on the cluster at ADDRESS, else at $RAY_ADDRESS, else on a "
+        "Ray started on this machine",
+    )
+    dataset.add_argument("--actors", type=int, help="Ray actors (default: one per CPU or GPU)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     except ModelUnavailableError as err:
         print(f"gbp-widgets: error: {err} Here: --weights none.", file=sys.stderr)
         return 2
-    except (ImageError, ValueError, OSError) as err:
+    except (ImageError, ValueError, OSError, ImportError) as err:
         print(f"gbp-widgets: error: {err}", file=sys.stderr)
         return 2
     print(summary)
@@ -115,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _explain_dataset(args: argparse.Namespace) -> int:
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    on_ray = args.ray is not None
+    if args.actors is not None and not on_ray:
+        raise ValueError("--actors counts Ray actors: add --ray, or leave --actors out")
+    device = None if on_ray and args.device == "auto" else _device(args.device)
     loaded = _load(args.model, args.weights, None)
     results = explain_dataset(
         loaded.model,
@@ -124,7 +142,10 @@ def _explain_dataset(args: argparse.Namespace) -> int:
         preprocess=loaded.preprocess,
         classes=loaded.classes,
         batch_size=args.batch_size,
-        device=_device(args.device),
+        device=device,
+        engine="ray" if on_ray else "local",
+        ray_address=args.ray or None,
+        ray_actors=args.actors,
     )
     print(results.summary(loaded.classes))
     return 0

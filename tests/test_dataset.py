@@ -188,3 +188,20 @@ def test_the_command_line_explains_a_folder_and_sums_it_up(tmp_path, capsys):
         main(["explain-dataset", str(tmp_path / "photos"), "--out", str(out), "--rule", "x"]) == 2
     )
     assert "unknown rule 'x'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+        (["--actors", "2"], "--actors counts Ray actors: add --ray"),
+    ],
+)
+def test_wrong_command_lines_are_told_what_to_do(arguments, words, tmp_path, capsys):
+    from gbp_widgets.cli import main
+
+    (tmp_path / "photos").mkdir()
+    command = ["explain-dataset", str(tmp_path / "photos"), "--out", str(tmp_path / "r")]
+    assert main(command + arguments) == 2
+    assert words in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gbp_widgets.dataset.store import ResultsFolder, _pyarrow
+from gbp_widgets.dataset.store import ResultsFolder, import_pyarrow
 
 
 class DatasetResults:
@@ -32,7 +32,7 @@ class DatasetResults:
         return self.folder.manifest()
 
     def _dataset(self):
-        return _pyarrow().dataset.dataset(self.path, format="parquet")
+        return import_pyarrow().dataset.dataset(self.path, format="parquet")
 
     @property
     def sites(self) -> list[str]:
@@ -58,7 +58,7 @@ class DatasetResults:
     def item(self, index: int) -> dict:
         """The row of the item at position ``index`` in the data; ``saliency`` as a
         ``(h, w)`` float16 array."""
-        found = self._dataset().to_table(filter=_pyarrow().dataset.field("index") == index)
+        found = self._dataset().to_table(filter=import_pyarrow().dataset.field("index") == index)
         if found.num_rows == 0:
             raise KeyError(f"no item {index} in {str(self.path)!r} (yet)")
         row = found.slice(0, 1).to_pylist()[0]

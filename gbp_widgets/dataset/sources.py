@@ -84,9 +84,6 @@ def data_length(data: object) -> int:
 
 def items(data: object, skip: set[int]) -> Iterator[Item]:
     """Every item of ``data`` in order, except the positions in ``skip``."""
-    if isinstance(data, PictureFolder):
-        yield from (data.item(i) for i in range(len(data)) if i not in skip)
-        return
     if isinstance(data, DataLoader):
         position = 0
         for batch in data:
@@ -96,10 +93,19 @@ def items(data: object, skip: set[int]) -> Iterator[Item]:
                     yield Item(position, inputs[i], _label(labels, i))
                 position += 1
         return
-    for i in range(len(data)):
-        if i not in skip:
-            inputs, label = _split(data[i])
-            yield Item(i, inputs, None if label is None else int(label))
+    yield from (item_at(data, i) for i in range(len(data)) if i not in skip)
+
+
+def item_at(data: object, index: int) -> Item:
+    """The item at position ``index`` of ``data``, read on its own (as a Ray worker does).
+    A ``DataLoader``'s items are read from its dataset: its sampler is sequential
+    (:func:`data_length`), so positions are the same."""
+    if isinstance(data, PictureFolder):
+        return data.item(index)
+    if isinstance(data, DataLoader):
+        data = data.dataset
+    inputs, label = _split(data[index])
+    return Item(index, inputs, None if label is None else int(label))
 
 
 def _split(entry: object) -> tuple[torch.Tensor, object]:

@@ -4,9 +4,11 @@ which Parquet readers (pyarrow, pandas) skip when they read the folder."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
+from collections import Counter
 from pathlib import Path
 
 MANIFEST = "_manifest.json"
@@ -14,7 +16,7 @@ MANIFEST = "_manifest.json"
 DECIDING = ("weights", "length", "rule", "target", "output")
 
 
-def _pyarrow():
+def import_pyarrow():
     try:
         import pyarrow
         import pyarrow.dataset
@@ -65,20 +67,27 @@ class ResultsFolder:
 
     def done(self) -> set[int]:
         """Positions already written, read from the shards' ``index`` column only."""
+        return set(self.index_counts())
+
+    def index_counts(self) -> Counter:
+        """How many rows each written position has (once, when all went right)."""
+        counts: Counter = Counter()
         if not any(self.path.glob("*.parquet")):
-            return set()
-        parquet = _pyarrow().parquet
-        done: set[int] = set()
+            return counts
+        parquet = import_pyarrow().parquet
         for shard in sorted(self.path.glob("*.parquet")):
-            done.update(parquet.read_table(shard, columns=["index"])["index"].to_pylist())
-        return done
+            counts.update(parquet.read_table(shard, columns=["index"])["index"].to_pylist())
+        return counts
 
     def write(self, table) -> Path:
-        """Write ``table`` as one more shard: whole, or (interrupted) not at all."""
-        first = min(table["index"].to_pylist())
-        final = self.path / f"part-{first:09d}-{uuid.uuid4().hex[:8]}.parquet"
-        temporary = self.path / f"_writing-{final.name}"
-        _pyarrow().parquet.write_table(table, temporary)
+        """Write ``table`` as one more shard: whole, or (interrupted) not at all. The name
+        comes from the items it holds, so a batch written again (a Ray task retried after
+        its worker died) replaces its own shard instead of adding a second copy."""
+        positions = sorted(table["index"].to_pylist())
+        digest = hashlib.sha256(json.dumps(positions).encode()).hexdigest()[:12]
+        final = self.path / f"part-{positions[0]:09d}-{digest}.parquet"
+        temporary = self.path / f"_writing-{uuid.uuid4().hex[:8]}-{final.name}"
+        import_pyarrow().parquet.write_table(table, temporary)
         os.replace(temporary, final)
         return final
 

@@ -1,0 +1,138 @@
+"""A batch of items turned into rows: the engine's answer for each item, as a pyarrow table.
+Both engines (this process, Ray actors) make their rows here, so the rows are the same."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gbp_widgets.dataset.sources import Item
+from gbp_widgets.dataset.store import import_pyarrow
+from gbp_widgets.engine import GuidedBackprop
+
+# The largest side of a stored saliency thumbnail, in pixels.
+THUMBNAIL = 112
+TOP = 5
+# The mask whose open share each rule's row records, per site.
+PASSING_MASK = {"guided": "product", "gradient": "forward_mask", "deconvnet": "backward_mask"}
+
+
+def on_device(model: nn.Module, device: str | torch.device | None) -> nn.Module:
+    """``model`` itself, or a copy on ``device``: the caller's model is never moved."""
+    if device is None:
+        return model
+    current = next(model.parameters(), torch.empty(0)).device
+    return model if current == torch.device(device) else copy.deepcopy(model).to(device)
+
+
+class RowMaker:
+    """Turns a batch of items into a table of rows, one per item, in the batch's order."""
+
+    def __init__(self, model: nn.Module, rule: str, target, output) -> None:
+        self.engine = GuidedBackprop(model)
+        self.rule, self.target, self.output = rule, target, output
+        self.sites: list[str] | None = None
+
+    def rows(self, batch: list[Item]) -> object:
+        readable = [item for item in batch if item.input is not None]
+        computed = self._explain(readable) if readable else {}
+        pa, types = import_pyarrow(), _column_types()
+        columns: dict[str, list] = {name: [] for name in types}
+        for item in batch:
+            row = computed.get(item.index, {})
+            columns["index"].append(item.index)
+            columns["path"].append(item.path)
+            columns["label"].append(item.label)
+            columns["label_name"].append(item.label_name)
+            columns["rule"].append(self.rule)
+            columns["skipped"].append(item.skipped)
+            for name in ("predicted", "top5", "top5_probability", "target", "saliency"):
+                columns[name].append(row.get(name))
+            columns["pass_fraction"].append(row.get("pass_fraction"))
+        table = pa.table(
+            {name: pa.array(values, type=types[name]()) for name, values in columns.items()}
+        )
+        return table.replace_schema_metadata({"sites": json.dumps(self.sites or [])})
+
+    def _explain(self, readable: list[Item]) -> dict[int, dict]:
+        inputs = torch.stack([item.input for item in readable])
+        if self.target == "label":
+            target = [item.label for item in readable]
+            if None in target:
+                raise ValueError("target='label' needs every item to have a label")
+        else:
+            target = self.target
+        explanation = self.engine.explain(inputs, target, rule=self.rule, output=self.output)
+        if self.sites is None:
+            self.sites = [site.name for site in explanation.sites]
+        saliency = _thumbnails(explanation.attribution)
+        passing = _pass_fractions(explanation.sites, PASSING_MASK[self.rule], len(readable))
+        logits = explanation.logits
+        probabilities = (
+            torch.softmax(logits.detach().float(), dim=1)
+            if isinstance(logits, torch.Tensor) and logits.dim() == 2
+            else None
+        )
+        targets = torch.as_tensor(explanation.target).reshape(-1).tolist()
+        rows = {}
+        for i, item in enumerate(readable):
+            row = {"target": int(targets[i]), "saliency": saliency[i].tolist()}
+            row["pass_fraction"] = passing[i].tolist()
+            if probabilities is not None:
+                top = probabilities[i].topk(min(TOP, probabilities.shape[1]))
+                row["predicted"] = int(probabilities[i].argmax())
+                row["top5"] = top.indices.tolist()
+                row["top5_probability"] = top.values.tolist()
+            rows[item.index] = row
+        return rows
+
+
+def _thumbnails(attribution: object) -> np.ndarray:
+    """``|map|``, max over channels (and depth), at most :data:`THUMBNAIL` a side:
+    ``(N, h, w)`` float16; a signal or table becomes one row."""
+    if isinstance(attribution, tuple):
+        attribution = attribution[0]
+    values = attribution.detach().float().abs().cpu()
+    values = values.amax(dim=1) if values.dim() >= 3 else values
+    while values.dim() > 3:
+        values = values.amax(dim=1)
+    if values.dim() == 2:
+        values = values[:, None]
+    height, width = values.shape[1:]
+    scale = THUMBNAIL / max(height, width)
+    if scale < 1:
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        values = F.interpolate(values[:, None], size=size, mode="area")[:, 0]
+    return values.numpy().astype(np.float16)
+
+
+def _pass_fractions(sites, mask: str, count: int) -> np.ndarray:
+    """``(N, sites)``: the share of each item's units open in ``mask`` at every site."""
+    shares = [site.open_shares(mask) for site in sites]
+    if not shares:
+        return np.zeros((count, 0), dtype=np.float32)
+    return torch.stack(shares, dim=1).numpy().astype(np.float32)
+
+
+def _column_types() -> dict:
+    """Each column's pyarrow type, as a function that makes it."""
+    pa = import_pyarrow()
+    return {
+        "index": pa.int64,
+        "path": pa.string,
+        "label": pa.int64,
+        "label_name": pa.string,
+        "predicted": pa.int64,
+        "top5": lambda: pa.list_(pa.int64()),
+        "top5_probability": lambda: pa.list_(pa.float32()),
+        "target": pa.int64,
+        "rule": pa.string,
+        "saliency": lambda: pa.list_(pa.list_(pa.float16())),
+        "pass_fraction": lambda: pa.list_(pa.float32()),
+        "skipped": pa.string,
+    }
