@@ -31,10 +31,10 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     # Imported on first use, so the engine and the CLI never load ipywidgets.
-    if name == "Explorer":
-        from gbp_widgets.widgets import Explorer
+    if name in ("Explorer", "Gallery"):
+        from gbp_widgets import widgets
 
-        return Explorer
+        return getattr(widgets, name)
     raise AttributeError(f"module 'gbp_widgets' has no attribute {name!r}")
 
 
@@ -47,6 +47,7 @@ __all__ = [
     "Explanation",
     "GuidedBackprop",
     "GuidedBackpropWarning",
+    "Gallery",
     "GuidedGradCAM",
     "ImageError",
     "LoadedModel",

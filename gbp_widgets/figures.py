@@ -169,3 +169,28 @@ def colour_bar(figure: Figure, axes, key: ColourKey, label: str = "") -> None:
     shown = [(x, word) for x, word in zip((0.0, 0.5, 1.0), key.words, strict=True) if word]
     bar.set_ticks([x for x, _ in shown], labels=[word for _, word in shown], fontsize=8)
     bar.ax.xaxis.label.set_fontsize(8)
+
+
+def pass_fraction_figure(
+    sites: Sequence[str], curves: Mapping[str, np.ndarray], passing: str, width: float = 9.0
+) -> NotebookFigure:
+    """A line per entry of ``curves`` (a name to ``(sites,)`` shares in [0, 1]) over the
+    sites in order: how much of each layer the rule lets through. ``passing`` names the
+    mask counted (e.g. ``"product mask"``)."""
+    figure = NotebookFigure(figsize=(width, 3.0), layout="constrained")
+    axes = figure.add_subplot()
+    positions = np.arange(len(sites))
+    for name, values in curves.items():
+        axes.plot(positions, values, marker="o", markersize=3, linewidth=1.2, label=name)
+    axes.set_ylim(0, 1)
+    axes.set_ylabel(f"share open\n({passing})")
+    axes.set_xlabel("site, input side to output side")
+    step = max(1, int(np.ceil(len(sites) / 16)))
+    axes.set_xticks(positions[::step], [sites[i] for i in positions[::step]], rotation=40)
+    axes.tick_params(axis="x", labelsize=7)
+    axes.grid(alpha=0.3)
+    if curves:
+        axes.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    else:
+        axes.text(0.5, 0.5, "no items", transform=axes.transAxes, ha="center", color="grey")
+    return figure

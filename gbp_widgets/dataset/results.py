@@ -55,10 +55,16 @@ class DatasetResults:
         """The rows as a pandas frame, by ``index``."""
         return self.table(columns).to_pandas()
 
+    def rows(self, indices, columns: list[str] | None = None):
+        """The rows of the items at positions ``indices`` (any order), as a pyarrow table;
+        only the shards that can hold them are read."""
+        wanted = import_pyarrow().dataset.field("index").isin([int(i) for i in indices])
+        return self._dataset().to_table(columns=columns, filter=wanted)
+
     def item(self, index: int) -> dict:
         """The row of the item at position ``index`` in the data; ``saliency`` as a
         ``(h, w)`` float16 array."""
-        found = self._dataset().to_table(filter=import_pyarrow().dataset.field("index") == index)
+        found = self.rows([index])
         if found.num_rows == 0:
             raise KeyError(f"no item {index} in {str(self.path)!r} (yet)")
         row = found.slice(0, 1).to_pylist()[0]

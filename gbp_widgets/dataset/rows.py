@@ -4,19 +4,19 @@ Both engines (this process, Ray actors) make their rows here, so the rows are th
 from __future__ import annotations
 
 import copy
+import io
 import json
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
-from gbp_widgets.dataset.sources import Item
+from gbp_widgets.dataset.sources import THUMBNAIL, Item
 from gbp_widgets.dataset.store import import_pyarrow
 from gbp_widgets.engine import GuidedBackprop
 
-# The largest side of a stored saliency thumbnail, in pixels.
-THUMBNAIL = 112
 TOP = 5
 # The mask whose open share each rule's row records, per site.
 PASSING_MASK = {"guided": "product", "gradient": "forward_mask", "deconvnet": "backward_mask"}
@@ -51,6 +51,7 @@ class RowMaker:
             columns["label_name"].append(item.label_name)
             columns["rule"].append(self.rule)
             columns["skipped"].append(item.skipped)
+            columns["picture"].append(None if item.input is None else picture_png(item))
             for name in ("predicted", "top5", "top5_probability", "target", "saliency"):
                 columns[name].append(row.get(name))
             columns["pass_fraction"].append(row.get("pass_fraction"))
@@ -111,6 +112,25 @@ def _thumbnails(attribution: object) -> np.ndarray:
     return values.numpy().astype(np.float16)
 
 
+def picture_png(item: Item) -> bytes | None:
+    """The item as a PNG at most :data:`THUMBNAIL` a side: the file as seen for a
+    picture, else an image-like input ``(1 or 3, H, W)`` stretched to its own range
+    (its normalisation is not known); ``None`` for signals, volumes and tables."""
+    if item.picture is not None:
+        picture = item.picture
+    elif item.input.dim() == 3 and item.input.shape[0] in (1, 3):
+        values = item.input.detach().float().cpu()
+        low, high = values.min(), values.max()
+        scaled = ((values - low) / (high - low).clamp_min(1e-12) * 255).round().byte()
+        picture = Image.fromarray(scaled.permute(1, 2, 0).squeeze(2).numpy())
+    else:
+        return None
+    picture.thumbnail((THUMBNAIL, THUMBNAIL))
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def _pass_fractions(sites, mask: str, count: int) -> np.ndarray:
     """``(N, sites)``: the share of each item's units open in ``mask`` at every site."""
     shares = [site.open_shares(mask) for site in sites]
@@ -135,4 +155,5 @@ def _column_types() -> dict:
         "saliency": lambda: pa.list_(pa.list_(pa.float16())),
         "pass_fraction": lambda: pa.list_(pa.float32()),
         "skipped": pa.string,
+        "picture": pa.binary,
     }

@@ -12,12 +12,15 @@ from torch.utils.data import DataLoader, Dataset, SequentialSampler
 
 from gbp_widgets.images import load_image
 
+# The largest side of a stored thumbnail (the picture, the saliency map), in pixels.
+THUMBNAIL = 112
 PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 @dataclass
 class Item:
-    """One item: ``input`` is ``None`` when it could not be read (``skipped`` says why)."""
+    """One item: ``input`` is ``None`` when it could not be read (``skipped`` says why).
+    ``picture`` is a thumbnail of the file as seen, before preprocessing (folders only)."""
 
     index: int
     input: torch.Tensor | None
@@ -25,6 +28,7 @@ class Item:
     label_name: str | None = None
     path: str | None = None
     skipped: str | None = None
+    picture: object = None
 
 
 class PictureFolder:
@@ -57,10 +61,14 @@ class PictureFolder:
         path, label = self.files[index]
         name = self.classes[label] if label is not None else None
         try:
-            tensor = self.preprocess(load_image(path))
+            picture = load_image(path)
+            tensor = self.preprocess(picture)
         except Exception as err:  # noqa: BLE001 - an unreadable file is a row, not a crash
             return Item(index, None, label, name, str(path), f"{type(err).__name__}: {err}")
-        return Item(index, tensor, label, name, str(path))
+        # Only a thumbnail is kept: a batch of full-size photos would hold gigabytes.
+        thumbnail = picture.convert("RGB")
+        thumbnail.thumbnail((THUMBNAIL, THUMBNAIL))
+        return Item(index, tensor, label, name, str(path), picture=thumbnail)
 
 
 def data_length(data: object) -> int:

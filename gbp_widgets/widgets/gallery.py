@@ -1,0 +1,298 @@
+"""The Gallery: a results folder as pages of thumbnails, filtered and sorted, with the pass
+fractions per class, and a click that opens an item in the Explorer. Traits and wiring only:
+what is selected comes from :mod:`gbp_widgets.dataset.catalogue`, the page picture from
+:mod:`gbp_widgets.contact_sheet`, the item's Explorer arguments from
+:mod:`gbp_widgets.dataset.reopen`."""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import ipywidgets as widgets
+import numpy as np
+import traitlets
+from ipycanvas import Canvas, hold_canvas
+from torch import nn
+
+from gbp_widgets.contact_sheet import SheetLayout, sheet
+from gbp_widgets.dataset.catalogue import ALL, CORRECTNESS, SORTS, Catalogue, Filters, Tile
+from gbp_widgets.dataset.reopen import ItemOpener
+from gbp_widgets.dataset.results import DatasetResults
+from gbp_widgets.figures import pass_fraction_figure
+from gbp_widgets.widgets.canvas import put_picture
+
+FILTER_TRAITS = ("true_class", "predicted_class", "correctness", "confidence", "sort")
+CAPTION_COLOURS = {True: "#1e823c", False: "#c81e2d", None: "#444444"}
+
+
+class Gallery(widgets.VBox):
+    """Pages of an ``explain_dataset`` results folder: each item's picture beside its
+    saliency map, filtered by true class, predicted class, correct or wrong and a confidence
+    range, sorted, with the share of units let through at every site averaged per class
+    over what is filtered. A click on a tile opens that item in :attr:`explorer`.
+
+    ``results``: a :class:`DatasetResults` or its folder. ``model``: the module the job ran,
+    a model name, or ``None`` for the default model; with ``data`` (the ``Dataset`` the
+    rows came from) or ``preprocess`` (for a folder of pictures) items can be opened.
+    Only the small columns are read when it opens; pictures are read page by page.
+    """
+
+    true_class = traitlets.Int(ALL).tag(sync=True)
+    predicted_class = traitlets.Int(ALL).tag(sync=True)
+    correctness = traitlets.Unicode("all").tag(sync=True)
+    confidence = traitlets.Tuple(traitlets.Float(), traitlets.Float(), default_value=(0.0, 1.0))
+    sort = traitlets.Unicode("position").tag(sync=True)
+    page = traitlets.Int(0).tag(sync=True)
+    item = traitlets.Int(None, allow_none=True).tag(sync=True)
+    message = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        results: DatasetResults | str | Path,
+        model: nn.Module | str | None = None,
+        *,
+        data: object = None,
+        preprocess: Callable | None = None,
+        classes: list[str] | None = None,
+        columns: int = 4,
+        rows: int = 3,
+    ) -> None:
+        super().__init__()
+        if not isinstance(results, DatasetResults):
+            results = DatasetResults(results)
+        self.results = results
+        self.catalogue = Catalogue(results, classes)
+        self.opener = ItemOpener(results, model, data, preprocess, classes)
+        self.layout_of_page = SheetLayout(columns, rows)
+        self.explorer = None
+        self.selection = self.catalogue.select(Filters())
+        self._build()
+        self._show_selection()
+
+    # ---- what is selected
+
+    def filters(self) -> Filters:
+        return Filters(**{name: getattr(self, name) for name in FILTER_TRAITS})
+
+    @traitlets.validate(*FILTER_TRAITS)
+    def _valid_filter(self, proposal):
+        value = proposal["value"]
+        if proposal["trait"].name == "confidence":
+            value = (float(value[0]), float(value[1]))
+        try:
+            self.catalogue.check(self.filters().but(**{proposal["trait"].name: value}))
+        except ValueError as err:
+            self.message = str(err)
+            raise traitlets.TraitError(str(err)) from None
+        return value
+
+    @traitlets.validate("page")
+    def _valid_page(self, proposal):
+        pages = self.pages
+        if not 0 <= proposal["value"] < pages:
+            self.message = f"page {proposal['value']}: there are {pages} (0 to {pages - 1})"
+            raise traitlets.TraitError(self.message)
+        return proposal["value"]
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-len(self.selection) // self.layout_of_page.per_page))
+
+    @traitlets.observe(*FILTER_TRAITS)
+    def _filters_changed(self, _change) -> None:
+        self.selection = self.catalogue.select(self.filters())
+        self.message = ""
+        self._show_selection()
+
+    @traitlets.observe("page")
+    def _page_changed(self, _change) -> None:
+        self._draw_page()
+
+    def page_items(self) -> list[int]:
+        """The positions in the data of the items on the page shown."""
+        per = self.layout_of_page.per_page
+        return self.catalogue.index[
+            self.selection[self.page * per : (self.page + 1) * per]
+        ].tolist()
+
+    # ---- opening an item
+
+    @traitlets.validate("item")
+    def _valid_item(self, proposal):
+        index = proposal["value"]
+        if index is None:
+            return None
+        try:
+            self._open(index)
+        except (ValueError, KeyError) as err:
+            self.message = str(err).strip("'\"")
+            raise traitlets.TraitError(self.message) from None
+        return index
+
+    def _open(self, index: int) -> None:
+        from gbp_widgets.widgets.explorer import Explorer
+
+        arguments = self.opener.arguments(index)
+        row = self.results.item(index)
+        explorer = Explorer(**arguments)
+        self.explorer = explorer
+        self.message = ""
+        heading = _item_heading(index, row, self.catalogue)
+        self._explorer_box.children = (widgets.HTML(heading), explorer)
+
+    def _clicked(self, x: float, y: float) -> None:
+        tile = self.layout_of_page.hit(x, y)
+        shown = self.page_items()
+        if tile is None or tile >= len(shown):
+            return
+        try:
+            self.item = shown[tile]
+        except traitlets.TraitError:
+            pass  # the message under the page says why
+
+    # ---- drawing
+
+    def _show_selection(self) -> None:
+        if self.page != 0:
+            self.page = 0  # draws the page
+        else:
+            self._draw_page()
+        self._draw_curves()
+
+    def _draw_page(self) -> None:
+        per = self.layout_of_page.per_page
+        rows = self.selection[self.page * per : (self.page + 1) * per]
+        tiles = self.catalogue.tiles(rows)
+        picture = sheet(
+            self.layout_of_page, [(t.picture, t.saliency, t.skipped is not None) for t in tiles]
+        )
+        with hold_canvas():
+            self._canvas.clear()
+            put_picture(self._canvas, picture, 0, 0)
+            self._canvas.font = "12px sans-serif"
+            for i, tile in enumerate(tiles):
+                self._canvas.fill_style = CAPTION_COLOURS[tile.correct]
+                x, y = self.layout_of_page.caption_at(i)
+                self._canvas.fill_text(tile_caption(tile), x, y)
+        self._page_label.value = (
+            f"page {self.page + 1} of {self.pages} · {len(self.selection)} of "
+            f"{len(self.catalogue)} items"
+        )
+        self._previous.disabled = self.page == 0
+        self._next.disabled = self.page >= self.pages - 1
+
+    def _draw_curves(self) -> None:
+        figure = pass_fraction_figure(
+            self.catalogue.sites,
+            self.catalogue.pass_curves(self.selection),
+            self.catalogue.passing_name,
+        )
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=80)
+        self._curves.value = buffer.getvalue()
+
+    @traitlets.observe("message")
+    def _say(self, change) -> None:
+        self._message.value = (
+            f"<span style='color:#c81e2d'>{html.escape(change.new)}</span>" if change.new else ""
+        )
+
+    # ---- controls
+
+    def _build(self) -> None:
+        catalogue = self.catalogue
+        true_options = [("all", ALL)] + [
+            (catalogue.true_name(k), k) for k in catalogue.true_classes()
+        ]
+        predicted_options = [("all", ALL)] + [
+            (catalogue.class_name(k), k) for k in catalogue.predicted_classes()
+        ]
+        wide = {"description_width": "initial"}
+        controls = {
+            "true_class": widgets.Dropdown(
+                options=true_options,
+                description="true class",
+                style=wide,
+                disabled=not catalogue.labelled,
+            ),
+            "predicted_class": widgets.Dropdown(
+                options=predicted_options, description="predicted", style=wide
+            ),
+            "correctness": widgets.ToggleButtons(
+                options=list(CORRECTNESS),
+                disabled=not catalogue.knows_correctness,
+                tooltips=[]
+                if catalogue.knows_correctness
+                else [catalogue.correctness_unknown_reason()] * len(CORRECTNESS),
+                style={"button_width": "70px"},
+            ),
+            "confidence": widgets.FloatRangeSlider(
+                value=(0.0, 1.0),
+                min=0.0,
+                max=1.0,
+                step=0.01,
+                description="confidence",
+                style=wide,
+                readout_format=".2f",
+            ),
+            "sort": widgets.Dropdown(
+                options=[(label, key) for key, label in SORTS.items()],
+                description="sort",
+                style=wide,
+            ),
+        }
+        for name, control in controls.items():
+            widgets.link((control, "value"), (self, name))
+        self._previous = widgets.Button(description="◀ previous", layout={"width": "110px"})
+        self._next = widgets.Button(description="next ▶", layout={"width": "110px"})
+        self._previous.on_click(lambda _: self._turn(-1))
+        self._next.on_click(lambda _: self._turn(1))
+        self._page_label = widgets.Label()
+        layout = self.layout_of_page
+        self._canvas = Canvas(
+            width=layout.width,
+            height=layout.height,
+            layout=widgets.Layout(width=f"{layout.width}px", height=f"{layout.height}px"),
+        )
+        self._canvas.on_mouse_down(self._clicked)
+        self._message = widgets.HTML()
+        self._curves = widgets.Image(format="png")
+        self._explorer_box = widgets.VBox()
+        self.controls = controls
+        self.children = (
+            widgets.HBox([controls["true_class"], controls["predicted_class"], controls["sort"]]),
+            widgets.HBox([controls["correctness"], controls["confidence"]]),
+            widgets.HBox([self._previous, self._next, self._page_label]),
+            self._canvas,
+            self._message,
+            widgets.HTML(
+                "<b>Share of units let through at each site</b>, averaged over the items "
+                "filtered, a line per class (click a tile to open it in the Explorer below)"
+            ),
+            self._curves,
+            self._explorer_box,
+        )
+
+    def _turn(self, step: int) -> None:
+        self.page = int(np.clip(self.page + step, 0, self.pages - 1))
+
+
+def tile_caption(tile: Tile) -> str:
+    """``#17 3 → 5 62%``: position, true class (where known), prediction, confidence."""
+    if tile.skipped is not None:
+        return f"#{tile.index} skipped: {tile.skipped}"[:38]
+    truth = f"{tile.true_name} → " if tile.true_name is not None else ""
+    return f"#{tile.index} {truth}{tile.predicted_name} {tile.confidence:.0%}"[:38]
+
+
+def _item_heading(index: int, row: dict, catalogue: Catalogue) -> str:
+    truth = "" if row["label"] is None else f"true: {catalogue.true_name(row['label'])}, "
+    words = (
+        f"Item {index} in the Explorer ({truth}predicted: "
+        f"{catalogue.class_name(row['predicted'])}; the map explains "
+        f"{catalogue.class_name(row['target'])})"
+    )
+    return f"<b>{html.escape(words)}</b>"
