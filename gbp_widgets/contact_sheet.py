@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gbp_widgets.render import gray_picture, robust_spread
+from gbp_widgets.render import robust_spread
 
 BACKGROUND = (255, 255, 255)
 EMPTY_BOX = (232, 232, 232)
@@ -83,7 +83,8 @@ def sheet(
         grey = None
         if saliency is not None:
             values = np.abs(np.asarray(saliency, dtype=np.float32))
-            grey = gray_picture(values / robust_spread(values))[..., :3]
+            levels = np.clip(values / robust_spread(values), 0.0, 1.0) * 255
+            grey = np.repeat(levels.round().astype(np.uint8)[..., None], 3, axis=2)
         _paste(canvas, grey, x + layout.size + INNER_GAP, y, layout.size, empty)
     return canvas
 

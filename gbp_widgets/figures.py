@@ -177,7 +177,10 @@ def pass_fraction_figure(
     """A line per entry of ``curves`` (a name to ``(sites,)`` shares in [0, 1]) over the
     sites in order: how much of each layer the rule lets through. ``passing`` names the
     mask counted (e.g. ``"product mask"``)."""
-    figure = NotebookFigure(figsize=(width, 3.0), layout="constrained")
+    # Fixed margins: a constrained layout would double the time to draw, which a Gallery
+    # pays on every filter change.
+    figure = NotebookFigure(figsize=(width, 3.0))
+    figure.subplots_adjust(left=0.09, right=0.8, bottom=0.3, top=0.96)
     axes = figure.add_subplot()
     positions = np.arange(len(sites))
     for name, values in curves.items():

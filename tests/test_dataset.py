@@ -47,6 +47,8 @@ def test_rows_hold_the_engines_answers(digits, tmp_path):
     assert rows["predicted"].tolist() == logits.argmax(1).tolist()
     assert rows["target"].tolist() == logits.argmax(1).tolist()
     assert [list(top) for top in rows["top5"]] == logits.topk(5).indices.tolist()
+    right = int((logits.argmax(1) == y).sum())
+    assert f"accuracy {100 * right / 70:.1f}% on 70 labelled items" in results.summary()
     engine = GuidedBackprop(model).explain(x[:1])
     item = results.item(0)
     expected = engine.attribution[0].abs().amax(0).numpy()
@@ -205,3 +207,18 @@ def test_wrong_command_lines_are_told_what_to_do(arguments, words, tmp_path, cap
     assert main(command + arguments) == 2
     assert words in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_the_summary_file_follows_the_shards(digits, tmp_path):
+    model, (x, y) = small_cnn(), digits
+    results = explain_dataset(model, TensorDataset(x, y), tmp_path / "out", batch_size=16)
+    summary = pd.read_parquet(tmp_path / "out" / "_summary.parquet")
+    frame = pd.read_parquet(tmp_path / "out")  # the summary is not read as rows
+    assert len(frame) == 70 and summary["index"].tolist() == list(range(70))
+    assert summary["predicted"].tolist() == frame.sort_values("index")["predicted"].tolist()
+    # A shard gone (a folder copied in part): the summary is stale and gathered again.
+    first = sorted((tmp_path / "out").glob("part-*"))[0]
+    first.unlink()
+    assert len(results.summary_table()) == 54
+    assert results.rows([20], ["index"])["index"].to_pylist() == [20]
+    assert results.rows([3], ["index"]).num_rows == 0

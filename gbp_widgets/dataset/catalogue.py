@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image
 
-from gbp_widgets.dataset.results import DatasetResults
+from gbp_widgets.dataset.results import DatasetResults, correctness
 from gbp_widgets.dataset.rows import PASSING_MASK
 from gbp_widgets.dataset.store import import_pyarrow
 
@@ -70,9 +70,9 @@ class Catalogue:
         self.classes = list(classes or manifest.get("classes") or [])
         self.label_names = manifest.get("label_names")
         self.sites = results.sites
-        table = results.table(
-            ["index", "label", "label_name", "predicted", "top5_probability", "skipped"]
-        )
+        table = results.summary_table()
+        self._pass_column = table["pass_fraction"]
+        self.shard = table["shard"].to_numpy(zero_copy_only=False)
         pc = import_pyarrow().compute
         self.index = table["index"].to_numpy()
         self.label = _ints(table["label"])
@@ -80,10 +80,14 @@ class Catalogue:
         first = pc.list_element(table["top5_probability"], 0)
         self.confidence = first.to_numpy(zero_copy_only=False).astype(np.float32)
         self.skipped = table["skipped"].is_valid().to_numpy(zero_copy_only=False)
-        self.correct = self._correct()
+        self.correct = correctness(
+            self.label, self.predicted, self.skipped, self.label_names, self.classes
+        )
         self.passing_name = PASSING_MASK[manifest["rule"]].replace("_mask", "").replace("_", " ")
         self.passing_name += " mask"
         self._passing: np.ndarray | None = None
+        self._true_classes = np.unique(self.label[self.label >= 0]).tolist()
+        self._predicted_classes = np.unique(self.predicted[self.predicted >= 0]).tolist()
 
     def __len__(self) -> int:
         return len(self.index)
@@ -105,10 +109,10 @@ class Catalogue:
         return self.class_name(label)
 
     def true_classes(self) -> list[int]:
-        return sorted(set(self.label[self.label >= 0].tolist()))
+        return self._true_classes
 
     def predicted_classes(self) -> list[int]:
-        return sorted(set(self.predicted[self.predicted >= 0].tolist()))
+        return self._predicted_classes
 
     def select(self, filters: Filters) -> np.ndarray:
         """Row positions kept by ``filters``, in their order."""
@@ -162,8 +166,20 @@ class Catalogue:
 
     def tiles(self, rows: np.ndarray) -> list[Tile]:
         """The tiles of the rows at positions ``rows``, their pictures and maps read now."""
-        found = self.results.rows(self.index[rows], ["index", "picture", "saliency", "skipped"])
-        by_index = {row["index"]: row for row in found.to_pylist()}
+        found = self.results.rows(
+            self.index[rows], ["index", "picture", "saliency", "skipped"], self.shard[rows]
+        )
+        maps = _maps(found["saliency"])
+        by_index = {
+            index: {"picture": picture, "saliency": map_, "skipped": skipped}
+            for index, picture, map_, skipped in zip(
+                found["index"].to_pylist(),
+                found["picture"].to_pylist(),
+                maps,
+                found["skipped"].to_pylist(),
+                strict=True,
+            )
+        }
         return [self._tile(row, by_index.get(int(self.index[row]), {})) for row in rows]
 
     def pass_curves(self, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -184,7 +200,7 @@ class Catalogue:
     def passing(self) -> np.ndarray:
         """``(rows, sites)`` float32 pass fractions (NaN for skipped rows), read once."""
         if self._passing is None:
-            column = self.results.table(["index", "pass_fraction"])["pass_fraction"]
+            column = self._pass_column
             passing = np.full((len(self), len(self.sites)), np.nan, dtype=np.float32)
             valid = column.is_valid().to_numpy(zero_copy_only=False)
             if valid.any() and self.sites:
@@ -200,27 +216,13 @@ class Catalogue:
         return Tile(
             index=int(self.index[row]),
             picture=_decoded(stored.get("picture")),
-            saliency=None if saliency is None else np.asarray(saliency, dtype=np.float32),
+            saliency=saliency,
             true_name=self.true_name(int(self.label[row])) if self.label[row] >= 0 else None,
             predicted_name=None if predicted < 0 else self.class_name(predicted),
             confidence=None if skipped else float(self.confidence[row]),
             correct=None if self.correct is None or skipped else bool(self.correct[row] == 1),
             skipped=stored.get("skipped"),
         )
-
-    def _correct(self) -> np.ndarray | None:
-        """Per row, 1 where the prediction is the label, 0 where not, -1 for a skipped row;
-        ``None`` where that cannot be known."""
-        if not self.labelled:
-            return None
-        if self.label_names:
-            if not self.classes or not set(self.label_names) <= set(self.classes):
-                return None
-            as_class = np.array([self.classes.index(name) for name in self.label_names])
-            truth = np.where(self.label >= 0, as_class[np.maximum(self.label, 0)], -2)
-        else:
-            truth = self.label
-        return np.where(self.skipped, -1, truth == self.predicted).astype(np.int8)
 
     def _sort_key(self, sort: str) -> np.ndarray:
         if sort == "confidence_low":
@@ -237,6 +239,19 @@ class Catalogue:
 def _ints(column) -> np.ndarray:
     """An int column with nulls as -1."""
     return column.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _maps(column) -> list[np.ndarray | None]:
+    """A list-of-lists column of maps as ``(h, w)`` float32 arrays, without Python lists."""
+    maps = []
+    for value in column.combine_chunks() if hasattr(column, "combine_chunks") else column:
+        if not value.is_valid:
+            maps.append(None)
+            continue
+        rows = value.values
+        flat = rows.values.to_numpy(zero_copy_only=False).astype(np.float32)
+        maps.append(flat.reshape(len(rows), -1))
+    return maps
 
 
 def _decoded(png: bytes | None) -> np.ndarray | None:

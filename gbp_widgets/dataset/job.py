@@ -110,6 +110,7 @@ def explain_dataset(
         )
     else:
         _explain_here(model, data, folder, done, (rule, target, output), batch_size, device)
+    folder.summary()
     return DatasetResults(out)
 
 

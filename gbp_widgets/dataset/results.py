@@ -55,11 +55,30 @@ class DatasetResults:
         """The rows as a pandas frame, by ``index``."""
         return self.table(columns).to_pandas()
 
-    def rows(self, indices, columns: list[str] | None = None):
-        """The rows of the items at positions ``indices`` (any order), as a pyarrow table;
-        only the shards that can hold them are read."""
-        wanted = import_pyarrow().dataset.field("index").isin([int(i) for i in indices])
-        return self._dataset().to_table(columns=columns, filter=wanted)
+    def rows(self, indices, columns: list[str] | None = None, shards=None):
+        """The rows of the items at positions ``indices`` (any order), as a pyarrow table.
+        Only the shards that hold them are read: ``shards`` (their file names) where the
+        caller knows them, else found through the summary when it is up to date, else by
+        the shards' index statistics."""
+        pa = import_pyarrow()
+        wanted = pa.dataset.field("index").isin([int(i) for i in indices])
+        if shards is None:
+            summary = self.folder.summary(build=False)
+            if summary is None:
+                return self._dataset().to_table(columns=columns, filter=wanted)
+            shards = summary.select(["index", "shard"]).filter(wanted)["shard"].to_pylist()
+        paths = [str(self.path / name) for name in sorted(set(shards))]
+        if not paths:
+            return self._dataset().to_table(columns=columns, filter=wanted)
+        return pa.dataset.dataset(paths, format="parquet").to_table(columns=columns, filter=wanted)
+
+    def summary_table(self):
+        """Every row's small columns (no maps, no pictures) and its shard, by ``index``,
+        from one file: see :meth:`ResultsFolder.summary`."""
+        table = self.folder.summary()
+        if table is None:
+            raise ValueError(f"{str(self.path)!r} holds no rows yet")
+        return table
 
     def item(self, index: int) -> dict:
         """The row of the item at position ``index`` in the data; ``saliency`` as a
@@ -73,16 +92,23 @@ class DatasetResults:
         return row
 
     def summary(self, classes: list[str] | tuple[str, ...] | None = None) -> str:
-        """Items, skipped, accuracy (where the labels are names among ``classes``, the
-        model's class names) and where the results are, in a few lines."""
-        rows = self.table(["label_name", "predicted", "skipped"]).to_pylist()
-        skipped = sum(row["skipped"] is not None for row in rows)
-        lines = [f"{len(rows)} items, {skipped} skipped (reasons in the 'skipped' column)"]
-        named = [row for row in rows if row["label_name"] is not None and row["skipped"] is None]
-        if named and classes is not None and all(row["label_name"] in classes for row in named):
-            right = sum(classes[row["predicted"]] == row["label_name"] for row in named)
-            lines.append(f"accuracy {100 * right / len(named):.1f}% on {len(named)} labelled items")
-        elif named:
+        """Items, skipped, accuracy (where labels can be compared with predictions: class
+        indices, or folder names among ``classes``, the model's class names) and where the
+        results are, in a few lines."""
+        table = self.summary_table()
+        label = table["label"].fill_null(-1).to_numpy(zero_copy_only=False)
+        predicted = table["predicted"].fill_null(-1).to_numpy(zero_copy_only=False)
+        skipped = table["skipped"].is_valid().to_numpy(zero_copy_only=False)
+        lines = [f"{len(label)} items, {skipped.sum()} skipped (reasons in the 'skipped' column)"]
+        names = self.manifest.get("label_names")
+        correct = correctness(label, predicted, skipped, names, classes)
+        if correct is not None:
+            judged = correct >= 0
+            right = (correct == 1).sum()
+            lines.append(
+                f"accuracy {100 * right / judged.sum():.1f}% on {judged.sum()} labelled items"
+            )
+        elif names and (label >= 0).any():
             lines.append(
                 "labelled by folder names that are not the model's class names: no accuracy"
             )
@@ -91,3 +117,25 @@ class DatasetResults:
 
     def __repr__(self) -> str:
         return f"DatasetResults({str(self.path)!r}: {len(self)} rows)"
+
+
+def correctness(
+    label: np.ndarray,
+    predicted: np.ndarray,
+    skipped: np.ndarray,
+    label_names: list[str] | None,
+    classes,
+) -> np.ndarray | None:
+    """Per row (labels and predictions as ints, -1 for none): 1 where the prediction is the
+    label, 0 where not, -1 where there is nothing to judge (skipped, unlabelled). Labels are
+    class indices, or, with ``label_names`` (a folder's), names looked up in ``classes``.
+    ``None`` when no row can be judged."""
+    labelled = (label >= 0) & ~skipped
+    if not labelled.any():
+        return None
+    if label_names:
+        if not classes or not set(label_names) <= set(classes):
+            return None
+        as_class = np.array([list(classes).index(name) for name in label_names])
+        label = np.where(label >= 0, as_class[np.maximum(label, 0)], -1)
+    return np.where(labelled, label == predicted, -1).astype(np.int8)

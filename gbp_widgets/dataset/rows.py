@@ -41,7 +41,7 @@ class RowMaker:
     def rows(self, batch: list[Item]) -> object:
         readable = [item for item in batch if item.input is not None]
         computed = self._explain(readable) if readable else {}
-        pa, types = import_pyarrow(), _column_types()
+        pa, types = import_pyarrow(), column_types()
         columns: dict[str, list] = {name: [] for name in types}
         for item in batch:
             row = computed.get(item.index, {})
@@ -139,7 +139,7 @@ def _pass_fractions(sites, mask: str, count: int) -> np.ndarray:
     return torch.stack(shares, dim=1).numpy().astype(np.float32)
 
 
-def _column_types() -> dict:
+def column_types() -> dict:
     """Each column's pyarrow type, as a function that makes it."""
     pa = import_pyarrow()
     return {

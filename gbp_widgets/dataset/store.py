@@ -12,6 +12,18 @@ from collections import Counter
 from pathlib import Path
 
 MANIFEST = "_manifest.json"
+# A copy of every row's small columns and its shard's name, so a Gallery opens from one file
+# instead of thousands of shards.
+SUMMARY = "_summary.parquet"
+SUMMARY_COLUMNS = (
+    "index",
+    "label",
+    "label_name",
+    "predicted",
+    "top5_probability",
+    "skipped",
+    "pass_fraction",
+)
 # Decide the rows; batch size, device and engine do not.
 DECIDING = ("weights", "length", "rule", "target", "output")
 
@@ -44,7 +56,7 @@ class ResultsFolder:
             leftover.unlink()
         stored = self.manifest()
         if stored is None:
-            if any(self.path.glob("*.parquet")):
+            if self.shards():
                 raise ValueError(
                     f"{str(self.path)!r} holds Parquet files but no {MANIFEST}: give an empty "
                     "folder or one an earlier explain_dataset wrote"
@@ -72,12 +84,44 @@ class ResultsFolder:
     def index_counts(self) -> Counter:
         """How many rows each written position has (once, when all went right)."""
         counts: Counter = Counter()
-        if not any(self.path.glob("*.parquet")):
-            return counts
         parquet = import_pyarrow().parquet
-        for shard in sorted(self.path.glob("*.parquet")):
+        for shard in self.shards():
             counts.update(parquet.read_table(shard, columns=["index"])["index"].to_pylist())
         return counts
+
+    def shards(self) -> list[Path]:
+        """The complete shards, by name (bookkeeping files start with ``_``)."""
+        names = sorted(
+            entry.name
+            for entry in os.scandir(self.path)
+            if entry.name.endswith(".parquet") and not entry.name.startswith("_")
+        )
+        return [self.path / name for name in names]
+
+    def summary(self, build: bool = True):
+        """The :data:`SUMMARY_COLUMNS` of every row and its ``shard`` (file name), by
+        ``index``, as a pyarrow table: read from ``_summary.parquet`` when it describes the
+        shards there now, else (``build``) gathered from the shards and saved, else ``None``."""
+        shards = self.shards()
+        key = hashlib.sha256("\n".join(p.name for p in shards).encode()).hexdigest()
+        pa = import_pyarrow()
+        path = self.path / SUMMARY
+        if path.exists():
+            table = pa.parquet.read_table(path, read_dictionary=["shard", "label_name"])
+            if (table.schema.metadata or {}).get(b"shards") == key.encode():
+                return table
+        if not build or not shards:
+            return None
+        gathered = pa.dataset.dataset([str(p) for p in shards], format="parquet").to_table(
+            columns=[*SUMMARY_COLUMNS, "__filename"]
+        )
+        names = [Path(name).name for name in gathered["__filename"].to_pylist()]
+        table = gathered.drop_columns(["__filename"]).append_column("shard", pa.array(names))
+        table = table.sort_by("index").replace_schema_metadata({"shards": key})
+        temporary = self.path / f"_writing-{uuid.uuid4().hex[:8]}-{SUMMARY}"
+        pa.parquet.write_table(table, temporary)
+        os.replace(temporary, path)
+        return table
 
     def write(self, table) -> Path:
         """Write ``table`` as one more shard: whole, or (interrupted) not at all. The name
