@@ -13,7 +13,10 @@ over many items, sampled every shard, to show it stays flat in the data set's si
 
 Target: explain_dataset <= 1.15x the plain loop's time.
 
-    python benchmarks/dataset.py [--items 512] [--rounds 2] [--memory-items 2000]
+With ``--ray N``, the same job with ``engine="ray"`` on N actors of a Ray started on this
+machine, beside the others: its time includes starting the actors (each loads the model).
+
+    python benchmarks/dataset.py [--items 512] [--rounds 2] [--memory-items 2000] [--ray 2]
 """
 
 from __future__ import annotations
@@ -56,12 +59,23 @@ def captum_loop(model, loader, device):
             explainer.attribute(x, target=target)
 
 
-def dataset_job(model, loader, device):
+def dataset_job(model, loader, device, **engine):
     out = Path(tempfile.mkdtemp(prefix="gbp-bench-"))
     try:
-        explain_dataset(model, loader, out, batch_size=loader.batch_size, device=device)
+        explain_dataset(model, loader, out, batch_size=loader.batch_size, device=device, **engine)
     finally:
         shutil.rmtree(out)
+
+
+def start_ray() -> float:
+    """Start a local Ray on this machine's cores; the seconds it took."""
+    import os
+
+    import ray
+
+    start = time.perf_counter()
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    return time.perf_counter() - start
 
 
 def cpu_name() -> str:
@@ -119,6 +133,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--memory-items", type=int, default=2000)
+    parser.add_argument("--ray", type=int, default=0, help="also on Ray with this many actors")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -131,6 +146,11 @@ def main() -> None:
         "captum GuidedBackprop": lambda: captum_loop(model, loader, device),
         "explain_dataset": lambda: dataset_job(model, dataset_loader, device),
     }
+    if args.ray:
+        print(f"Ray started in {start_ray():.0f} s (not counted below)")
+        methods[f"on Ray, {args.ray} actors"] = lambda: dataset_job(
+            model, dataset_loader, device, engine="ray", ray_actors=args.ray
+        )
     times: dict[str, list[float]] = {name: [] for name in methods}
     for _ in range(args.rounds):
         for name, run in methods.items():

@@ -107,6 +107,11 @@ def _add_dataset_command(commands) -> None:
         "Ray started on this machine",
     )
     dataset.add_argument("--actors", type=int, help="Ray actors (default: one per CPU or GPU)")
+    dataset.add_argument(
+        "--attributions",
+        action="store_true",
+        help="also store each item's whole map (columns attribution, attribution_shape)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,6 +151,7 @@ def _explain_dataset(args: argparse.Namespace) -> int:
         engine="ray" if on_ray else "local",
         ray_address=args.ray or None,
         ray_actors=args.actors,
+        attributions=args.attributions,
     )
     print(results.summary(loaded.classes))
     return 0

@@ -37,9 +37,9 @@ CELLS = [
     "np.save('sheet.npy', sheet(gallery.layout_of_page,"
     " [(t.picture, t.saliency, False) for t in tiles]))\n"
     "shown = None if gallery.explorer is None else gallery.explorer.inputs\n"
+    "same = None if shown is None else bool(torch.equal(shown, x[gallery.item][None]))\n"
     "json.dump({'items': gallery.page_items(), 'page': gallery.page, 'item': gallery.item,\n"
-    "           'predicted': gallery.predicted_class,\n"
-    "           'same': None if shown is None else bool(torch.equal(shown, x[gallery.item][None]))},\n"
+    "           'predicted': gallery.predicted_class, 'same': same},\n"
     "          open('gallery.json', 'w'))\n"
     "print('saved')",
 ]

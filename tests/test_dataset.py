@@ -222,3 +222,20 @@ def test_the_summary_file_follows_the_shards(digits, tmp_path):
     assert len(results.summary_table()) == 54
     assert results.rows([20], ["index"])["index"].to_pylist() == [20]
     assert results.rows([3], ["index"]).num_rows == 0
+
+
+def test_whole_attributions_on_request_read_back_with_numpy_alone(digits, tmp_path):
+    model, (x, y) = small_cnn(), digits
+    explain_dataset(model, TensorDataset(x, y), tmp_path / "out", attributions=True)
+    frame = pd.read_parquet(tmp_path / "out").set_index("index")
+    row = frame.loc[9]
+    whole = np.reshape(row["attribution"], row["attribution_shape"])
+    expected = GuidedBackprop(model).explain(x[9:10]).attribution[0]
+    assert whole.shape == (1, 8, 8) and np.allclose(whole, expected.numpy())
+    with pytest.raises(ValueError, match="attributions: True there, False now"):
+        explain_dataset(model, TensorDataset(x, y), tmp_path / "out")
+    assert (
+        "attribution" not in pd.read_parquet(tmp_path / "r", columns=None).columns
+        if (explain_dataset(model, TensorDataset(x, y), tmp_path / "r") and True)
+        else False
+    )

@@ -36,6 +36,7 @@ def explain_dataset(
     engine: str = "local",
     ray_address: str | None = None,
     ray_actors: int | None = None,
+    attributions: bool = False,
 ) -> DatasetResults:
     """Explain every item of ``data`` into a Parquet folder ``out``, one row per item.
 
@@ -51,7 +52,9 @@ def explain_dataset(
     ``top5_probability``, ``target``, ``rule``, ``saliency`` (``|map|``, max over
     channels, at most 112 px a side, float16), ``pass_fraction`` (the share of units the
     rule lets through at every site, in the engine's site order) and ``skipped`` (why an
-    item could not be read; its other fields are empty).
+    item could not be read; its other fields are empty). ``attributions=True`` adds each
+    item's whole map: ``attribution`` (float32, flattened) and ``attribution_shape``, so
+    ``numpy.reshape(row.attribution, row.attribution_shape)`` reads it without gbp-widgets.
 
     ``engine="ray"`` runs the same job as a Ray Data pipeline on ``ray_actors`` actors
     (default: one per CPU of the cluster, or one per GPU with ``device="cuda"``), each
@@ -88,6 +91,7 @@ def explain_dataset(
             "rule": rule,
             "target": target,
             "output": repr(output) if output is not None else None,
+            "attributions": bool(attributions),
             "classes": list(classes) if classes is not None else None,
             "label_names": list(data.classes) if isinstance(data, PictureFolder) else None,
         }
@@ -102,14 +106,15 @@ def explain_dataset(
             data,
             folder,
             done,
-            (rule, target, output),
+            (rule, target, output, attributions),
             batch_size=batch_size,
             device=device,
             address=ray_address,
             actors=ray_actors,
         )
     else:
-        _explain_here(model, data, folder, done, (rule, target, output), batch_size, device)
+        job = (rule, target, output, attributions)
+        _explain_here(model, data, folder, done, job, batch_size, device)
     folder.summary()
     return DatasetResults(out)
 

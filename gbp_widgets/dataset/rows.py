@@ -19,6 +19,17 @@ from gbp_widgets.engine import GuidedBackprop
 
 TOP = 5
 # The mask whose open share each rule's row records, per site.
+# The columns filled from the engine's answer (empty for a skipped item).
+COMPUTED = (
+    "predicted",
+    "top5",
+    "top5_probability",
+    "target",
+    "saliency",
+    "pass_fraction",
+    "attribution",
+    "attribution_shape",
+)
 PASSING_MASK = {"guided": "product", "gradient": "forward_mask", "deconvnet": "backward_mask"}
 
 
@@ -33,15 +44,18 @@ def on_device(model: nn.Module, device: str | torch.device | None) -> nn.Module:
 class RowMaker:
     """Turns a batch of items into a table of rows, one per item, in the batch's order."""
 
-    def __init__(self, model: nn.Module, rule: str, target, output) -> None:
+    def __init__(
+        self, model: nn.Module, rule: str, target, output, attributions: bool = False
+    ) -> None:
         self.engine = GuidedBackprop(model)
         self.rule, self.target, self.output = rule, target, output
+        self.attributions = attributions
         self.sites: list[str] | None = None
 
     def rows(self, batch: list[Item]) -> object:
         readable = [item for item in batch if item.input is not None]
         computed = self._explain(readable) if readable else {}
-        pa, types = import_pyarrow(), column_types()
+        pa, types = import_pyarrow(), column_types(self.attributions)
         columns: dict[str, list] = {name: [] for name in types}
         for item in batch:
             row = computed.get(item.index, {})
@@ -52,9 +66,9 @@ class RowMaker:
             columns["rule"].append(self.rule)
             columns["skipped"].append(item.skipped)
             columns["picture"].append(None if item.input is None else picture_png(item))
-            for name in ("predicted", "top5", "top5_probability", "target", "saliency"):
-                columns[name].append(row.get(name))
-            columns["pass_fraction"].append(row.get("pass_fraction"))
+            for name in COMPUTED:
+                if name in columns:
+                    columns[name].append(row.get(name))
         table = pa.table(
             {name: pa.array(values, type=types[name]()) for name, values in columns.items()}
         )
@@ -84,6 +98,8 @@ class RowMaker:
         for i, item in enumerate(readable):
             row = {"target": int(targets[i]), "saliency": saliency[i].tolist()}
             row["pass_fraction"] = passing[i].tolist()
+            if self.attributions:
+                row |= _full(explanation.attribution, i)
             if probabilities is not None:
                 top = probabilities[i].topk(min(TOP, probabilities.shape[1]))
                 row["predicted"] = int(probabilities[i].argmax())
@@ -139,9 +155,23 @@ def _pass_fractions(sites, mask: str, count: int) -> np.ndarray:
     return torch.stack(shares, dim=1).numpy().astype(np.float32)
 
 
-def column_types() -> dict:
-    """Each column's pyarrow type, as a function that makes it."""
+def _full(attribution: object, i: int) -> dict:
+    """Item ``i``'s whole attribution (the first input's, for several), flattened, and its
+    shape: ``numpy.reshape(attribution, attribution_shape)`` gives it back."""
+    if isinstance(attribution, tuple):
+        attribution = attribution[0]
+    values = attribution[i].detach().float().cpu()
+    return {"attribution": values.reshape(-1).numpy(), "attribution_shape": list(values.shape)}
+
+
+def column_types(attributions: bool = False) -> dict:
+    """Each column's pyarrow type, as a function that makes it; the full attribution's two
+    columns only when asked for."""
     pa = import_pyarrow()
+    full = {
+        "attribution": lambda: pa.list_(pa.float32()),
+        "attribution_shape": lambda: pa.list_(pa.int64()),
+    }
     return {
         "index": pa.int64,
         "path": pa.string,
@@ -156,4 +186,4 @@ def column_types() -> dict:
         "pass_fraction": lambda: pa.list_(pa.float32()),
         "skipped": pa.string,
         "picture": pa.binary,
-    }
+    } | (full if attributions else {})

@@ -25,7 +25,7 @@ SUMMARY_COLUMNS = (
     "pass_fraction",
 )
 # Decide the rows; batch size, device and engine do not.
-DECIDING = ("weights", "length", "rule", "target", "output")
+DECIDING = ("weights", "length", "rule", "target", "output", "attributions")
 
 
 def import_pyarrow():

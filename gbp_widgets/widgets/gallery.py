@@ -40,14 +40,14 @@ class Gallery(widgets.VBox):
     Only the small columns are read when it opens; pictures are read page by page.
     """
 
-    true_class = traitlets.Int(ALL).tag(sync=True)
-    predicted_class = traitlets.Int(ALL).tag(sync=True)
-    correctness = traitlets.Unicode("all").tag(sync=True)
+    true_class = traitlets.Int(ALL)
+    predicted_class = traitlets.Int(ALL)
+    correctness = traitlets.Unicode("all")
     confidence = traitlets.Tuple(traitlets.Float(), traitlets.Float(), default_value=(0.0, 1.0))
-    sort = traitlets.Unicode("position").tag(sync=True)
-    page = traitlets.Int(0).tag(sync=True)
-    item = traitlets.Int(None, allow_none=True).tag(sync=True)
-    message = traitlets.Unicode("").tag(sync=True)
+    sort = traitlets.Unicode("position")
+    page = traitlets.Int(0)
+    item = traitlets.Int(None, allow_none=True)
+    message = traitlets.Unicode("")
 
     def __init__(
         self,
