@@ -139,21 +139,28 @@ def test_wrong_calls_are_told_what_to_do(call, words, digits, tmp_path):
     assert weights_fingerprint(model) == fingerprint
 
 
-def test_a_folder_of_pictures_with_classes_and_an_unreadable_file(tmp_path):
-    root = tmp_path / "pictures"
+def picture_folder(root, counts: dict[str, int], size=(12, 12)):
+    """Random pictures in class sub-folders of ``root``, and one file that is no picture
+    (``dogs/broken.jpg``)."""
     generator = np.random.default_rng(0)
-    for name, count in (("cats", 3), ("dogs", 2)):
+    for name, count in counts.items():
         (root / name).mkdir(parents=True)
         for i in range(count):
-            pixels = generator.integers(0, 255, (12, 12, 3), dtype=np.uint8)
+            pixels = generator.integers(0, 255, (*size, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(root / name / f"{i}.png")
     (root / "dogs" / "broken.jpg").write_bytes(b"not a picture")
+    return root
 
-    def preprocess(picture):
-        gray = np.asarray(picture.convert("L").resize((8, 8)), dtype=np.float32) / 255
-        return torch.from_numpy(gray)[None]
 
-    results = explain_dataset(small_cnn(), root, tmp_path / "out", preprocess=preprocess)
+def gray_8x8(picture):
+    """A picture as the ``(1, 8, 8)`` input of :func:`small_cnn`."""
+    gray = np.asarray(picture.convert("L").resize((8, 8)), dtype=np.float32) / 255
+    return torch.from_numpy(gray)[None]
+
+
+def test_a_folder_of_pictures_with_classes_and_an_unreadable_file(tmp_path):
+    root = picture_folder(tmp_path / "pictures", {"cats": 3, "dogs": 2})
+    results = explain_dataset(small_cnn(), root, tmp_path / "out", preprocess=gray_8x8)
     rows = results.to_pandas()
     assert rows["label_name"].tolist() == ["cats"] * 3 + ["dogs"] * 3
     assert rows["label"].tolist() == [0, 0, 0, 1, 1, 1]

@@ -15,7 +15,7 @@ from torch.utils.data import TensorDataset
 
 from gbp_widgets import Gallery, GuidedBackprop, explain_dataset
 from gbp_widgets.contact_sheet import SheetLayout, sheet
-from tests.test_dataset import small_cnn
+from tests.test_dataset import gray_8x8, picture_folder, small_cnn
 
 
 @pytest.fixture(scope="module")
@@ -143,19 +143,8 @@ def test_items_that_cannot_be_opened_say_what_is_missing(job):
 
 
 def test_a_picture_folder_shows_its_files_and_its_skipped_item(tmp_path):
-    root = tmp_path / "pictures"
-    generator = np.random.default_rng(0)
-    for name in ("cats", "dogs"):
-        (root / name).mkdir(parents=True)
-        for i in range(2):
-            pixels = generator.integers(0, 255, (16, 24, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(root / name / f"{i}.png")
-    (root / "dogs" / "broken.jpg").write_bytes(b"not a picture")
-
-    def preprocess(picture):
-        gray = np.asarray(picture.convert("L").resize((8, 8)), dtype=np.float32) / 255
-        return torch.from_numpy(gray)[None]
-
+    root = picture_folder(tmp_path / "pictures", {"cats": 2, "dogs": 2}, size=(16, 24))
+    preprocess = gray_8x8
     model = small_cnn()
     results = explain_dataset(model, root, tmp_path / "out", preprocess=preprocess)
     gallery = Gallery(results, model, preprocess=preprocess)
