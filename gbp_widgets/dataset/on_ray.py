@@ -1,7 +1,11 @@
 """The ``engine="ray"`` job: the same rows made by a Ray Data pipeline. The positions still to
-do are read as a dataset, ``map_batches`` hands them to actors that each load the model once
-and read their items themselves, and a datasink writes every block as a shard of the
-results folder, whole or not at all.
+do are read as a dataset, one block per batch; ``map_batches`` hands them to actors that
+each load the model once, read their items themselves and write each batch's rows as a
+shard of the results folder, whole or not at all; the driver follows the positions done.
+
+The actors write their own shards rather than a separate write stage: Ray ran each write
+task in a fresh worker process that imported torch (7 to 10 s of CPU each), which on a small
+machine took the cores from the actors and halved the throughput.
 
 Ray (``pip install "gbp-widgets[ray]"``) is imported here only."""
 
@@ -9,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -21,7 +25,6 @@ from gbp_widgets.dataset.store import ResultsFolder
 try:
     import ray
     import ray.data
-    from ray.data.datasource import Datasink
 except ImportError as err:
     raise ImportError('engine="ray" runs on Ray Data: pip install "gbp-widgets[ray]"') from err
 
@@ -53,9 +56,10 @@ def explain_on_ray(
         resource = "GPU" if on_gpu else "CPU"
         actors = max(1, int(ray.cluster_resources().get(resource, 1)))
     actors = min(actors, blocks)
-    shared = ray.put((model, data, job, device))
-    positions = ray.data.from_items([{"index": i} for i in pending], override_num_blocks=blocks)
-    rows = positions.map_batches(
+    shared = ray.put((model, data, job, device, str(folder.path)))
+    with _own_progress_bar():
+        positions = ray.data.from_items([{"index": i} for i in pending], override_num_blocks=blocks)
+    written = positions.map_batches(
         _Explainer,
         fn_constructor_args=(shared,),
         batch_size=batch_size,
@@ -64,10 +68,27 @@ def explain_on_ray(
         num_cpus=1,
         num_gpus=1 if on_gpu else 0,
     )
-    # Writing a shard is light; asking no CPU for it keeps it from waiting on the actors,
-    # which hold the CPUs until every batch is done.
-    rows.write_datasink(_ShardSink(folder.path), ray_remote_args={"num_cpus": 0})
-    _check_each_item_once(folder, data_length(data))
+    # tqdm.auto draws a widget bar in a notebook, so it is imported only when a job runs.
+    from tqdm.auto import tqdm
+
+    length = data_length(data)
+    with tqdm(total=length, initial=len(done), unit="item", desc="explain_dataset (Ray)") as bar:
+        for batch in written.iter_batches(batch_size=None, batch_format="numpy"):
+            bar.update(len(batch["index"]))
+    _check_each_item_once(folder, length)
+
+
+@contextmanager
+def _own_progress_bar():
+    """Datasets made inside draw none of Ray Data's progress bars (they keep the context
+    they were made with): the job draws one line of its own, as the local engine does."""
+    context = ray.data.DataContext.get_current()
+    shown = context.enable_progress_bars
+    context.enable_progress_bars = False
+    try:
+        yield
+    finally:
+        context.enable_progress_bars = shown
 
 
 def connect(address: str | None) -> None:
@@ -85,34 +106,22 @@ def connect(address: str | None) -> None:
 
 class _Explainer:
     """A Ray actor's work: the model loaded once, then each batch of positions read from
-    the data and made into rows."""
+    the data, made into rows and written as a shard."""
 
     def __init__(self, shared) -> None:
-        model, self.data, job, device = (
-            ray.get(shared) if isinstance(shared, ray.ObjectRef) else shared
-        )
+        shared = ray.get(shared) if isinstance(shared, ray.ObjectRef) else shared
+        model, self.data, job, device, path = shared
+        self.folder = ResultsFolder(path)
         if device is not None and torch.device(device).type == "cuda":
             # The GPU Ray gave this actor is the only one it sees.
             device = "cuda"
         self.maker = RowMaker(on_device(model, device), *job)
 
-    def __call__(self, batch: dict):
-        return self.maker.rows([item_at(self.data, int(i)) for i in batch["index"]])
-
-
-class _ShardSink(Datasink):
-    """Writes each block Ray hands it as one shard of the results folder."""
-
-    def __init__(self, path) -> None:
-        self.path = path
-
-    def write(self, blocks: Iterable, ctx) -> int:
-        folder, written = ResultsFolder(self.path), 0
-        for block in blocks:
-            if block.num_rows:
-                folder.write(block)
-                written += block.num_rows
-        return written
+    def __call__(self, batch: dict) -> dict:
+        """Write the rows of a batch of positions as a shard; the positions written."""
+        rows = self.maker.rows([item_at(self.data, int(i)) for i in batch["index"]])
+        self.folder.write(rows)
+        return {"index": batch["index"]}
 
 
 def _check_each_item_once(folder: ResultsFolder, length: int) -> None:
