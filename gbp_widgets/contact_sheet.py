@@ -4,7 +4,7 @@ the captions as text at :meth:`SheetLayout.caption_at`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -46,6 +46,10 @@ class SheetLayout:
     @property
     def per_page(self) -> int:
         return self.columns * self.rows
+
+    def rows_for(self, tiles: int) -> SheetLayout:
+        """This layout with only the rows ``tiles`` tiles fill (at least one)."""
+        return replace(self, rows=max(1, min(self.rows, -(-tiles // self.columns))))
 
     def origin(self, i: int) -> tuple[int, int]:
         """The top-left ``(x, y)`` of tile ``i``."""

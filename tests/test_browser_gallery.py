@@ -34,7 +34,7 @@ CELLS = [
     "from gbp_widgets.contact_sheet import sheet\n"
     "rows = gallery.selection[gallery.page * 12:(gallery.page + 1) * 12]\n"
     "tiles = gallery.catalogue.tiles(rows)\n"
-    "np.save('sheet.npy', sheet(gallery.layout_of_page,"
+    "np.save('sheet.npy', sheet(gallery.layout_of_page.rows_for(len(tiles)),"
     " [(t.picture, t.saliency, False) for t in tiles]))\n"
     "shown = None if gallery.explorer is None else gallery.explorer.inputs\n"
     "same = None if shown is None else bool(torch.equal(shown, x[gallery.item][None]))\n"
@@ -65,12 +65,13 @@ def _rerun_save(page, lab) -> tuple[np.ndarray, dict]:
     return _saved(lab, before)
 
 
-def _pictures_shown(page, sheet: np.ndarray) -> bool:
-    """The Gallery canvas holds the sheet's thumbnail boxes (captions lie outside them)."""
-    drawn = read_canvases(page, f"c.width === {LAYOUT.width} && c.height === {LAYOUT.height}")
+def _pictures_shown(page, sheet: np.ndarray, count: int) -> bool:
+    """The Gallery canvas, as high as the page's rows of tiles, holds the ``count`` tiles'
+    thumbnail boxes of ``sheet`` (captions lie outside them)."""
+    drawn = read_canvases(page, f"c.width === {LAYOUT.width} && c.height === {sheet.shape[0]}")
     if not drawn:
         return False
-    for i in range(LAYOUT.per_page):
+    for i in range(count):
         x, y = LAYOUT.origin(i)
         box = np.s_[y : y + LAYOUT.size, x : x + LAYOUT.tile_width]
         if not np.array_equal(drawn[0][box], sheet[box]):
@@ -88,13 +89,21 @@ def test_filter_page_and_click_through_the_real_controls(lab):
         sheet, state = _saved(lab)
         frame = pd.read_parquet(lab["root"] / "results")
         assert state["items"] == list(range(12))
-        wait_for(lambda: _pictures_shown(page, sheet), 60, "the canvas did not show the page")
+        wait_for(
+            lambda: _pictures_shown(page, sheet, len(state["items"])),
+            60,
+            "the canvas did not show the page",
+        )
 
         page.get_by_role("button", name="next ▶").click()
         wait_for(lambda: _page_label(page).startswith("page 2 of 6"), 60, "no page turn")
         sheet, state = _rerun_save(page, lab)
         assert state["items"] == list(range(12, 24))
-        wait_for(lambda: _pictures_shown(page, sheet), 60, "the canvas kept the old page")
+        wait_for(
+            lambda: _pictures_shown(page, sheet, len(state["items"])),
+            60,
+            "the canvas kept the old page",
+        )
 
         predicted = int(frame["predicted"].mode()[0])
         name = f"class {predicted}"
@@ -107,7 +116,11 @@ def test_filter_page_and_click_through_the_real_controls(lab):
         )
         sheet, state = _rerun_save(page, lab)
         assert state["predicted"] == predicted and state["items"] == expected[:12]
-        wait_for(lambda: _pictures_shown(page, sheet), 60, "the canvas did not follow the filter")
+        wait_for(
+            lambda: _pictures_shown(page, sheet, len(state["items"])),
+            60,
+            "the canvas did not follow the filter",
+        )
 
         tile = min(2, len(expected) - 1)
         canvas = page.locator(f"canvas[width='{LAYOUT.width}']").first
@@ -125,8 +138,8 @@ def test_at_laptop_size_with_the_file_browser_open_the_page_fits(lab, tmp_path):
     with chromium_page(1440, 900) as page:
         open_and_run(page, lab, "gallery.ipynb")
         page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
-        sheet, _ = _saved(lab)
-        wait_for(lambda: _pictures_shown(page, sheet) or True, 60, "no canvas")
+        sheet, state = _saved(lab)
+        wait_for(lambda: _pictures_shown(page, sheet, len(state["items"])), 60, "no page drawn")
         box = page.evaluate(
             f"() => {{ const c = [...document.querySelectorAll('canvas')]"
             f".find(c => c.width === {LAYOUT.width}); c.scrollIntoView({{block: 'start'}});"

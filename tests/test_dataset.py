@@ -246,3 +246,14 @@ def test_whole_attributions_on_request_read_back_with_numpy_alone(digits, tmp_pa
         if (explain_dataset(model, TensorDataset(x, y), tmp_path / "r") and True)
         else False
     )
+
+
+def test_a_folders_picture_is_what_the_model_saw_where_the_crop_is_known(tmp_path):
+    from gbp_widgets import Preprocessing
+    from gbp_widgets.dataset.sources import PictureFolder
+
+    root = picture_folder(tmp_path / "pictures", {"cats": 1, "dogs": 1}, size=(16, 24))
+    cropped = PictureFolder(root, Preprocessing(size=16, resize=16)).item(0)
+    assert cropped.picture.size == (16, 16)  # the centre square the model saw, like the map
+    whole = PictureFolder(root, gray_8x8).item(0)
+    assert whole.picture.size == (24, 16)  # an unknown preprocessing: the whole file

@@ -3,6 +3,7 @@ would, per-class pass curves that are the rows' means, tiles drawn from the stor
 thumbnails, a click that opens the item in the Explorer with the engine's own answer, and
 wrong values refused with the state kept."""
 
+import io
 import re
 
 import numpy as np
@@ -58,6 +59,19 @@ def test_filters_and_sorts_keep_what_pandas_keeps(job):
     shown = gallery.catalogue.index[gallery.selection].tolist()
     ordered = frame.assign(c=confidence(frame)).sort_values(["label", "c"], ascending=[1, 0])
     assert shown == ordered["index"].tolist()
+
+
+def test_tiles_hold_each_rows_own_picture_and_map(job):
+    model, data, results, frame = job
+    gallery = Gallery(results, model, data=data)
+    gallery.sort = "confidence_low"
+    tiles = gallery.catalogue.tiles(gallery.selection[:12])
+    rows = frame.set_index("index")
+    for tile in tiles:
+        stored = np.stack(rows.loc[tile.index, "saliency"]).astype(np.float32)
+        assert tile.saliency.shape == (8, 8) and np.array_equal(tile.saliency, stored)
+        picture = np.asarray(Image.open(io.BytesIO(rows.loc[tile.index, "picture"])))
+        assert np.array_equal(tile.picture[..., 0], picture)
 
 
 def test_pages_turn_and_stop_at_the_ends(job):

@@ -249,7 +249,8 @@ def _maps(column) -> list[np.ndarray | None]:
             maps.append(None)
             continue
         rows = value.values
-        flat = rows.values.to_numpy(zero_copy_only=False).astype(np.float32)
+        # flatten(), not .values: a slice's .values is the whole chunk's, offsets ignored.
+        flat = rows.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
         maps.append(flat.reshape(len(rows), -1))
     return maps
 

@@ -65,8 +65,11 @@ class PictureFolder:
             tensor = self.preprocess(picture)
         except Exception as err:  # noqa: BLE001 - an unreadable file is a row, not a crash
             return Item(index, None, label, name, str(path), f"{type(err).__name__}: {err}")
-        # Only a thumbnail is kept: a batch of full-size photos would hold gigabytes.
-        thumbnail = picture.convert("RGB")
+        # Only a thumbnail is kept: a batch of full-size photos would hold gigabytes. Where
+        # the preprocessing says how it crops, the thumbnail is what the model saw, so it
+        # lines up with the map.
+        seen = self.preprocess.crop(picture) if hasattr(self.preprocess, "crop") else picture
+        thumbnail = seen.convert("RGB")
         thumbnail.thumbnail((THUMBNAIL, THUMBNAIL))
         return Item(index, tensor, label, name, str(path), picture=thumbnail)
 

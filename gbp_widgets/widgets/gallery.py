@@ -166,9 +166,12 @@ class Gallery(widgets.VBox):
         per = self.layout_of_page.per_page
         rows = self.selection[self.page * per : (self.page + 1) * per]
         tiles = self.catalogue.tiles(rows)
-        picture = sheet(
-            self.layout_of_page, [(t.picture, t.saliency, t.skipped is not None) for t in tiles]
-        )
+        # As many rows of tiles as the page fills, so a short page leaves no blank band.
+        shown = self.layout_of_page.rows_for(len(tiles))
+        picture = sheet(shown, [(t.picture, t.saliency, t.skipped is not None) for t in tiles])
+        if self._canvas.height != shown.height:
+            self._canvas.height = shown.height
+            self._canvas.layout.height = f"{shown.height}px"
         with hold_canvas():
             self._canvas.clear()
             put_picture(self._canvas, picture, 0, 0)
