@@ -113,6 +113,7 @@ def jupyterlab(root: Path) -> Iterator[dict]:
         f"--LabApp.user_settings_dir={root / '.settings'}",
         f"--LabApp.workspaces_dir={root / '.workspaces'}",
         "--LabApp.expose_app_in_browser=True",
+        "--JupyterNotebookApp.expose_app_in_browser=True",
         "--allow-root",
     ]
     url = f"http://127.0.0.1:{port}"
@@ -162,22 +163,36 @@ def serving(command: list[str], root: Path, probe: str, name: str) -> Iterator[N
 
 @contextmanager
 def chromium_page(width: int, height: int) -> Iterator:
-    """A page of headless Chromium with a ``width`` x ``height`` viewport, closed on leaving."""
+    """A page of headless Chromium with a ``width`` x ``height`` viewport, closed on leaving.
+
+    Errors the page's scripts left uncaught are added to the report of a test that fails:
+    a blank canvas is often a script that stopped. They do not fail a test by themselves,
+    as the front ends raise some of their own under load that do no harm.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=ensure_chromium(), args=CHROMIUM_FLAGS, headless=True
         )
+        errors: list[str] = []
         try:
-            yield browser.new_page(viewport={"width": width, "height": height})
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            try:
+                yield page
+            except BaseException as failure:
+                if errors:
+                    failure.add_note("uncaught in the page: " + "; ".join(errors))
+                raise
         finally:
             browser.close()
 
 
-def open_and_run(page, lab: dict, notebook: str) -> None:
-    """Open ``notebook`` in JupyterLab, wait for its kernel, and run all cells."""
-    page.goto(f"{lab['url']}/lab/tree/{notebook}?token={lab['token']}")
+def open_and_run(page, lab: dict, notebook: str, front_end: str = "lab/tree") -> None:
+    """Open ``notebook`` in JupyterLab (or in Notebook 7: ``front_end="notebooks"``), wait
+    for its kernel, and run all cells."""
+    page.goto(f"{lab['url']}/{front_end}/{notebook}?token={lab['token']}")
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     wait_for(
         lambda: page.evaluate(

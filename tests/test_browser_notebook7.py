@@ -11,6 +11,7 @@ import pytest
 from gbp_widgets.explore import MAP_PANELS, MASK_PANELS
 from tests.jupyterlab import (
     chromium_page,
+    open_and_run,
     panel_saver,
     rows_shown,
     saved_for_rule,
@@ -39,14 +40,7 @@ def _widget_saved(server) -> bool:
 
 def test_notebook_7_draws_follows_a_button_and_redraws_after_a_reload(server):
     with chromium_page(1440, 900) as page:
-        page.goto(f"{server['url']}/notebooks/nb7.ipynb?token={server['token']}")
-        page.wait_for_selector(".jp-Notebook .cm-content", timeout=60_000)
-        page.wait_for_selector(
-            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
-        )
-        for cell in range(len(CELLS)):
-            page.locator(".jp-Cell").nth(cell).locator(".cm-content").click()
-            page.keyboard.press("Shift+Enter")
+        open_and_run(page, server, "nb7.ipynb", front_end="notebooks")
         panels = saved_for_rule(server["root"], "shown", "guided")
         wait_for(lambda: rows_shown(page, panels, ROWS), 60, "the canvases did not draw")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 import ipycanvas.canvas
 import ipywidgets as widgets
@@ -16,6 +17,24 @@ from gbp_widgets.render import fit
 
 GAP = 8
 CROSSHAIR = "#00e5ff"
+
+
+@contextmanager
+def drawing() -> Iterator[None]:
+    """Hold the drawing commands of the block and send them as one batch that begins by
+    naming its canvas.
+
+    ipycanvas's kernel side leaves out the "switch to canvas" command when the browser
+    was last told the same canvas. A page opened or reloaded later (the kernel still
+    running) has been told nothing: its first command then fails, and the failure stops
+    every later drawing command on that page, so the panels stay blank. Forgetting the
+    last canvas makes each batch name its own.
+    """
+    manager = getattr(ipycanvas.canvas, "_CANVAS_MANAGER", None)
+    if manager is not None and hasattr(manager, "_current_canvas"):
+        manager._current_canvas = None
+    with hold_canvas():
+        yield
 
 
 def put_picture(layer: Canvas, picture: np.ndarray, x: float, y: float) -> None:
@@ -55,8 +74,6 @@ class PanelStrip:
             height=size,
             layout=widgets.Layout(width=f"{width}px", height=f"{size}px", min_width=f"{width}px"),
         )
-        # Small masks are sent as they are and scaled up by the browser, block by block.
-        self.canvas[0].image_smoothing_enabled = False
         self.captions = widgets.GridBox(
             [
                 widgets.HTML(layout=widgets.Layout(width=f"{size}px", margin="0", min_width="0"))
@@ -136,16 +153,19 @@ class PanelStrip:
         changed = [name for name in self.names if self._drawn.get(name) is not pictures[name]]
         layer = self.canvas[0]
         if len(changed) > 1:
-            with hold_canvas():
+            with drawing():
                 put_picture(layer, self._row(fitted or pictures), 0, 0)
             self._drawn.update((name, pictures[name]) for name in changed)
             return
-        with hold_canvas():
+        with drawing():
             for name in changed:
                 picture = pictures[name]
                 height, width = picture.shape[:2]
                 if height == width <= self.size and self.size % height == 0:
                     factor = self.size // height
+                    # Small masks are sent as they are and scaled up by the browser,
+                    # block by block; set each time, as a reloaded page starts smoothing.
+                    layer.image_smoothing_enabled = False
                     layer.save()
                     layer.scale(factor)
                     put_picture(layer, picture, self.offset(name) / factor, 0)
@@ -166,7 +186,7 @@ class PanelStrip:
         """Draw the crosshair at ``(row, column)`` of every panel; ``None`` clears it."""
         self._cross = (row, column)
         layer = self.canvas[1]
-        with hold_canvas():
+        with drawing():
             layer.clear()
             if row is None or column is None:
                 return
@@ -210,7 +230,7 @@ class GridCanvas:
             return
         self.drawn = picture
         height, width = picture.shape[:2]
-        with hold_canvas():
+        with drawing():
             if (self.canvas.width, self.canvas.height) != (width, height):
                 self.canvas.width, self.canvas.height = width, height
                 self.canvas.layout.width, self.canvas.layout.height = f"{width}px", f"{height}px"

@@ -14,7 +14,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import numpy as np
 import traitlets
-from ipycanvas import Canvas, hold_canvas
+from ipycanvas import Canvas
 from torch import nn
 
 from gbp_widgets.contact_sheet import SheetLayout, sheet
@@ -22,7 +22,7 @@ from gbp_widgets.dataset.catalogue import ALL, CORRECTNESS, SORTS, Catalogue, Fi
 from gbp_widgets.dataset.reopen import ItemOpener
 from gbp_widgets.dataset.results import DatasetResults
 from gbp_widgets.figures import pass_fraction_figure
-from gbp_widgets.widgets.canvas import put_picture
+from gbp_widgets.widgets.canvas import drawing, put_picture
 
 FILTER_TRAITS = ("true_class", "predicted_class", "correctness", "confidence", "sort")
 CAPTION_COLOURS = {True: "#1e823c", False: "#c81e2d", None: "#444444"}
@@ -172,7 +172,7 @@ class Gallery(widgets.VBox):
         if self._canvas.height != shown.height:
             self._canvas.height = shown.height
             self._canvas.layout.height = f"{shown.height}px"
-        with hold_canvas():
+        with drawing():
             self._canvas.clear()
             put_picture(self._canvas, picture, 0, 0)
             self._canvas.font = "12px sans-serif"
