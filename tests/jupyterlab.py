@@ -86,6 +86,34 @@ def wait_for(probe, seconds: float, what: str, every: float = 0.5):
     raise AssertionError(f"{what} within {seconds} s (last error: {last})")
 
 
+def read_when_newer(path: Path, after: float, read, what: str, seconds: float = 90):
+    """``read(path)`` once ``path`` was written after ``after`` (a modification time) and
+    reads whole: a file the kernel is still writing fails to read and is tried again."""
+
+    def probe():
+        if path.exists() and path.stat().st_mtime > after:
+            return (read(path),)
+        return None
+
+    return wait_for(probe, seconds, what)[0]
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as saved:
+        return {name: saved[name] for name in saved.files}
+
+
+def modified(path: Path) -> float:
+    """``path``'s modification time, 0 where it does not exist yet."""
+    return path.stat().st_mtime if path.exists() else 0.0
+
+
+def rerun_cell(page, index: int) -> None:
+    """Run cell ``index`` of the open notebook again, by keyboard, as a person does."""
+    page.locator(".jp-Cell").nth(index).locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+
+
 @contextmanager
 def jupyterlab(root: Path) -> Iterator[dict]:
     """A JupyterLab server on 127.0.0.1 serving ``root``, stopped on leaving.
@@ -295,8 +323,7 @@ def saved_for_rule(root: Path, name: str, rule: str) -> dict[str, np.ndarray]:
     shows ``rule``."""
 
     def load():
-        with np.load(root / f"{name}.npz") as saved:
-            panels = {key: saved[key] for key in saved.files}
+        panels = load_npz(root / f"{name}.npz")
         return panels if str(panels["rule"]) == rule else None
 
     return wait_for(load, 180, f"{name}'s kernel did not save panels for rule {rule!r}")

@@ -9,8 +9,12 @@ import pytest
 
 from tests.jupyterlab import (
     chromium_page,
+    load_npz,
+    modified,
     open_and_run,
     read_canvases,
+    read_when_newer,
+    rerun_cell,
     served_notebook,
     wait_for,
 )
@@ -38,16 +42,10 @@ def canvases(page) -> list[np.ndarray]:
     return read_canvases(page, f"c.width === {ROW_WIDTH}")
 
 
-def saved_panels(lab, previous_mtime: float = 0.0) -> dict[str, np.ndarray]:
-    path = lab["root"] / "panels.npz"
-    wait_for(
-        lambda: path.exists() and path.stat().st_mtime > previous_mtime,
-        60,
-        "the notebook did not save its panels",
+def saved_panels(lab, after: float = 0.0) -> dict[str, np.ndarray]:
+    return read_when_newer(
+        lab["root"] / "panels.npz", after, load_npz, "the notebook did not save its panels"
     )
-    time.sleep(0.3)
-    with np.load(path) as saved:
-        return {name: saved[name] for name in saved.files}
 
 
 def canvas_matches(page, panels) -> bool:
@@ -64,10 +62,8 @@ def canvas_matches(page, panels) -> bool:
 
 
 def run_save_cell(page, lab) -> dict[str, np.ndarray]:
-    path = lab["root"] / "panels.npz"
-    before = path.stat().st_mtime
-    page.locator(".jp-Cell").nth(1).locator(".cm-content").click()
-    page.keyboard.press("Shift+Enter")
+    before = modified(lab["root"] / "panels.npz")
+    rerun_cell(page, 1)
     return saved_panels(lab, before)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,16 @@ import pandas as pd
 import pytest
 
 from gbp_widgets.contact_sheet import SheetLayout
-from tests.jupyterlab import chromium_page, open_and_run, read_canvases, served_notebook, wait_for
+from tests.jupyterlab import (
+    chromium_page,
+    modified,
+    open_and_run,
+    read_canvases,
+    read_when_newer,
+    rerun_cell,
+    served_notebook,
+    wait_for,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 LAYOUT = SheetLayout(columns=4, rows=3)
@@ -51,17 +59,17 @@ def lab(tmp_path_factory):
 
 
 def _saved(lab, after: float = 0.0) -> tuple[np.ndarray, dict]:
-    state = lab["root"] / "gallery.json"
-    wait_for(lambda: state.exists() and state.stat().st_mtime > after, 90, "nothing was saved")
-    time.sleep(0.3)
-    return np.load(lab["root"] / "sheet.npy"), json.loads(state.read_text())
+    """The page's sheet and the Gallery's state the notebook saved after ``after``: the
+    state file is written last, so once it reads whole the sheet is there too."""
+    state = read_when_newer(
+        lab["root"] / "gallery.json", after, lambda p: json.loads(p.read_text()), "nothing saved"
+    )
+    return np.load(lab["root"] / "sheet.npy"), state
 
 
 def _rerun_save(page, lab) -> tuple[np.ndarray, dict]:
-    state = lab["root"] / "gallery.json"
-    before = state.stat().st_mtime if state.exists() else 0.0
-    page.locator(".jp-Cell").nth(1).locator(".cm-content").click()
-    page.keyboard.press("Shift+Enter")
+    before = modified(lab["root"] / "gallery.json")
+    rerun_cell(page, 1)
     return _saved(lab, before)
 
 

@@ -4,7 +4,6 @@ Chromium, canvas pixels read back, a click on the label map, and the laptop-size
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,11 @@ from tests.jupyterlab import (
     GAP,
     PANEL,
     chromium_page,
+    load_npz,
+    modified,
     open_and_run,
+    read_when_newer,
+    rerun_cell,
     rows_shown,
     served_notebook,
     wait_for,
@@ -63,12 +66,11 @@ def lab(tmp_path_factory):
 
 
 def _saved(lab, after: float = 0.0) -> tuple[dict[str, np.ndarray], dict]:
-    path, state = lab["root"] / "kinds.npz", lab["root"] / "kinds.json"
-    wait_for(lambda: state.exists() and state.stat().st_mtime > after, 90, "panels were not saved")
-    time.sleep(0.3)
-    with np.load(path) as saved:
-        panels = {name: saved[name] for name in saved.files}
-    return panels, json.loads(state.read_text())
+    """The panels and state the notebook saved after ``after`` (the state file last)."""
+    state = read_when_newer(
+        lab["root"] / "kinds.json", after, lambda p: json.loads(p.read_text()), "nothing saved"
+    )
+    return load_npz(lab["root"] / "kinds.npz"), state
 
 
 def _shows(page, panels: dict[str, np.ndarray]) -> bool:
@@ -77,9 +79,8 @@ def _shows(page, panels: dict[str, np.ndarray]) -> bool:
 
 
 def _rerun_save(page, lab) -> tuple[dict[str, np.ndarray], dict]:
-    before = (lab["root"] / "kinds.json").stat().st_mtime
-    page.locator(".jp-Cell").nth(3).locator(".cm-content").click()
-    page.keyboard.press("Shift+Enter")
+    before = modified(lab["root"] / "kinds.json")
+    rerun_cell(page, 3)
     return _saved(lab, before)
 
 

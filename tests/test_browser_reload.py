@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 
 from gbp_widgets.explore import MAP_PANELS, MASK_PANELS
-from tests.jupyterlab import chromium_page, open_and_run, rows_shown, served_notebook, wait_for
+from tests.jupyterlab import (
+    chromium_page,
+    load_npz,
+    open_and_run,
+    read_when_newer,
+    rows_shown,
+    served_notebook,
+    wait_for,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,12 +47,7 @@ def test_after_a_page_reload_every_canvas_shows_its_pictures_again(lab):
     with chromium_page(1600, 1400) as page:
         started = time.time()
         open_and_run(page, lab, "reload.ipynb")
-        wait_for(
-            lambda: saved.exists() and saved.stat().st_mtime > started, 90, "nothing was saved"
-        )
-        time.sleep(0.3)
-        with np.load(saved) as stored:
-            panels = {name: stored[name] for name in stored.files}
+        panels = read_when_newer(saved, started, load_npz, "nothing was saved")
         wait_for(lambda: _shows(page, panels), 60, "the canvases did not draw")
         # The static picture beside the widget view is for pages without widgets only.
         assert page.locator(".jp-OutputArea-output img[src^='data:image/png']").count() == 0

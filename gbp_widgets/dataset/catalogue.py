@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image
 
-from gbp_widgets.dataset.results import DatasetResults, correctness
-from gbp_widgets.dataset.rows import PASSING_MASK
+from gbp_widgets.dataset.results import DatasetResults, correctness, outcome_columns
+from gbp_widgets.dataset.rows import MASK_NAMES, PASSING_MASK
 from gbp_widgets.dataset.store import import_pyarrow
 
 CORRECTNESS = ("all", "correct", "wrong")
@@ -75,16 +75,13 @@ class Catalogue:
         self.shard = table["shard"].to_numpy(zero_copy_only=False)
         pc = import_pyarrow().compute
         self.index = table["index"].to_numpy()
-        self.label = _ints(table["label"])
-        self.predicted = _ints(table["predicted"])
+        self.label, self.predicted, self.skipped = outcome_columns(table)
         first = pc.list_element(table["top5_probability"], 0)
         self.confidence = first.to_numpy(zero_copy_only=False).astype(np.float32)
-        self.skipped = table["skipped"].is_valid().to_numpy(zero_copy_only=False)
         self.correct = correctness(
             self.label, self.predicted, self.skipped, self.label_names, self.classes
         )
-        self.passing_name = PASSING_MASK[manifest["rule"]].replace("_mask", "").replace("_", " ")
-        self.passing_name += " mask"
+        self.passing_name = MASK_NAMES[PASSING_MASK[manifest["rule"]]]
         self._passing: np.ndarray | None = None
         self._true_classes = np.unique(self.label[self.label >= 0]).tolist()
         self._predicted_classes = np.unique(self.predicted[self.predicted >= 0]).tolist()
@@ -234,11 +231,6 @@ class Catalogue:
         if sort == "predicted_class":
             return self.predicted * 2.0 - np.nan_to_num(self.confidence, nan=0.0)
         return self.index.astype(np.float64)
-
-
-def _ints(column) -> np.ndarray:
-    """An int column with nulls as -1."""
-    return column.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _maps(column) -> list[np.ndarray | None]:

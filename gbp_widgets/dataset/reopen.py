@@ -34,11 +34,11 @@ class ItemOpener:
         self._loaded: tuple | None = None
         self._weights_checked = False
 
-    def arguments(self, index: int) -> dict:
-        """Keyword arguments for ``Explorer(**...)`` showing item ``index`` as the job
-        explained it (same rule, same target class). Raises ``ValueError`` saying what is
-        missing when the item cannot be shown."""
-        row = self.results.item(index)
+    def arguments(self, row: dict) -> dict:
+        """Keyword arguments for ``Explorer(**...)`` showing the item of ``row`` (as
+        :meth:`DatasetResults.item` gives it) as the job explained it: same rule, same
+        target class. Raises ``ValueError`` saying what is missing when it cannot be shown."""
+        index = row["index"]
         if row["skipped"] is not None:
             raise ValueError(f"item {index} was skipped ({row['skipped']}): there is no map")
         model, preprocess, classes = self._parts()

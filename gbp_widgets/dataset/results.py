@@ -96,9 +96,7 @@ class DatasetResults:
         indices, or folder names among ``classes``, the model's class names) and where the
         results are, in a few lines."""
         table = self.summary_table()
-        label = table["label"].fill_null(-1).to_numpy(zero_copy_only=False)
-        predicted = table["predicted"].fill_null(-1).to_numpy(zero_copy_only=False)
-        skipped = table["skipped"].is_valid().to_numpy(zero_copy_only=False)
+        label, predicted, skipped = outcome_columns(table)
         lines = [f"{len(label)} items, {skipped.sum()} skipped (reasons in the 'skipped' column)"]
         names = self.manifest.get("label_names")
         correct = correctness(label, predicted, skipped, names, classes)
@@ -117,6 +115,17 @@ class DatasetResults:
 
     def __repr__(self) -> str:
         return f"DatasetResults({str(self.path)!r}: {len(self)} rows)"
+
+
+def outcome_columns(table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From a table of rows: ``label`` and ``predicted`` as ``(N,)`` int64 arrays, -1 where
+    there is none, and ``skipped`` as an ``(N,)`` bool array."""
+
+    def ints(column) -> np.ndarray:
+        return column.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+    skipped = table["skipped"].is_valid().to_numpy(zero_copy_only=False)
+    return ints(table["label"]), ints(table["predicted"]), skipped
 
 
 def correctness(

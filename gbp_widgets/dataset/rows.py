@@ -31,6 +31,12 @@ COMPUTED = (
     "attribution_shape",
 )
 PASSING_MASK = {"guided": "product", "gradient": "forward_mask", "deconvnet": "backward_mask"}
+# How a reader names each of those masks: in curves, captions and summaries.
+MASK_NAMES = {
+    "product": "product mask",
+    "forward_mask": "forward mask",
+    "backward_mask": "backward mask",
+}
 
 
 def on_device(model: nn.Module, device: str | torch.device | None) -> nn.Module:

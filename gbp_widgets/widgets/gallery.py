@@ -135,8 +135,8 @@ class Gallery(widgets.VBox):
     def _open(self, index: int) -> None:
         from gbp_widgets.widgets.explorer import Explorer
 
-        arguments = self.opener.arguments(index)
         row = self.results.item(index)
+        arguments = self.opener.arguments(row)
         explorer = Explorer(**arguments)
         self.explorer = explorer
         self.message = ""
