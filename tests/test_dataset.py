@@ -2,6 +2,7 @@
 holds half a shard, pictures that cannot be read listed as skipped, wrong calls refused."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -231,6 +232,36 @@ def test_the_summary_file_follows_the_shards(digits, tmp_path):
     assert results.rows([3], ["index"]).num_rows == 0
 
 
+def test_rows_looked_up_one_by_one_read_the_summary_once_until_it_changes(
+    digits, tmp_path, monkeypatch
+):
+    import pyarrow.parquet
+
+    model, (x, y) = small_cnn(), digits
+    out = tmp_path / "out"
+    explain_dataset(model, TensorDataset(x, y), out, batch_size=16)
+    reads = []
+    read_table = pyarrow.parquet.read_table
+
+    def counted(source, *args, **kwargs):
+        reads.append(Path(source).name)
+        return read_table(source, *args, **kwargs)
+
+    monkeypatch.setattr(pyarrow.parquet, "read_table", counted)
+    results = DatasetResults(out)
+    assert [results.item(i)["index"] for i in (0, 17, 69)] == [0, 17, 69]
+    assert reads.count("_summary.parquet") == 1
+    # Another reader rebuilds the file: this one reads it again.
+    (out / "_summary.parquet").unlink()
+    DatasetResults(out).summary_table()
+    assert results.item(5)["index"] == 5
+    assert reads.count("_summary.parquet") == 2
+    # A shard gone: the kept summary no longer describes the folder.
+    sorted(out.glob("part-*"))[0].unlink()
+    with pytest.raises(KeyError, match="no item 3"):
+        results.item(3)
+
+
 def test_whole_attributions_on_request_read_back_with_numpy_alone(digits, tmp_path):
     model, (x, y) = small_cnn(), digits
     explain_dataset(model, TensorDataset(x, y), tmp_path / "out", attributions=True)
@@ -241,11 +272,8 @@ def test_whole_attributions_on_request_read_back_with_numpy_alone(digits, tmp_pa
     assert whole.shape == (1, 8, 8) and np.allclose(whole, expected.numpy())
     with pytest.raises(ValueError, match="attributions: True there, False now"):
         explain_dataset(model, TensorDataset(x, y), tmp_path / "out")
-    assert (
-        "attribution" not in pd.read_parquet(tmp_path / "r", columns=None).columns
-        if (explain_dataset(model, TensorDataset(x, y), tmp_path / "r") and True)
-        else False
-    )
+    explain_dataset(model, TensorDataset(x, y), tmp_path / "r")
+    assert "attribution" not in pd.read_parquet(tmp_path / "r").columns
 
 
 def test_a_folders_picture_is_what_the_model_saw_where_the_crop_is_known(tmp_path):

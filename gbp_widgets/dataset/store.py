@@ -45,6 +45,9 @@ class ResultsFolder:
 
     def __init__(self, out: str | Path) -> None:
         self.path = Path(out)
+        # The summary last read or written, with what it was read for: (the shards' key,
+        # the file's modification time in ns, the table).
+        self._kept: tuple[str, int, object] | None = None
 
     def open(self, manifest: dict) -> None:
         """Create the folder, or check that what it holds came from the same arguments;
@@ -101,14 +104,20 @@ class ResultsFolder:
     def summary(self, build: bool = True):
         """The :data:`SUMMARY_COLUMNS` of every row and its ``shard`` (file name), by
         ``index``, as a pyarrow table: read from ``_summary.parquet`` when it describes the
-        shards there now, else (``build``) gathered from the shards and saved, else ``None``."""
+        shards there now, else (``build``) gathered from the shards and saved, else ``None``.
+        Read once while neither the shards nor the file change (a Gallery looks up one row
+        at a time)."""
         shards = self.shards()
         key = hashlib.sha256("\n".join(p.name for p in shards).encode()).hexdigest()
         pa = import_pyarrow()
         path = self.path / SUMMARY
         if path.exists():
+            stamp = path.stat().st_mtime_ns
+            if self._kept is not None and self._kept[:2] == (key, stamp):
+                return self._kept[2]
             table = pa.parquet.read_table(path, read_dictionary=["shard", "label_name"])
             if (table.schema.metadata or {}).get(b"shards") == key.encode():
+                self._kept = (key, stamp, table)
                 return table
         if not build or not shards:
             return None
@@ -121,6 +130,7 @@ class ResultsFolder:
         temporary = self.path / f"_writing-{uuid.uuid4().hex[:8]}-{SUMMARY}"
         pa.parquet.write_table(table, temporary)
         os.replace(temporary, path)
+        self._kept = (key, path.stat().st_mtime_ns, table)
         return table
 
     def write(self, table) -> Path:
