@@ -87,6 +87,26 @@ def test_pages_turn_and_stop_at_the_ends(job):
     assert gallery.page == 0 and gallery.page_items() == [3, 13, 23, 33, 43, 53, 63]
 
 
+def test_a_page_that_connects_later_is_sent_the_page_again(job, monkeypatch):
+    import ipycanvas.canvas
+
+    model, data, results, _ = job
+    gallery = Gallery(results, model, data=data)
+    gallery._next.click()
+    sent = []
+    manager = ipycanvas.canvas._CANVAS_MANAGER
+    monkeypatch.setattr(manager, "_send_custom", lambda command, buffers=(): sent.append(buffers))
+    # What ipycanvas's front end sends when a new page has made the canvas.
+    gallery._canvas._handle_frontend_event(None, {"event": "client_ready"}, [])
+    (buffers,) = sent
+    pictures = [np.asarray(Image.open(io.BytesIO(bytes(b)))) for b in buffers]
+    assert len(pictures) == 1 and pictures[0].shape[:2] == (
+        gallery._canvas.height,
+        gallery._canvas.width,
+    )
+    assert gallery.page == 1 and gallery.page_items()[0] == 12
+
+
 @pytest.mark.parametrize(
     ("name", "value", "words"),
     [

@@ -261,6 +261,8 @@ class Gallery(widgets.VBox):
             layout=widgets.Layout(width=f"{layout.width}px", height=f"{layout.height}px"),
         )
         self._canvas.on_mouse_down(self._clicked)
+        # A canvas keeps no picture for a page that connects later (a reload, a second tab).
+        self._canvas.on_client_ready(self._draw_page)
         self._message = widgets.HTML()
         self._curves = widgets.Image(format="png")
         self._explorer_box = widgets.VBox()
