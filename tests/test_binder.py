@@ -10,8 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 from packaging.requirements import Requirement
+
+from tests.notebook_figures import figure_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
@@ -65,16 +68,28 @@ def link_torch_into(venv: Path, folder: Path) -> None:
 
 
 @pytest.mark.skipif(os.environ.get("GBP_SKIP_BINDER_BUILD") == "1", reason="asked to skip")
-def test_a_fresh_environment_from_binder_runs_every_notebook(tmp_path):
+def test_a_fresh_environment_from_binder_runs_every_notebook_and_shows_its_figures(tmp_path):
+    """Each notebook runs in a fresh kernel of that environment, where no pyplot backend has
+    been activated: every figure it makes must still be a picture (tests.notebook_figures)."""
     venv = tmp_path / "binder-env"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     try:
-        build_and_run_notebooks(venv, tmp_path)
+        executed = build_and_run_notebooks(venv, tmp_path)
     finally:
         shutil.rmtree(venv, ignore_errors=True)
+    names = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
+    assert sorted(path.name for path in executed.glob("*.ipynb")) == names
+    problems = [
+        problem
+        for name in names
+        for problem in figure_problems(name, nbformat.read(executed / name, as_version=4))
+    ]
+    assert not problems, "\n".join(problems)
 
 
-def build_and_run_notebooks(venv: Path, tmp_path: Path) -> None:
+def build_and_run_notebooks(venv: Path, tmp_path: Path) -> Path:
+    """Install Binder's environment into ``venv``, run every notebook there, and return
+    the folder the executed notebooks were written to."""
     python = str(venv / "bin" / "python")
     env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     env.pop("PYTHONPATH", None)
@@ -93,7 +108,10 @@ def build_and_run_notebooks(venv: Path, tmp_path: Path) -> None:
     runner = tmp_path / "run_notebooks.py"
     runner.write_text(RUN_NOTEBOOKS)
     notebooks = sorted(str(path) for path in (ROOT / "notebooks").glob("*.ipynb"))
-    run(python, str(runner), *notebooks, cwd=tmp_path, timeout=1200)
+    executed = tmp_path / "executed"
+    executed.mkdir()
+    run(python, str(runner), str(executed), *notebooks, cwd=tmp_path, timeout=1200)
+    return executed
 
 
 RUN_NOTEBOOKS = """
@@ -103,9 +121,11 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-for path in sys.argv[1:]:
+executed = Path(sys.argv[1])
+for path in sys.argv[2:]:
     notebook = nbformat.read(path, as_version=4)
     resources = {"metadata": {"path": str(Path(path).parent)}}
     NotebookClient(notebook, timeout=600, kernel_name="python3", resources=resources).execute()
+    nbformat.write(notebook, executed / Path(path).name)
     print("ran", path)
 """
