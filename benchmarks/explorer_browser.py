@@ -113,12 +113,20 @@ HARNESS = """
   };
   // Synthetic events for clicks, menus and the mouse; keys on a slider need trusted ones,
   // so for those the page starts the clock and Playwright presses the key.
-  window.gbpStart = watch => {
-    window.gbpWatch = [watch, rows()[watch[0]], sample(watch), performance.now()];
-  };
   // The watched canvas is looked at right after every draw onto it (the pixels are final
   // when the drawing task ends) instead of in a busy loop, which would take a core from
-  // the kernel and the server on a small machine and slow what it measures.
+  // the kernel and the server on a small machine and slow what it measures. The first
+  // changed look is when the canvas changed, even if it came before gbpWait was called
+  // (a key pressed by Playwright can be drawn before its call returns).
+  window.gbpStart = watch => {
+    window.gbpWatch = [watch, rows()[watch[0]], sample(watch), performance.now()];
+    window.gbpPainted = null;
+    window.gbpWake = () => {
+      if (window.gbpPainted === null && sample(watch) !== window.gbpWatch[2]) {
+        window.gbpPainted = performance.now();
+      }
+    };
+  };
   // (This script runs until the canvases are there: the methods are wrapped once.)
   window.gbpWake = () => {};
   const proto = CanvasRenderingContext2D.prototype;
@@ -135,12 +143,15 @@ HARNESS = """
   window.gbpWrapped = true;
   // Resolves with [event, painted] in wall-clock milliseconds, or null after 5 s.
   window.gbpWait = () => new Promise(resolve => {
-    const [watch, , before, start] = window.gbpWatch;
+    const start = window.gbpWatch[3];
     const origin = performance.timeOrigin;
     const done = value => { clearInterval(slow); window.gbpWake = () => {}; resolve(value); };
-    const wake = window.gbpWake = () => {
-      if (sample(watch) !== before) done([origin + start, origin + performance.now()]);
+    const look = window.gbpWake;
+    const wake = () => {
+      look();
+      if (window.gbpPainted !== null) done([origin + start, origin + window.gbpPainted]);
     };
+    window.gbpWake = wake;
     // A slow look as well, in case a canvas is redrawn by a path not wrapped above.
     const slow = setInterval(() => {
       wake();
@@ -225,6 +236,9 @@ def measure(kind: str, repeats: int) -> tuple[dict[str, list[float]], dict[str, 
                             box[0] + 40 + 30 * (index % 2), box[1] + 60 + 20 * (index % 2)
                         )
                         elapsed = page.evaluate("() => window.gbpWait()")
+                        # Off the canvas again: the crosshair it clears must not be taken
+                        # for the next control's change.
+                        page.mouse.move(2, 2)
                     elif name in KEYS:
                         label, keys = KEYS[name]
                         handle = page.locator(".widget-hslider").filter(has_text=label)

@@ -217,9 +217,11 @@ def chromium_page(width: int, height: int) -> Iterator:
             browser.close()
 
 
-def open_and_run(page, lab: dict, notebook: str, front_end: str = "lab/tree") -> None:
+def open_and_run(
+    page, lab: dict, notebook: str, front_end: str = "lab/tree", finish: bool = True
+) -> None:
     """Open ``notebook`` in JupyterLab (or in Notebook 7: ``front_end="notebooks"``), wait
-    for its kernel, and run all cells."""
+    for its kernel, and run all cells; with ``finish``, until they have all run."""
     page.goto(f"{lab['url']}/{front_end}/{notebook}?token={lab['token']}")
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     wait_for(
@@ -230,7 +232,8 @@ def open_and_run(page, lab: dict, notebook: str, front_end: str = "lab/tree") ->
         90,
         "the kernel did not start",
     )
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    run = "window.jupyterapp.commands.execute('notebook:run-all-cells')"
+    page.evaluate(f"() => {run}" if finish else f"() => {{ {run}; }}")
 
 
 def skip_without(server: str) -> None:

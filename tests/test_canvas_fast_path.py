@@ -1,4 +1,5 @@
-"""Pictures reach the canvas through ipycanvas's own draw command, PNG at zlib level 1.
+"""The Gallery's pictures reach its canvas through ipycanvas's own draw command, PNG at
+zlib level 1.
 
 That route is ipycanvas's private ``_canvas_manager`` (its public ``put_image_data``
 encodes at the default level, three times slower). pyproject.toml pins the ipycanvas
@@ -15,7 +16,7 @@ import pytest
 from ipycanvas import Canvas
 from PIL import Image
 
-from gbp_widgets.widgets.canvas import put_picture
+from gbp_widgets.widgets.ipycanvas_drawing import drawing, put_picture
 
 
 def _idat(png: bytes) -> bytes:
@@ -56,3 +57,18 @@ def test_put_picture_takes_the_fast_route(monkeypatch):
     stream = _idat(buffers[0])
     assert stream[:2] == b"\x78\x01", "PNG not compressed at zlib level 1"
     assert zlib.decompress(stream)
+
+
+def test_each_batch_names_its_canvas_even_when_it_was_named_last(monkeypatch):
+    """ipycanvas leaves "switch to canvas" out when the same canvas was last sent; a page
+    that connects later has been sent none and would fail on the batch, drawing nothing
+    more (seen in CI as blank panels on a second page)."""
+    sent = []
+    manager = ipycanvas.canvas._CANVAS_MANAGER
+    monkeypatch.setattr(manager, "_send_custom", lambda command, buffers=(): sent.append(command))
+    canvas = Canvas(width=4, height=4)
+    for value in (1, 2):
+        with drawing():
+            put_picture(canvas, np.full((4, 4, 4), value, dtype=np.uint8), 0, 0)
+    switch = ipycanvas.canvas.COMMANDS["switchCanvas"]
+    assert [batch[0][0] for batch in sent] == [switch, switch]

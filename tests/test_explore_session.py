@@ -270,7 +270,8 @@ def test_a_failed_item_change_keeps_the_item_shown():
 def test_the_session_imports_no_widget_library():
     code = (
         "import sys, gbp_widgets.explore; "
-        "print(sorted(m for m in ('ipywidgets', 'ipycanvas', 'traitlets') if m in sys.modules))"
+        "widgets = ('ipywidgets', 'ipycanvas', 'anywidget', 'traitlets'); "
+        "print(sorted(m for m in widgets if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -20,7 +20,7 @@ def test_importing_the_engine_loads_no_widgets_at_run_time():
     code = "import gbp_widgets.engine, sys; print(' '.join(sys.modules))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = set(run.stdout.split())
-    assert not {"ipywidgets", "ipycanvas", "matplotlib"} & loaded
+    assert not {"ipywidgets", "ipycanvas", "anywidget", "matplotlib"} & loaded
 
 
 def test_the_package_loads_none_of_its_extras_until_asked():

@@ -52,6 +52,7 @@ from gbp_widgets.explore import (
 from gbp_widgets.figures import NotebookFigure, panel_figure, top_classes_title
 from gbp_widgets.images import SAMPLE_NAMES, load_image, sample_image
 from gbp_widgets.models import DEFAULT_MODEL, Preprocessing, load_model
+from gbp_widgets.widgets.ahead import PicturesAhead
 from gbp_widgets.widgets.binding import bind
 from gbp_widgets.widgets.canvas import GAP, GridCanvas, PanelStrip
 from gbp_widgets.widgets.controls import Controls
@@ -220,7 +221,7 @@ class Explorer(widgets.VBox):
         for strip in self.comparisons.values():
             strip.widget.layout.display = "none"
         self.grid = GridCanvas()
-        self.grid.canvas.on_mouse_down(self._click_grid)
+        self.grid.canvas.on("down", self._click_grid)
         self.rows_box = widgets.VBox()
         self.rows: tuple[PanelStrip, ...] = ()
         self.sanity = SanityTab()
@@ -265,9 +266,18 @@ class Explorer(widgets.VBox):
 
     def _wire(self) -> None:
         c = self.controls
-        for name, control in _BOUND.items():
-            for part in (control,) if isinstance(control, str) else control:
-                bind(self, name, getattr(c, part), self._quiet)
+        bound = {
+            name: tuple(
+                getattr(c, part) for part in ((parts,) if isinstance(parts, str) else parts)
+            )
+            for name, parts in _BOUND.items()
+        }
+        for name, controls in bound.items():
+            for control in controls:
+                bind(self, name, control, self._quiet)
+        # Every control that changes the picture is watched by the pictures ahead: the
+        # bound ones, and the two that pick a class through the kernel.
+        self._ahead = PicturesAhead({**bound, "top": (c.top,), "class_name": (c.class_name,)})
         c.top.observe(self._pick_top_class, "value")
         self.observe(self._show_top_class, "target")
         self.observe(self._show_class_name, ["target", "target_kind"])
@@ -579,6 +589,7 @@ class Explorer(widgets.VBox):
 
     def _request_draw(self) -> None:
         if not self._quiet:
+            self._ahead.cancel()
             self._scheduler.submit(self._draw)
 
     def _draw(self) -> None:
@@ -603,6 +614,7 @@ class Explorer(widgets.VBox):
             return
         self.panels = fitted
         self._shown = view
+        self._ahead.start(self, view, pictures)
 
     def _fitted(self, pictures: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The pictures at the panel size; one that did not change is not scaled again

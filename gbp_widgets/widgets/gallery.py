@@ -22,7 +22,7 @@ from gbp_widgets.dataset.catalogue import ALL, CORRECTNESS, SORTS, Catalogue, Fi
 from gbp_widgets.dataset.reopen import ItemOpener
 from gbp_widgets.dataset.results import DatasetResults
 from gbp_widgets.figures import pass_fraction_figure
-from gbp_widgets.widgets.canvas import drawing, put_picture
+from gbp_widgets.widgets.ipycanvas_drawing import drawing, put_picture
 
 FILTER_TRAITS = ("true_class", "predicted_class", "correctness", "confidence", "sort")
 CAPTION_COLOURS = {True: "#1e823c", False: "#c81e2d", None: "#444444"}

@@ -1,0 +1,148 @@
+"""Pictures sent ahead: the rows' pictures one step from the view shown, made while the
+kernel is idle, shown by the browser the moment their control changes.
+
+Each control's browser model is watched by the canvases (``picture_canvas.js``). A set of
+pictures ahead is tied to the values all watched controls had when it was made; the
+browser uses it only if nothing else changed since, then drops it. The kernel redraws
+every change as before, with the same pixels, so a picture ahead is never the last word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+
+import ipywidgets as widgets
+import numpy as np
+
+from gbp_widgets.explore import View
+from gbp_widgets.explore.ahead import neighbours, numbers_near, views_ahead
+from gbp_widgets.widgets.canvas import PanelStrip
+from gbp_widgets.widgets.picture_canvas import Said
+
+# noUiSlider (the ipywidgets slider) moves one step for an arrow key and five for Page
+# Up / Page Down.
+PAGE_STEPS = 5
+# Channels drawn ahead from the top of the menu (ranked by how much passes), besides the
+# neighbours of the one shown.
+TOP_CHANNELS = 3
+# The pictures ahead wait this long after a redraw, so the redraw's own pictures reach
+# the screen first instead of sharing the cores with the ones ahead.
+SETTLE_SECONDS = 0.1
+
+
+def said(control: widgets.Widget, value: object) -> Said | None:
+    """``value`` as ``control``'s browser model holds it: the option's index for a menu or
+    buttons, the value for a slider; ``None`` when the control cannot show it."""
+    if _is_menu(control):
+        values = _values(control)
+        if value not in values:
+            return None
+        return control.model_id, "index", values.index(value)
+    return control.model_id, "value", value
+
+
+def slider_candidates(slider: widgets.Widget, value: float) -> list[float]:
+    """The values one arrow key and one page key away from ``value`` on ``slider``."""
+    steps = (slider.step, slider.step * PAGE_STEPS)
+    return numbers_near(value, slider.min, slider.max, steps)
+
+
+class PicturesAhead:
+    """Makes and sends the pictures ahead, one view per turn of the event loop, so a
+    request from the browser is served before the next one; any redraw cancels the rest.
+    Without a running loop (scripts, tests) the jobs wait for :meth:`run_all`."""
+
+    def __init__(self, controls: Mapping[str, Sequence[widgets.Widget]]) -> None:
+        self._controls = controls
+        self._jobs: deque[Callable[[], None]] = deque()
+        self._handle: asyncio.Handle | None = None
+
+    def cancel(self) -> None:
+        self._jobs.clear()
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def start(self, explorer, view: View, pictures: Mapping[str, np.ndarray]) -> None:
+        """Queue the views one step from ``view`` (drawn as ``pictures``) for the rows of
+        ``explorer``."""
+        self.cancel()
+        watch = [
+            (c.model_id, "index", c.index) if _is_menu(c) else (c.model_id, "value", c.value)
+            for controls in self._controls.values()
+            for c in controls
+        ]
+        candidates = self._candidates(explorer, view)
+        for name, value, moved in views_ahead(
+            explorer.session, view, explorer.target_kind, candidates
+        ):
+            when = [s for c in self._controls[name] if (s := said(c, value)) is not None]
+            if when:
+                self._jobs.append(partial(self._send, explorer, moved, pictures, watch, when))
+        self._schedule(SETTLE_SECONDS)
+
+    def run_all(self) -> None:
+        while self._jobs:
+            self._jobs.popleft()()
+
+    def _candidates(self, explorer, view: View) -> dict[str, list]:
+        c = explorer.controls
+        found: dict[str, list] = {
+            "display": [v for v in _values(c.display) if v != view.display],
+            "percentile": slider_candidates(c.percentile, view.percentile),
+        }
+        if explorer.session.site_names:
+            found["site"] = neighbours(view.site, range(len(explorer.session.site_names)))
+            # The menu's first entries as well: all channels, then those most let through.
+            menu = _values(c.channel)
+            near = neighbours(view.channel, menu) + menu[: 1 + TOP_CHANNELS]
+            found["channel"] = [v for v in dict.fromkeys(near) if v != view.channel]
+        if c.slice.max > 0:
+            found["slice"] = neighbours(view.cut.index, range(c.slice.max + 1))
+        return found
+
+    def _schedule(self, delay: float = 0.0) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._jobs and self._handle is None:
+            self._handle = loop.call_later(delay, self._step)
+
+    def _step(self) -> None:
+        self._handle = None
+        if self._jobs:
+            self._jobs.popleft()()
+        self._schedule()
+
+    def _send(
+        self,
+        explorer,
+        moved: View,
+        pictures: Mapping[str, np.ndarray],
+        watch: list[Said],
+        when: list[Said],
+    ) -> None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ahead = explorer.session.panels(moved, explorer.panel_size)
+        except Exception:  # noqa: BLE001 - a picture ahead is optional; the redraw will say
+            return
+        changed = {name: p for name, p in ahead.items() if p is not pictures.get(name)}
+        strip: PanelStrip
+        for strip in explorer.rows:
+            strip.send_ahead(watch, when, changed)
+
+
+def _is_menu(control: widgets.Widget) -> bool:
+    """Menus and buttons: their browser models hold the option's index, not the value."""
+    return hasattr(control, "index") and hasattr(control, "options")
+
+
+def _values(control: widgets.Widget) -> list:
+    return [o[1] if isinstance(o, tuple) else o for o in control.options]

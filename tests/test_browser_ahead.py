@@ -1,0 +1,112 @@
+"""Pictures ahead in a real browser: with the kernel busy, a click on a display button still
+changes the canvas, and to exactly the picture the kernel draws once it is free.
+
+The kernel is held in a cell that waits for a file the test writes, so nothing the kernel
+sends can explain the change: only the browser's own copy of the pictures ahead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gbp_widgets.explore import MAP_PANELS, MASK_PANELS
+from tests.jupyterlab import (
+    GAP,
+    PANEL,
+    chromium_page,
+    load_npz,
+    modified,
+    open_and_run,
+    read_canvases,
+    read_when_newer,
+    rerun_cell,
+    rows_shown,
+    served_notebook,
+    wait_for,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+ATTRIBUTION = MAP_PANELS.index("attribution")
+
+CELLS = [
+    f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+    "import torch\nfrom gbp_widgets import Explorer\n"
+    "from tests.kinds import PulseNet, built\n"
+    "torch.manual_seed(0)\n"
+    "sig = Explorer(model=built(PulseNet(2)), inputs=torch.randn(3, 2, 60), site=1)\nsig",
+    "import pathlib, time\nimport numpy as np\nnp.savez('before.npz', **sig.refresh())",
+    # Every picture ahead sent; then, once the test asks, the kernel is busy until "go".
+    "sig._ahead.run_all()\n"
+    "if pathlib.Path('hold').exists():\n"
+    "    pathlib.Path('busy').write_text(sig.display)\n"
+    "    while not pathlib.Path('go').exists():\n"
+    "        time.sleep(0.05)",
+    "np.savez('after.npz', **sig.refresh())",
+]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    yield from served_notebook(tmp_path_factory, "ahead.ipynb", CELLS)
+
+
+def _attribution(page) -> np.ndarray | None:
+    """The attribution panel of the first row on the page, as shown."""
+    rows = read_canvases(page, f"c.height === {PANEL} && c.width > {PANEL}")
+    if not rows:
+        return None
+    left = ATTRIBUTION * (PANEL + GAP)
+    return rows[0][:, left : left + PANEL].copy()
+
+
+def test_a_display_click_is_drawn_while_the_kernel_is_busy(lab):
+    root = lab["root"]
+    try:
+        _click_while_busy(lab, root)
+    finally:
+        # A failure above must not leave the kernel waiting.
+        (root / "go").write_text("go")
+
+
+def _click_while_busy(lab, root: Path) -> None:
+    with chromium_page(1600, 1400) as page:
+        open_and_run(page, lab, "ahead.ipynb")
+        before = read_when_newer(root / "before.npz", 0.0, load_npz, "nothing saved")
+        wait_for(
+            lambda: rows_shown(page, before, (MAP_PANELS, MASK_PANELS)),
+            60,
+            "the canvases did not show the first panels",
+        )
+        first_save = read_when_newer(root / "after.npz", 0.0, modified, "the last cell did not run")
+        old = _attribution(page)
+        (root / "hold").write_text("hold")
+        # The second cell waits for the test, so the run is not awaited.
+        rerun_cell(page, 2)
+        shown = read_when_newer(
+            root / "busy", 0.0, lambda p: p.read_text(), "the kernel did not start waiting"
+        )
+        assert shown == "gradient"
+        page.get_by_role("button", name="saliency", exact=True).click()
+        early = wait_for(
+            lambda: (
+                (a,)
+                if (a := _attribution(page)) is not None and not np.array_equal(a, old)
+                else None
+            ),
+            60,
+            "the canvas did not change while the kernel was busy",
+        )[0]
+        assert modified(root / "after.npz") == first_save, "the kernel was not busy"
+        (root / "go").write_text("go")
+        rerun_cell(page, 3)
+        after = read_when_newer(root / "after.npz", first_save, load_npz, "nothing saved")
+        np.testing.assert_array_equal(early, after["attribution"])
+        assert not np.array_equal(after["attribution"], before["attribution"])
+        wait_for(
+            lambda: rows_shown(page, after, (MAP_PANELS, MASK_PANELS)),
+            60,
+            "the kernel's redraw is not what the canvas shows",
+        )

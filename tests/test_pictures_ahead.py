@@ -1,0 +1,172 @@
+"""Pictures sent ahead are the pictures the kernel then draws for that control's value.
+
+Every canvas's messages are replayed on ``Screen`` (tests/test_picture_canvas.py). For
+each set of pictures ahead, the control is then moved to its value, as from the browser,
+and the screen after the kernel's redraw must equal the screen with the pictures ahead
+drawn: a picture ahead never shows something the Explorer does not.
+"""
+
+import copy
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from gbp_widgets import Explorer
+from gbp_widgets.explore import ALL_CHANNELS
+from gbp_widgets.explore.ahead import moved_view, neighbours, numbers_near
+from gbp_widgets.widgets.picture_canvas import PictureCanvas
+from tests.kinds import PulseNet, TinySegmenter, VolumeNet, built
+from tests.test_picture_canvas import Screen
+
+
+@pytest.fixture
+def screens(monkeypatch) -> dict[int, Screen]:
+    """Each canvas's screen, by the canvas's id; pictures ahead are kept aside."""
+    found: dict[int, Screen] = {}
+
+    def send(canvas, content, buffers=None):
+        if id(canvas) not in found:
+            found[id(canvas)] = Screen()
+            found[id(canvas)].ahead = []
+        screen = found[id(canvas)]
+        if "ahead" in content:
+            screen.ahead.append((content["ahead"], buffers))
+        else:
+            screen.receive(content, buffers)
+
+    monkeypatch.setattr(PictureCanvas, "send", send)
+    return found
+
+
+def _explorer(kind: str) -> Explorer:
+    torch.manual_seed(0)
+    if kind == "signal":
+        return Explorer(model=built(PulseNet(2)), inputs=torch.randn(3, 2, 48), site=1)
+    if kind == "segmentation":
+        return Explorer(model=built(TinySegmenter()), inputs=torch.randn(2, 3, 16, 16))
+    return Explorer(model=built(VolumeNet()), inputs=torch.randn(2, 1, 8, 10, 12))
+
+
+def _control_of(explorer: Explorer, model_id: str):
+    controls = explorer.controls
+    for name in vars(controls):
+        control = getattr(controls, name)
+        if getattr(control, "model_id", None) == model_id:
+            return control
+    raise AssertionError(f"no control has model id {model_id}")
+
+
+def _move(control, attribute: str, value) -> None:
+    """Set a control as its browser model does: by option index or by value."""
+    if attribute == "index":
+        control.index = value
+    else:
+        control.value = value
+
+
+def _rows(explorer: Explorer, screens: dict[int, Screen]) -> list[Screen]:
+    return [screens[id(strip.canvas)] for strip in explorer.rows]
+
+
+@pytest.mark.parametrize(
+    ("kind", "chosen"),
+    [
+        ("signal", {}),
+        ("segmentation", {}),
+        ("volume", {}),
+        # A channel the next site lacks (that site shows all) and one it has (kept).
+        ("volume", {"site": 1, "channel": 5}),
+        ("volume", {"site": 1, "channel": 2}),
+    ],
+)
+def test_each_picture_ahead_is_what_the_kernel_then_draws(kind, chosen, screens):
+    explorer = _explorer(kind)
+    for name, value in chosen.items():
+        setattr(explorer, name, value)
+    explorer.refresh()
+    explorer._ahead.run_all()
+    sets = [list(screen.ahead) for screen in _rows(explorer, screens)]
+    whens = {tuple(map(tuple, ahead["when"])) for row in sets for ahead, _ in row}
+    traits = {_trait_of(explorer, when[0][0]) for when in whens}
+    assert {"display", "percentile", "site", "channel"} <= traits, traits
+    if kind == "volume":
+        assert "slice" in traits
+    start = copy.deepcopy([s.pixels for s in _rows(explorer, screens)])
+    state = {name: getattr(explorer, name) for name in ("display", "percentile", "site")}
+    state |= {"channel": explorer.channel, "slice": explorer.slice}
+    for when in whens:
+        model_id, attribute, value = when[0]
+        expected = []
+        for row, pixels in zip(sets, start, strict=True):
+            shown = Screen()
+            shown.pixels = pixels.copy()
+            for ahead, buffers in row:
+                if tuple(map(tuple, ahead["when"])) == when:
+                    shown.receive(
+                        {
+                            "size": [pixels.shape[1], pixels.shape[0]],
+                            "clear": False,
+                            "puts": ahead["puts"],
+                        },
+                        buffers,
+                    )
+            expected.append(shown.pixels)
+        _move(_control_of(explorer, model_id), attribute, value)
+        explorer.refresh()
+        for screen, pixels in zip(_rows(explorer, screens), expected, strict=True):
+            np.testing.assert_array_equal(screen.pixels, pixels, err_msg=f"{when}")
+        for name, old in state.items():
+            setattr(explorer, name, old)
+        explorer.refresh()
+
+
+def _trait_of(explorer: Explorer, model_id: str) -> str:
+    control = _control_of(explorer, model_id)
+    names = {"display": "display", "percentile": "percentile", "site_slider": "site"}
+    names |= {"site_name": "site", "channel": "channel", "slice": "slice"}
+    for attribute, trait in names.items():
+        if getattr(explorer.controls, attribute) is control:
+            return trait
+    raise AssertionError(f"a picture ahead for a control that is not drawn ahead: {control}")
+
+
+def test_a_new_request_drops_the_pictures_not_yet_made(screens):
+    explorer = _explorer("signal")
+    assert explorer._ahead._jobs, "nothing was queued after the first draw"
+    c = explorer.controls
+    c.display.index = 1 - c.display.index  # before any picture ahead was made
+    explorer.refresh()
+    explorer._ahead.run_all()
+    sent = [ahead for screen in _rows(explorer, screens) for ahead, _ in screen.ahead]
+    assert sent
+    for ahead in sent:
+        assert [c.display.model_id, "index", c.display.index] in map(list, ahead["watch"])
+
+
+def test_pictures_ahead_name_every_control_that_changes_the_picture(screens):
+    explorer = _explorer("segmentation")
+    explorer._ahead.run_all()
+    (ahead, _), *_ = _rows(explorer, screens)[0].ahead
+    watched = {model_id for model_id, _, _ in ahead["watch"]}
+    c = explorer.controls
+    for control in (c.rule, c.display, c.percentile, c.site_slider, c.channel, c.item, c.top):
+        assert control.model_id in watched, control
+
+
+def test_neighbours_and_slider_steps_stay_inside_their_choices():
+    assert neighbours("b", ["a", "b", "c"]) == ["a", "c"]
+    assert neighbours("a", ["a", "b"]) == ["b"]
+    assert neighbours("z", ["a", "b"]) == []
+    assert numbers_near(99.0, 90.0, 100.0, (0.1, 0.5)) == [98.9, 99.1, 98.5, 99.5]
+    assert numbers_near(100.0, 90.0, 100.0, (0.1, 0.5)) == [99.9, 99.5]
+
+
+def test_a_site_ahead_keeps_the_channel_only_where_the_site_has_it():
+    explorer = _explorer("volume")
+    session = explorer.session
+    assert [session.channels(site) for site in (0, 1)] == [4, 6]
+    view = replace(explorer.view(), site=1)
+    assert moved_view(session, replace(view, channel=5), "site", 0).channel == ALL_CHANNELS
+    assert moved_view(session, replace(view, channel=2), "site", 0).channel == 2
