@@ -78,7 +78,7 @@ def test_only_the_panel_that_changed_is_sent(screen):
     left = solid(10, 8)
     strip.draw({"left": left, "right": solid(20, 8)}, {})
     strip.draw({"left": left, "right": solid(30, 8)}, {})
-    assert [len(m["puts"]) for m in screen.messages] == [1, 1]
+    assert [len(m["puts"]) for m in screen.messages] == [2, 1]
     assert screen.messages[-1]["puts"] == [[8 + GAP, 0, 8, 8, 1]]
     assert (panel(screen, 0, 8) == 10).all() and (panel(screen, 1, 8) == 30).all()
     strip.draw({"left": left, "right": strip._last[0]["right"]}, {})

@@ -95,13 +95,10 @@ class PanelStrip:
         ``keys`` (HTML colour keys, by panel name); ``fitted``, when given, holds them
         already at the panel size."""
         self._last = (pictures, captions, fitted, keys)
-        # Send only the pictures that changed; when several panels of the row changed they
-        # go as one picture of the whole row.
+        # Only the pictures that changed, in one message (the browser draws them together);
+        # small masks go at their own size.
         changed = [name for name in self.names if self._drawn.get(name) is not pictures[name]]
-        if len(changed) > 1:
-            placed: list[Placed] = [(self._row(fitted or pictures), 0, 0, 1)]
-        else:
-            placed = [self._placed(name, pictures[name]) for name in changed]
+        placed = [self._placed(name, pictures[name], (fitted or {}).get(name)) for name in changed]
         if placed:
             self.canvas.show(placed)
         self._drawn.update((name, pictures[name]) for name in changed)
@@ -128,21 +125,14 @@ class PanelStrip:
         if placed:
             self.canvas.ahead(watch, when, placed)
 
-    def _placed(self, name: str, picture: np.ndarray) -> Placed:
+    def _placed(self, name: str, picture: np.ndarray, fitted: np.ndarray | None = None) -> Placed:
         """``picture`` at panel ``name``: a small square mask that divides the panel goes as
-        it is and is scaled up in the browser, block by block; others are fitted here."""
+        it is and is scaled up in the browser, block by block; others are fitted here
+        (``fitted``: already at the panel size)."""
         height, width = picture.shape[:2]
         if height == width <= self.size and self.size % height == 0:
             return picture, self.offset(name), 0, self.size // height
-        return fit(picture, self.size), self.offset(name), 0, 1
-
-    def _row(self, pictures: Mapping[str, np.ndarray]) -> np.ndarray:
-        """All panels side by side at the panel size, gaps transparent: ``(size, width, 4)``."""
-        row = np.zeros((self.size, self.canvas.width, 4), dtype=np.uint8)
-        for name in self.names:
-            left = self.offset(name)
-            row[:, left : left + self.size] = fit(pictures[name], self.size)
-        return row
+        return (fit(picture, self.size) if fitted is None else fitted), self.offset(name), 0, 1
 
     def crosshair(self, row: int | None, column: int | None) -> None:
         """Draw the crosshair at ``(row, column)`` of every panel; ``None`` clears it."""
