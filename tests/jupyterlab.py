@@ -217,11 +217,9 @@ def chromium_page(width: int, height: int) -> Iterator:
             browser.close()
 
 
-def open_and_run(
-    page, lab: dict, notebook: str, front_end: str = "lab/tree", finish: bool = True
-) -> None:
+def open_and_run(page, lab: dict, notebook: str, front_end: str = "lab/tree") -> None:
     """Open ``notebook`` in JupyterLab (or in Notebook 7: ``front_end="notebooks"``), wait
-    for its kernel, and run all cells; with ``finish``, until they have all run."""
+    for its kernel, and run all cells."""
     page.goto(f"{lab['url']}/{front_end}/{notebook}?token={lab['token']}")
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     wait_for(
@@ -232,8 +230,7 @@ def open_and_run(
         90,
         "the kernel did not start",
     )
-    run = "window.jupyterapp.commands.execute('notebook:run-all-cells')"
-    page.evaluate(f"() => {run}" if finish else f"() => {{ {run}; }}")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
 
 def skip_without(server: str) -> None:
@@ -282,6 +279,16 @@ def read_canvases(page, which: str) -> list[np.ndarray]:
 
 
 PANEL, GAP = 224, 8
+
+# A notebook cell that shows ``sig``: an Explorer on the pulse network (tests/kinds.py),
+# three signals of 60 samples.
+SIGNAL_EXPLORER_CELL = (
+    f"import sys\nsys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+    "import torch\nfrom gbp_widgets import Explorer\n"
+    "from tests.kinds import PulseNet, built\n"
+    "torch.manual_seed(0)\n"
+    "sig = Explorer(model=built(PulseNet(2)), inputs=torch.randn(3, 2, 60), site=1)\nsig"
+)
 
 
 def rows_shown(page, panels: dict[str, np.ndarray], rows, prefix: str = "") -> bool:

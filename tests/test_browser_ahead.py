@@ -16,6 +16,7 @@ from gbp_widgets.explore import MAP_PANELS, MASK_PANELS
 from tests.jupyterlab import (
     GAP,
     PANEL,
+    SIGNAL_EXPLORER_CELL,
     chromium_page,
     load_npz,
     modified,
@@ -28,20 +29,19 @@ from tests.jupyterlab import (
     wait_for,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 ATTRIBUTION = MAP_PANELS.index("attribution")
 
 CELLS = [
-    f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
-    "import torch\nfrom gbp_widgets import Explorer\n"
-    "from tests.kinds import PulseNet, built\n"
-    "torch.manual_seed(0)\n"
-    "sig = Explorer(model=built(PulseNet(2)), inputs=torch.randn(3, 2, 60), site=1)\nsig",
+    SIGNAL_EXPLORER_CELL,
     "import pathlib, time\nimport numpy as np\nnp.savez('before.npz', **sig.refresh())",
-    # Every picture ahead sent; then, once the test asks, the kernel is busy until "go".
-    "sig._ahead.run_all()\n"
+    # Every picture ahead sent (counted for the first row); then, once the test asks, the
+    # kernel is busy until "go".
+    "row = sig.rows[0].canvas\nsent = []\n"
+    "row.ahead = lambda *args, send=row.ahead: (sent.append(args), send(*args))\n"
+    "sig._ahead.start(sig, sig._shown, sig.session.panels(sig._shown, sig.panel_size))\n"
+    "sig._ahead.run_all()\ndel row.ahead\n"
     "if pathlib.Path('hold').exists():\n"
-    "    pathlib.Path('busy').write_text(sig.display)\n"
+    "    pathlib.Path('busy').write_text(f'{sig.display} {len(sent)}')\n"
     "    while not pathlib.Path('go').exists():\n"
     "        time.sleep(0.05)",
     "np.savez('after.npz', **sig.refresh())",
@@ -83,12 +83,21 @@ def _click_while_busy(lab, root: Path) -> None:
         first_save = read_when_newer(root / "after.npz", 0.0, modified, "the last cell did not run")
         old = _attribution(page)
         (root / "hold").write_text("hold")
-        # The second cell waits for the test, so the run is not awaited.
         rerun_cell(page, 2)
-        shown = read_when_newer(
-            root / "busy", 0.0, lambda p: p.read_text(), "the kernel did not start waiting"
+        shown, sent = read_when_newer(
+            root / "busy", 0.0, lambda p: p.read_text().split(), "the kernel did not start waiting"
         )
-        assert shown == "gradient"
+        assert shown == "gradient" and int(sent) > 0
+        wait_for(
+            lambda: (
+                page.evaluate(
+                    "() => document.querySelector('canvas.gbp-picture-canvas').dataset.aheadReady"
+                )
+                == sent
+            ),
+            60,
+            "the pictures ahead did not reach the browser",
+        )
         page.get_by_role("button", name="saliency", exact=True).click()
         early = wait_for(
             lambda: (

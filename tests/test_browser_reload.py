@@ -5,13 +5,13 @@ headless Chromium, a fresh kernel)."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gbp_widgets.explore import MAP_PANELS, MASK_PANELS
 from tests.jupyterlab import (
+    SIGNAL_EXPLORER_CELL,
     chromium_page,
     load_npz,
     open_and_run,
@@ -21,14 +21,8 @@ from tests.jupyterlab import (
     wait_for,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-
 CELLS = [
-    f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
-    "import torch\nfrom gbp_widgets import Explorer\n"
-    "from tests.kinds import PulseNet, built\n"
-    "torch.manual_seed(0)\n"
-    "sig = Explorer(model=built(PulseNet(2)), inputs=torch.randn(3, 2, 60), site=1)\nsig",
+    SIGNAL_EXPLORER_CELL,
     "import numpy as np\nnp.savez('shown.npz', **sig.refresh())\nprint('saved')",
 ]
 

@@ -91,9 +91,15 @@ function render({ model, el }) {
     }
   };
 
+  // How many sets of pictures ahead are ready to draw, on the element for anyone to read.
+  const countReady = () => {
+    canvas.dataset.aheadReady = String(ahead.entries.filter(e => !e.bitmaps.includes(null)).length);
+  };
+
   const controlChanged = (id, attribute, value) => {
     const { watch, entries } = ahead;
     ahead = { key: null, watch: [], entries: [] };
+    countReady();
     const unchanged = watch.every(([other, otherAttribute, recorded]) => {
       if (other === id && otherAttribute === attribute) return true;
       const control = controls.get(`${other} ${otherAttribute}`);
@@ -119,12 +125,17 @@ function render({ model, el }) {
     const key = JSON.stringify(watch);
     if (ahead.key !== key) ahead = { key, watch, entries: [] };
     const entry = { when, puts, bitmaps: puts.map(() => null) };
+    // A set sent again (after a replay) replaces the one for the same values.
+    const sameWhen = JSON.stringify(when);
+    ahead.entries = ahead.entries.filter(e => JSON.stringify(e.when) !== sameWhen);
     ahead.entries.push(entry);
+    countReady();
     buffers.forEach((view, i) => {
       const png = new Blob([view], { type: "image/png" });
       const exact = { premultiplyAlpha: "none", colorSpaceConversion: "none" };
       createImageBitmap(png, exact).then(bitmap => {
         entry.bitmaps[i] = bitmap;
+        countReady();
       });
     });
     watchControls(watch);
