@@ -53,7 +53,8 @@ from gbp_widgets.models import Preprocessing, coco_classes, imagenet_classes
 
 _SERIALS = itertools.count()
 _CACHED_RESULTS = 4
-_CACHED_PICTURES = 48
+# The pictures ahead (widgets/ahead.py) share this cache: room for them and the view shown.
+_CACHED_PICTURES = 96
 _GRID_TILES = 64
 _GRID_TILE_PIXELS = 32
 _TILE_GAP = 1

@@ -14,14 +14,17 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 import numpy as np
 
 from gbp_widgets.explore import View
 from gbp_widgets.explore.ahead import neighbours, numbers_near, views_ahead
-from gbp_widgets.widgets.canvas import PanelStrip
 from gbp_widgets.widgets.picture_canvas import Said
+
+if TYPE_CHECKING:
+    from gbp_widgets.widgets.explorer import Explorer
 
 # noUiSlider (the ipywidgets slider) moves one step for an arrow key and five for Page
 # Up / Page Down.
@@ -67,7 +70,7 @@ class PicturesAhead:
             self._handle.cancel()
             self._handle = None
 
-    def start(self, explorer, view: View, pictures: Mapping[str, np.ndarray]) -> None:
+    def start(self, explorer: Explorer, view: View, pictures: Mapping[str, np.ndarray]) -> None:
         """Queue the views one step from ``view`` (drawn as ``pictures``) for the rows of
         ``explorer``."""
         self.cancel()
@@ -89,7 +92,7 @@ class PicturesAhead:
         while self._jobs:
             self._jobs.popleft()()
 
-    def _candidates(self, explorer, view: View) -> dict[str, list]:
+    def _candidates(self, explorer: Explorer, view: View) -> dict[str, list]:
         c = explorer.controls
         found: dict[str, list] = {
             "display": [v for v in _values(c.display) if v != view.display],
@@ -121,7 +124,7 @@ class PicturesAhead:
 
     def _send(
         self,
-        explorer,
+        explorer: Explorer,
         moved: View,
         pictures: Mapping[str, np.ndarray],
         watch: list[Said],
@@ -134,7 +137,6 @@ class PicturesAhead:
         except Exception:  # noqa: BLE001 - a picture ahead is optional; the redraw will say
             return
         changed = {name: p for name, p in ahead.items() if p is not pictures.get(name)}
-        strip: PanelStrip
         for strip in explorer.rows:
             strip.send_ahead(watch, when, changed)
 

@@ -70,7 +70,7 @@ function render({ model, el }) {
     ctx.drawImage(small, x, y, width * scale, height * scale);
   };
 
-  // The pictures ahead for the controls' values in `watch`: [{when, puts, buffers}].
+  // The pictures ahead for the controls' values in `watch`: [{when, puts, bitmaps}].
   let ahead = { key: null, watch: [], entries: [] };
   const controls = new Map();
   const listeners = [];
