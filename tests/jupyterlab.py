@@ -16,8 +16,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,34 @@ def read_when_newer(path: Path, after: float, read, what: str, seconds: float = 
         return None
 
     return wait_for(probe, seconds, what)[0]
+
+
+def load_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@dataclass(frozen=True)
+class SavedByCell:
+    """Files a notebook cell writes under ``root``: ``pictures`` (read with ``load``), then
+    ``state`` (JSON) last, so once the state reads whole the pictures are there too. Cell
+    ``cell`` writes them again when it is re-run."""
+
+    root: Path
+    cell: int
+    pictures: str
+    state: str
+    load: Callable[[Path], object]
+
+    def read(self, after: float = 0.0) -> tuple[object, dict]:
+        """The pictures and the state, once the state was written after ``after``."""
+        state = read_when_newer(self.root / self.state, after, load_json, "nothing saved")
+        return self.load(self.root / self.pictures), state
+
+    def rerun(self, page) -> tuple[object, dict]:
+        """Re-run the cell in ``page`` and read what it writes."""
+        before = modified(self.root / self.state)
+        rerun_cell(page, self.cell)
+        return self.read(before)
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:

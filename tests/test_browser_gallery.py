@@ -5,7 +5,6 @@ Explorer; at 1440 x 900 with the file browser open the page fits."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -15,12 +14,10 @@ import pytest
 
 from gbp_widgets.contact_sheet import SheetLayout
 from tests.jupyterlab import (
+    SavedByCell,
     chromium_page,
-    modified,
     open_and_run,
     read_canvases,
-    read_when_newer,
-    rerun_cell,
     served_notebook,
     wait_for,
 )
@@ -58,19 +55,9 @@ def lab(tmp_path_factory):
     yield from served_notebook(tmp_path_factory, "gallery.ipynb", CELLS)
 
 
-def _saved(lab, after: float = 0.0) -> tuple[np.ndarray, dict]:
-    """The page's sheet and the Gallery's state the notebook saved after ``after``: the
-    state file is written last, so once it reads whole the sheet is there too."""
-    state = read_when_newer(
-        lab["root"] / "gallery.json", after, lambda p: json.loads(p.read_text()), "nothing saved"
-    )
-    return np.load(lab["root"] / "sheet.npy"), state
-
-
-def _rerun_save(page, lab) -> tuple[np.ndarray, dict]:
-    before = modified(lab["root"] / "gallery.json")
-    rerun_cell(page, 1)
-    return _saved(lab, before)
+def _saves(lab) -> SavedByCell:
+    """The page's sheet and the Gallery's state, as the second cell saves them."""
+    return SavedByCell(lab["root"], 1, "sheet.npy", "gallery.json", np.load)
 
 
 def _pictures_shown(page, sheet: np.ndarray, count: int) -> bool:
@@ -94,7 +81,7 @@ def _page_label(page) -> str:
 def test_filter_page_and_click_through_the_real_controls(lab):
     with chromium_page(1600, 1200) as page:
         open_and_run(page, lab, "gallery.ipynb")
-        sheet, state = _saved(lab)
+        sheet, state = _saves(lab).read()
         frame = pd.read_parquet(lab["root"] / "results")
         assert state["items"] == list(range(12))
         wait_for(
@@ -105,7 +92,7 @@ def test_filter_page_and_click_through_the_real_controls(lab):
 
         page.get_by_role("button", name="next ▶").click()
         wait_for(lambda: _page_label(page).startswith("page 2 of 6"), 60, "no page turn")
-        sheet, state = _rerun_save(page, lab)
+        sheet, state = _saves(lab).rerun(page)
         assert state["items"] == list(range(12, 24))
         wait_for(
             lambda: _pictures_shown(page, sheet, len(state["items"])),
@@ -122,7 +109,7 @@ def test_filter_page_and_click_through_the_real_controls(lab):
             60,
             "the filter did nothing",
         )
-        sheet, state = _rerun_save(page, lab)
+        sheet, state = _saves(lab).rerun(page)
         assert state["predicted"] == predicted and state["items"] == expected[:12]
         wait_for(
             lambda: _pictures_shown(page, sheet, len(state["items"])),
@@ -138,7 +125,7 @@ def test_filter_page_and_click_through_the_real_controls(lab):
         page.mouse.click(box["x"] + x + 20, box["y"] + y + 20)
         heading = f"Item {expected[tile]} in the Explorer"
         wait_for(lambda: page.get_by_text(heading).count() > 0, 90, "the click opened nothing")
-        _, state = _rerun_save(page, lab)
+        _, state = _saves(lab).rerun(page)
         assert state["item"] == expected[tile] and state["same"] is True
 
 
@@ -146,7 +133,7 @@ def test_at_laptop_size_with_the_file_browser_open_the_page_fits(lab, tmp_path):
     with chromium_page(1440, 900) as page:
         open_and_run(page, lab, "gallery.ipynb")
         page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
-        sheet, state = _saved(lab)
+        sheet, state = _saves(lab).read()
         wait_for(lambda: _pictures_shown(page, sheet, len(state["items"])), 60, "no page drawn")
         box = page.evaluate(
             f"() => {{ const c = [...document.querySelectorAll('canvas')]"

@@ -3,7 +3,6 @@ Chromium, canvas pixels read back, a click on the label map, and the laptop-size
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +12,10 @@ from gbp_widgets.explore import MAP_PANELS, MASK_PANELS
 from tests.jupyterlab import (
     GAP,
     PANEL,
+    SavedByCell,
     chromium_page,
     load_npz,
-    modified,
     open_and_run,
-    read_when_newer,
-    rerun_cell,
     rows_shown,
     served_notebook,
     wait_for,
@@ -65,23 +62,14 @@ def lab(tmp_path_factory):
     yield from served_notebook(tmp_path_factory, "kinds.ipynb", CELLS)
 
 
-def _saved(lab, after: float = 0.0) -> tuple[dict[str, np.ndarray], dict]:
-    """The panels and state the notebook saved after ``after`` (the state file last)."""
-    state = read_when_newer(
-        lab["root"] / "kinds.json", after, lambda p: json.loads(p.read_text()), "nothing saved"
-    )
-    return load_npz(lab["root"] / "kinds.npz"), state
+def _saves(lab) -> SavedByCell:
+    """The panels of both explorers and the state, as the fourth cell saves them."""
+    return SavedByCell(lab["root"], 3, "kinds.npz", "kinds.json", load_npz)
 
 
 def _shows(page, panels: dict[str, np.ndarray]) -> bool:
     """Every row of both explorers is on some canvas, pixel for pixel."""
     return all(rows_shown(page, panels, rows, f"{prefix}_") for prefix, rows in ROWS.items())
-
-
-def _rerun_save(page, lab) -> tuple[dict[str, np.ndarray], dict]:
-    before = modified(lab["root"] / "kinds.json")
-    rerun_cell(page, 3)
-    return _saved(lab, before)
 
 
 def _label_map_box(page) -> dict:
@@ -100,7 +88,7 @@ def _label_map_box(page) -> dict:
 def test_signal_and_segmentation_views_draw_their_panels_and_a_click_picks_a_region(lab):
     with chromium_page(1600, 1400) as page:
         open_and_run(page, lab, "kinds.ipynb")
-        panels, state = _saved(lab)
+        panels, state = _saves(lab).read()
         assert state["kind"] == "class"
         wait_for(lambda: _shows(page, panels), 60, "the canvases did not show the panels")
 
@@ -109,9 +97,9 @@ def test_signal_and_segmentation_views_draw_their_panels_and_a_click_picks_a_reg
         page.mouse.click(box["left"] + PANEL + GAP + 100, box["top"] + 100)
         page.mouse.move(2, 2)
         wait_for(
-            lambda: _rerun_save(page, lab)[1]["kind"] == "region", 60, "the click chose no region"
+            lambda: _saves(lab).rerun(page)[1]["kind"] == "region", 60, "the click chose no region"
         )
-        panels, state = _saved(lab)
+        panels, state = _saves(lab).read()
         mask = np.array(state["mask"], dtype=bool)
         assert mask.shape == (24, 24) and mask[10, 10]
         assert (panels["seg_output"] != 0).any()
@@ -122,7 +110,7 @@ def test_at_laptop_size_with_the_file_browser_open_the_wider_row_fits(lab, tmp_p
     with chromium_page(1440, 900) as page:
         open_and_run(page, lab, "kinds.ipynb")
         page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
-        panels, _ = _saved(lab)
+        panels, _ = _saves(lab).read()
         wait_for(lambda: _shows(page, panels), 60, "the canvases did not draw")
         box = _label_map_box(page)
         page.screenshot(path=str(tmp_path / "kinds-laptop.png"))
@@ -137,7 +125,7 @@ def test_at_laptop_size_with_the_file_browser_open_the_wider_row_fits(lab, tmp_p
         page.keyboard.press("ArrowRight")
         wait_for(
             lambda: (
-                _rerun_save(page, lab)[0]["sig_input"].tobytes() != panels["sig_input"].tobytes()
+                _saves(lab).rerun(page)[0]["sig_input"].tobytes() != panels["sig_input"].tobytes()
             ),
             60,
             "the item slider did not show another signal",
@@ -147,13 +135,13 @@ def test_at_laptop_size_with_the_file_browser_open_the_wider_row_fits(lab, tmp_p
 def test_volume_slices_and_detector_boxes_through_the_real_controls(lab):
     with chromium_page(1600, 1400) as page:
         open_and_run(page, lab, "kinds.ipynb")
-        panels, state = _saved(lab)
+        panels, state = _saves(lab).read()
         assert state["slice"] == 0 and state["detection"] != state["box"]
 
         slider = page.locator(".widget-hslider:visible").filter(has_text="slice").first
         slider.locator(".noUi-handle").first.focus()
         page.keyboard.press("End")
-        wait_for(lambda: _rerun_save(page, lab)[1]["slice"] == 7, 60, "the slice did not move")
+        wait_for(lambda: _saves(lab).rerun(page)[1]["slice"] == 7, 60, "the slice did not move")
 
         # The detector's input panel: the first row of the last Explorer on the page.
         left, top = page.evaluate(
@@ -166,7 +154,7 @@ def test_volume_slices_and_detector_boxes_through_the_real_controls(lab):
         page.mouse.click(left + column, top + row)
         page.mouse.move(2, 2)
         wait_for(
-            lambda: _rerun_save(page, lab)[1]["detection"] == state["box"],
+            lambda: _saves(lab).rerun(page)[1]["detection"] == state["box"],
             60,
             "a click inside the smallest box did not explain that detection",
         )
@@ -175,7 +163,7 @@ def test_volume_slices_and_detector_boxes_through_the_real_controls(lab):
         threshold.locator(".noUi-handle").first.focus()
         page.keyboard.press("End")
         wait_for(
-            lambda: "no detection scores at least 1" in _rerun_save(page, lab)[1]["message"],
+            lambda: "no detection scores at least 1" in _saves(lab).rerun(page)[1]["message"],
             60,
             "a threshold above every score got no answer",
         )
