@@ -70,18 +70,23 @@ def _rows(explorer: Explorer, screens: dict[int, Screen]) -> list[Screen]:
     return [screens[id(strip.canvas)] for strip in explorer.rows]
 
 
+EVERY_STEP = {"display", "percentile", "site", "channel", "rule", "target"}
+
+
 @pytest.mark.parametrize(
-    ("kind", "chosen"),
+    ("kind", "chosen", "drawn_ahead"),
     [
-        ("signal", {}),
-        ("segmentation", {}),
-        ("volume", {}),
+        ("signal", {}, EVERY_STEP),
+        ("segmentation", {}, EVERY_STEP),
+        ("volume", {}, EVERY_STEP | {"slice"}),
         # A channel the next site lacks (that site shows all) and one it has (kept).
-        ("volume", {"site": 1, "channel": 5}),
-        ("volume", {"site": 1, "channel": 2}),
+        ("volume", {"site": 1, "channel": 5}, EVERY_STEP | {"slice"}),
+        ("volume", {"site": 1, "channel": 2}, EVERY_STEP | {"slice"}),
+        # A channel target moves with the site and channel, and is not a class.
+        ("signal", {"target_kind": "channel"}, {"display", "percentile", "rule"}),
     ],
 )
-def test_each_picture_ahead_is_what_the_kernel_then_draws(kind, chosen, screens):
+def test_each_picture_ahead_is_what_the_kernel_then_draws(kind, chosen, drawn_ahead, screens):
     explorer = _explorer(kind)
     for name, value in chosen.items():
         setattr(explorer, name, value)
@@ -90,12 +95,10 @@ def test_each_picture_ahead_is_what_the_kernel_then_draws(kind, chosen, screens)
     sets = [list(screen.ahead) for screen in _rows(explorer, screens)]
     whens = {tuple(map(tuple, ahead["when"])) for row in sets for ahead, _ in row}
     traits = {_trait_of(explorer, when[0][0]) for when in whens}
-    assert {"display", "percentile", "site", "channel"} <= traits, traits
-    if kind == "volume":
-        assert "slice" in traits
+    assert traits == drawn_ahead
     start = copy.deepcopy([s.pixels for s in _rows(explorer, screens)])
-    state = {name: getattr(explorer, name) for name in ("display", "percentile", "site")}
-    state |= {"channel": explorer.channel, "slice": explorer.slice}
+    names = ("display", "percentile", "site", "channel", "slice", "rule", "target")
+    state = {name: getattr(explorer, name) for name in names}
     for when in whens:
         model_id, attribute, value = when[0]
         expected = []
@@ -125,7 +128,8 @@ def test_each_picture_ahead_is_what_the_kernel_then_draws(kind, chosen, screens)
 def _trait_of(explorer: Explorer, model_id: str) -> str:
     control = _control_of(explorer, model_id)
     names = {"display": "display", "percentile": "percentile", "site_slider": "site"}
-    names |= {"site_name": "site", "channel": "channel", "slice": "slice"}
+    names |= {"site_name": "site", "channel": "channel", "slice": "slice", "rule": "rule"}
+    names |= {"top": "target", "class_index": "target"}
     for attribute, trait in names.items():
         if getattr(explorer.controls, attribute) is control:
             return trait

@@ -1,9 +1,9 @@
 """Views one step from the one shown, so their pictures can reach the browser first.
 
-A change that only re-renders (display, clip, site, channel, slice) still waits for the
-kernel: about 35 ms of messages on a small machine before any work. The pictures of the
-next step in each direction are made while nothing else is asked, and the browser shows
-them the moment the control changes; the kernel's own redraw follows.
+Any change waits for the kernel: about 35 ms of messages on a small machine before any
+work, and a backward pass for a new rule or target. The pictures of the next step in
+each direction are made while nothing else is asked, and the browser shows them the
+moment the control changes; the kernel's own redraw follows.
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ from dataclasses import replace
 from gbp_widgets.explore.names import ALL_CHANNELS
 from gbp_widgets.explore.session import ExplorerSession, View
 
-AHEAD_TRAITS = ("display", "percentile", "site", "channel", "slice")
-"""The traits whose neighbouring values are drawn ahead: each only re-renders."""
+RENDER_AHEAD = ("display", "percentile", "site", "channel", "slice")
+"""Traits drawn ahead that only re-render from the passes already made."""
+BACKWARD_AHEAD = ("rule", "target")
+"""Traits drawn ahead that need a backward pass each (``target``: a class, while the
+target kind is ``"class"``)."""
+AHEAD_TRAITS = RENDER_AHEAD + BACKWARD_AHEAD
 
 # Targets that are picked at the site (a channel or a unit there): moving the site or the
 # channel changes the target, so those views need a backward pass and are not drawn ahead.
@@ -52,6 +56,8 @@ def moved_view(session: ExplorerSession, view: View, name: str, value: object) -
         return replace(view, site=value, channel=channel)
     if name == "slice":
         return replace(view, cut=replace(view.cut, index=value))
+    if name == "target":
+        return replace(view, target=session.class_target(value))
     return replace(view, **{name: value})
 
 
@@ -59,11 +65,13 @@ def views_ahead(
     session: ExplorerSession, view: View, target_kind: str, candidates: Mapping[str, Sequence]
 ) -> Iterator[tuple[str, object, View]]:
     """``(trait, value, view)`` for each candidate value of each trait in
-    ``AHEAD_TRAITS`` that moves only the picture."""
+    ``AHEAD_TRAITS`` whose picture follows from that trait alone."""
     for name, values in candidates.items():
         if name not in AHEAD_TRAITS:
             raise ValueError(f"{name!r} is not drawn ahead: use one of {AHEAD_TRAITS}")
         if name in ("site", "channel") and target_kind in SITE_TARGET_KINDS:
+            continue
+        if name == "target" and target_kind != "class":
             continue
         for value in values:
             yield name, value, moved_view(session, view, name, value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -52,7 +53,9 @@ from gbp_widgets.explore.views import (
 from gbp_widgets.models import Preprocessing, coco_classes, imagenet_classes
 
 _SERIALS = itertools.count()
-_CACHED_RESULTS = 4
+# Room for the view shown and the backward passes drawn ahead of it (the other rules for
+# its target, the other top classes for its rule): about 37 MB each for EfficientNet-Lite0.
+_CACHED_RESULTS = 10
 # The pictures ahead (widgets/ahead.py) share this cache: room for them and the view shown.
 _CACHED_PICTURES = 96
 _GRID_TILES = 64
@@ -144,6 +147,7 @@ class ExplorerSession:
         self.feature_names = tuple(feature_names) if feature_names is not None else None
         self.score_threshold = 0.5
         self._layer = "auto"
+        self.pass_seconds = 0.0
         self._results: OrderedDict[tuple, Result] = OrderedDict()
         self._derived: OrderedDict[tuple, object] = OrderedDict()
         self._regions: dict[int, Region] = {}
@@ -315,6 +319,13 @@ class ExplorerSession:
         """How to read the label map of a dense output: the colour of each class in it."""
         return label_key(self.predicted_labels(), self.class_name)
 
+    def class_target(self, cls: int) -> Target:
+        """What explaining class ``cls`` of the output means: the class index itself, every
+        position of it for a dense output, nothing to choose for a single score."""
+        if self.output_kind == "dense":
+            return self.class_region(cls)
+        return None if self.output_kind == "score" else cls
+
     def class_region(self, cls: int) -> Region:
         """``Region(cls)`` over every position, one object per class (a stable cache key)."""
         return self._regions.setdefault(cls, Region(cls))
@@ -353,12 +364,15 @@ class ExplorerSession:
     # -- backward passes ----------------------------------------------------------------
 
     def result(self, target: Target, rule: str) -> Result:
-        """The backward pass for ``target`` under ``rule``, from the cache if it is there."""
+        """The backward pass for ``target`` under ``rule``, from the cache if it is there;
+        :attr:`pass_seconds` is how long the last one not in the cache took."""
         key = (target, rule, self._layer)
         if key in self._results:
             self._results.move_to_end(key)
             return self._results[key]
+        started = time.perf_counter()
         result = self._backprop(target, rule)
+        self.pass_seconds = time.perf_counter() - started
         self._results[key] = result
         while len(self._results) > _CACHED_RESULTS:
             self._results.popitem(last=False)
@@ -445,9 +459,9 @@ class ExplorerSession:
 
         return self._remember(("ranking", result.serial, site), rank)
 
-    def panels(self, view: View, size: int) -> dict[str, np.ndarray]:
-        """Panel name -> RGBA picture, plus the channel ``grid`` (and ``output`` for a
-        dense output).
+    def panels(self, view: View, size: int, grid: bool = True) -> dict[str, np.ndarray]:
+        """Panel name -> RGBA picture, plus the channel ``grid`` unless ``grid`` is false
+        (and ``output`` for a dense output).
 
         ``input`` and ``attribution`` are ``(size, size, 4)``; the site panels are
         at the site's own resolution (:func:`gbp_widgets.explore.views.site_plane`),
@@ -491,9 +505,11 @@ class ExplorerSession:
                 site_plane(self.site_output(view.site), view.channel, cut), heat=True
             ),
         )
-        panels["grid"] = self._remember(
-            ("grid", result.serial, view.site, cut), lambda: self._grid(result, view.site, cut)
-        )
+        if grid:
+            panels["grid"] = self._remember(
+                ("grid", result.serial, view.site, cut),
+                lambda: self._grid(result, view.site, cut),
+            )
         return panels
 
     def _map_picture(

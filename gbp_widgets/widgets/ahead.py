@@ -10,14 +10,17 @@ every change as before, with the same pixels, so a picture ahead is never the la
 from __future__ import annotations
 
 import asyncio
+import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 import numpy as np
+import torch
 
 from gbp_widgets.explore import View
 from gbp_widgets.explore.ahead import neighbours, numbers_near, views_ahead
@@ -35,6 +38,11 @@ TOP_CHANNELS = 3
 # The pictures ahead wait this long after a redraw, so the redraw's own pictures reach
 # the screen first instead of sharing the cores with the ones ahead.
 SETTLE_SECONDS = 0.1
+# Other rules and top classes are drawn ahead only while a backward pass takes at most
+# this long: each is one job, and a click that arrives during it waits for it to end.
+BACKWARD_AHEAD_SECONDS = 0.25
+# The kernel rests this fraction of each job's time before the next job.
+REST_PER_JOB = 0.5
 
 
 def said(control: widgets.Widget, value: object) -> Said | None:
@@ -106,6 +114,11 @@ class PicturesAhead:
             found["channel"] = [v for v in dict.fromkeys(near) if v != view.channel]
         if c.slice.max > 0:
             found["slice"] = neighbours(view.cut.index, range(c.slice.max + 1))
+        # Last, as they cost a backward pass each (until cached): the other rules, then
+        # the other top classes.
+        if explorer.session.pass_seconds <= BACKWARD_AHEAD_SECONDS:
+            found["rule"] = [v for v in _values(c.rule) if v != view.rule]
+            found["target"] = [v for v in _values(c.top) if v != explorer.target]
         return found
 
     def _schedule(self, delay: float = 0.0) -> None:
@@ -118,9 +131,12 @@ class PicturesAhead:
 
     def _step(self) -> None:
         self._handle = None
+        started = time.perf_counter()
         if self._jobs:
             self._jobs.popleft()()
-        self._schedule()
+        # A message from the browser takes several turns of the event loop to reach the
+        # Explorer; a pause after each job lets it through before the next job starts.
+        self._schedule(REST_PER_JOB * (time.perf_counter() - started))
 
     def _send(
         self,
@@ -131,14 +147,27 @@ class PicturesAhead:
         when: list[Said],
     ) -> None:
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _one_thread():
                 warnings.simplefilter("ignore")
-                ahead = explorer.session.panels(moved, explorer.panel_size)
+                ahead = explorer.session.panels(moved, explorer.panel_size, grid=False)
         except Exception:  # noqa: BLE001 - a picture ahead is optional; the redraw will say
             return
         changed = {name: p for name, p in ahead.items() if p is not pictures.get(name)}
         for strip in explorer.rows:
             strip.send_ahead(watch, when, changed)
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Torch on one thread: a backward pass ahead leaves the other cores to the Jupyter
+    server and the browser, which are decoding the pictures already sent (on two cores,
+    one thread costs a pass about a third more time)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _is_menu(control: widgets.Widget) -> bool:

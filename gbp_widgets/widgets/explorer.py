@@ -276,8 +276,10 @@ class Explorer(widgets.VBox):
             for control in controls:
                 bind(self, name, control, self._quiet)
         # Every control that changes the picture is watched by the pictures ahead: the
-        # bound ones, and the two that pick a class through the kernel.
-        self._ahead = PicturesAhead({**bound, "top": (c.top,), "class_name": (c.class_name,)})
+        # bound ones, and the two that pick a class through the kernel (the top-5 buttons
+        # also show a class ahead).
+        picks = {"target": (*bound["target"], c.top), "class_name": (c.class_name,)}
+        self._ahead = PicturesAhead({**bound, **picks})
         c.top.observe(self._pick_top_class, "value")
         self.observe(self._show_top_class, "target")
         self.observe(self._show_class_name, ["target", "target_kind"])
@@ -549,16 +551,13 @@ class Explorer(widgets.VBox):
         session = self.session
         if self.target_kind == "region" and self.region is not None:
             return self.region
-        kind = session.output_kind
-        if kind == "detection":
+        if session.output_kind == "detection":
             if self.detection is None:
                 raise ValueError(
                     f"no detection scores at least {self.score_threshold:g}: lower the min score"
                 )
             return DetectionScore(self.detection)
-        if kind == "dense":
-            return session.class_region(self.target)
-        return None if kind == "score" else self.target
+        return session.class_target(self.target)
 
     def _unit_fits(self) -> bool:
         """Whether :attr:`unit` is a position at the shown site (after a site change it
