@@ -318,3 +318,63 @@ def test_per_item_extra_arguments_are_sliced_with_the_item():
     )
     _assert_same(session.explanation(0, "guided"), direct)
     assert torch.equal(session.recording.logits, direct.logits)
+
+
+def _counting_forwards(model: torch.nn.Module) -> list[int]:
+    calls: list[int] = []
+    model.register_forward_hook(lambda *_: calls.append(1))
+    return calls
+
+
+def test_an_item_drawn_ahead_is_shown_later_without_another_pass():
+    model, inputs, _ = CASES["signal"]()
+    forwards = _counting_forwards(model)
+    session = ExplorerSession(model, inputs)
+    shown, result = session.recording, session.result(1, "guided")
+    with session.another_item(2):
+        assert session.item == 2 and torch.equal(session.inputs, inputs[2:3])
+        ahead = session.result(0, "gradient")
+    # The item shown is back as it was: its recording and its passes.
+    assert session.item == 0 and session.recording is shown
+    assert session.result(1, "guided") is result
+    before = len(forwards)
+    session.set_item(2)
+    assert len(forwards) == before, "the item drawn ahead was recorded again"
+    assert session.result(0, "gradient") is ahead
+    _assert_same(session.explanation(0, "gradient"), _direct(model, inputs[2:3], 0, "gradient"))
+    # The item left is kept too: a step back needs no forward pass either.
+    before = len(forwards)
+    session.set_item(0)
+    assert len(forwards) == before and session.recording is shown
+
+
+def test_items_kept_for_later_are_dropped_with_the_inputs_and_the_layer():
+    model, inputs, _ = CASES["image"]()
+    session = ExplorerSession(model, inputs)
+    with session.another_item(1):
+        pass
+    other = torch.randn(2, 3, 16, 16)
+    session.set_inputs(other)
+    session.set_item(1)
+    _assert_same(
+        session.explanation(session.class_region(0), "guided"),
+        _direct(model, other[1:2], Region(0)),
+    )
+    with session.another_item(0):
+        pass
+    session.set_layer("conv1")
+    forwards = _counting_forwards(model)
+    session.set_item(0)
+    assert forwards, "an item recorded for another Grad-CAM layer was shown"
+    assert session.recording.kept.keys() >= {"conv1"}
+
+
+def test_a_failed_item_ahead_leaves_the_item_shown():
+    model, inputs, _ = CASES["signal"]()
+    session = ExplorerSession(model, inputs)
+    shown = session.recording
+    with pytest.raises(ValueError, match="out of range"), session.another_item(5):
+        pass
+    with pytest.raises(RuntimeError, match="on purpose"), session.another_item(1):
+        raise RuntimeError("on purpose")
+    assert session.item == 0 and session.recording is shown

@@ -43,7 +43,9 @@ def screens(monkeypatch) -> dict[int, Screen]:
 def _explorer(kind: str) -> Explorer:
     torch.manual_seed(0)
     if kind == "signal":
-        return Explorer(model=built(PulseNet(2)), inputs=torch.randn(3, 2, 48), site=1)
+        model = built(PulseNet(2))
+        # Items 0 and 1 are put in different classes: a new item moves the target.
+        return Explorer(model=model, inputs=-torch.randn(3, 2, 48), site=1)
     if kind == "segmentation":
         return Explorer(model=built(TinySegmenter()), inputs=torch.randn(2, 3, 16, 16))
     return Explorer(model=built(VolumeNet()), inputs=torch.randn(2, 1, 8, 10, 12))
@@ -70,7 +72,7 @@ def _rows(explorer: Explorer, screens: dict[int, Screen]) -> list[Screen]:
     return [screens[id(strip.canvas)] for strip in explorer.rows]
 
 
-EVERY_STEP = {"display", "percentile", "site", "channel", "rule", "target"}
+EVERY_STEP = {"display", "percentile", "site", "channel", "rule", "target", "item"}
 
 
 @pytest.mark.parametrize(
@@ -97,7 +99,8 @@ def test_each_picture_ahead_is_what_the_kernel_then_draws(kind, chosen, drawn_ah
     traits = {_trait_of(explorer, when[0][0]) for when in whens}
     assert traits == drawn_ahead
     start = copy.deepcopy([s.pixels for s in _rows(explorer, screens)])
-    names = ("display", "percentile", "site", "channel", "slice", "rule", "target")
+    # The item first: a new item chooses its own top class as the target.
+    names = ("item", "display", "percentile", "site", "channel", "slice", "rule", "target")
     state = {name: getattr(explorer, name) for name in names}
     for when in whens:
         model_id, attribute, value = when[0]
@@ -129,7 +132,7 @@ def _trait_of(explorer: Explorer, model_id: str) -> str:
     control = _control_of(explorer, model_id)
     names = {"display": "display", "percentile": "percentile", "site_slider": "site"}
     names |= {"site_name": "site", "channel": "channel", "slice": "slice", "rule": "rule"}
-    names |= {"top": "target", "class_index": "target"}
+    names |= {"top": "target", "class_index": "target", "item": "item"}
     for attribute, trait in names.items():
         if getattr(explorer.controls, attribute) is control:
             return trait

@@ -1,25 +1,30 @@
 """Views one step from the one shown, so their pictures can reach the browser first.
 
 Any change waits for the kernel: about 35 ms of messages on a small machine before any
-work, and a backward pass for a new rule or target. The pictures of the next step in
+work, then a backward pass for a new rule or target, and a forward one as well for a
+new item. The pictures of the next step in
 each direction are made while nothing else is asked, and the browser shows them the
 moment the control changes; the kernel's own redraw follows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
+
+import numpy as np
 
 from gbp_widgets.explore.names import ALL_CHANNELS
 from gbp_widgets.explore.session import ExplorerSession, View
 
 RENDER_AHEAD = ("display", "percentile", "site", "channel", "slice")
 """Traits drawn ahead that only re-render from the passes already made."""
-BACKWARD_AHEAD = ("rule", "target")
-"""Traits drawn ahead that need a backward pass each (``target``: a class, while the
-target kind is ``"class"``)."""
-AHEAD_TRAITS = RENDER_AHEAD + BACKWARD_AHEAD
+COSTLY_AHEAD = ("rule", "target", "item")
+"""Traits drawn ahead that need a backward pass each, and a forward pass for ``item``
+(``target`` and ``item`` while the target kind is ``"class"``)."""
+AHEAD_TRAITS = RENDER_AHEAD + COSTLY_AHEAD
 
 # Targets that are picked at the site (a channel or a unit there): moving the site or the
 # channel changes the target, so those views need a backward pass and are not drawn ahead.
@@ -61,17 +66,52 @@ def moved_view(session: ExplorerSession, view: View, name: str, value: object) -
     return replace(view, **{name: value})
 
 
-def views_ahead(
-    session: ExplorerSession, view: View, target_kind: str, candidates: Mapping[str, Sequence]
-) -> Iterator[tuple[str, object, View]]:
-    """``(trait, value, view)`` for each candidate value of each trait in
-    ``AHEAD_TRAITS`` whose picture follows from that trait alone."""
-    for name, values in candidates.items():
+PictureMaker = Callable[[], dict[str, np.ndarray]]
+"""Makes the panels of a view ahead, as :meth:`ExplorerSession.panels` returns them."""
+
+
+def pictures_ahead(
+    session: ExplorerSession,
+    view: View,
+    target_kind: str,
+    candidates: Mapping[str, Sequence],
+    size: int,
+) -> Iterator[tuple[str, object, PictureMaker]]:
+    """``(trait, value, make)`` for each candidate value of each trait in
+    ``AHEAD_TRAITS`` whose picture follows from that trait alone: those that only
+    re-render first, then the costly ones taking turns, each trait's first value first."""
+    for name in candidates:
         if name not in AHEAD_TRAITS:
             raise ValueError(f"{name!r} is not drawn ahead: use one of {AHEAD_TRAITS}")
-        if name in ("site", "channel") and target_kind in SITE_TARGET_KINDS:
-            continue
-        if name == "target" and target_kind != "class":
-            continue
-        for value in values:
-            yield name, value, moved_view(session, view, name, value)
+    drawn = {name: values for name, values in candidates.items() if _follows(name, target_kind)}
+    for name in RENDER_AHEAD:
+        for value in drawn.get(name, ()):
+            moved = moved_view(session, view, name, value)
+            yield name, value, partial(session.panels, moved, size, grid=False)
+    costly = [[(name, value) for value in drawn.get(name, ())] for name in COSTLY_AHEAD]
+    for turn in itertools.zip_longest(*costly):
+        for name, value in filter(None, turn):
+            if name == "item":
+                yield name, value, partial(item_pictures, session, view, value, size)
+            else:
+                moved = moved_view(session, view, name, value)
+                yield name, value, partial(session.panels, moved, size, grid=False)
+
+
+def item_pictures(session: ExplorerSession, view: View, item: int, size: int) -> dict:
+    """The panels after a move to ``item``: ``view``'s choices, the target the item's own
+    top class (as the Explorer picks it for a new item, while the target kind is
+    ``"class"``)."""
+    with session.another_item(item):
+        top = session.top_classes(1)
+        target = session.class_target(top[0][0] if top else 0)
+        return session.panels(replace(view, target=target), size, grid=False)
+
+
+def _follows(name: str, target_kind: str) -> bool:
+    """Whether the picture after a change of ``name`` alone can be drawn ahead."""
+    if name in ("site", "channel"):
+        return target_kind not in SITE_TARGET_KINDS
+    if name in ("target", "item"):
+        return target_kind == "class"
+    return True

@@ -11,6 +11,8 @@ import itertools
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +58,11 @@ _SERIALS = itertools.count()
 # Room for the view shown and the backward passes drawn ahead of it (the other rules for
 # its target, the other top classes for its rule): about 37 MB each for EfficientNet-Lite0.
 _CACHED_RESULTS = 10
+# What belongs to the item shown. Items left, or drawn ahead, keep theirs (a few, with
+# their latest passes), so a step back or to a neighbour needs no new pass.
+_ITEM_STATE = ("item", "recording", "output_kind", "_results", "_derived", "_regions")
+_PARKED_ITEMS = 2
+_PARKED_RESULTS = 2
 # The pictures ahead (widgets/ahead.py) share this cache: room for them and the view shown.
 _CACHED_PICTURES = 96
 _GRID_TILES = 64
@@ -148,9 +155,7 @@ class ExplorerSession:
         self.score_threshold = 0.5
         self._layer = "auto"
         self.pass_seconds = 0.0
-        self._results: OrderedDict[tuple, Result] = OrderedDict()
-        self._derived: OrderedDict[tuple, object] = OrderedDict()
-        self._regions: dict[int, Region] = {}
+        self._parked: OrderedDict[tuple[int, str], dict[str, object]] = OrderedDict()
         self._load(inputs, pictures, kinds, item=0)
         self.classes = self._class_names(classes)
 
@@ -163,8 +168,10 @@ class ExplorerSession:
         previous = self.__dict__.copy()
         self.batch, self.as_tuple, self.views = batch, as_tuple, views
         self._pictures = pictures
+        self._parked = OrderedDict()
         try:
-            self.set_item(item)
+            self._check_item(item)
+            self.__dict__.update(self._item_state(item))
         except Exception:
             self.__dict__.update(previous)
             raise
@@ -180,14 +187,59 @@ class ExplorerSession:
         self.set_inputs(given["inputs"], given["pictures"])
 
     def set_item(self, item: int) -> None:
-        """Show item ``item`` of the batch: one forward pass."""
+        """Show item ``item`` of the batch: one forward pass, none for an item shown or
+        drawn ahead (:meth:`another_item`) lately."""
+        self._check_item(item)
+        if item == self.item:
+            return
+        state = self._item_state(item)
+        self._park()
+        self.__dict__.update(state)
+
+    @contextmanager
+    def another_item(self, item: int) -> Iterator[None]:
+        """The session shows ``item`` inside the block, and the item it showed before
+        after it, as it was; what was computed for ``item`` is kept for :meth:`set_item`."""
+        self._check_item(item)
+        shown = {name: getattr(self, name) for name in _ITEM_STATE}
+        try:
+            self.__dict__.update(self._item_state(item))
+            yield
+        finally:
+            if self.item == item:
+                self._park()
+            self.__dict__.update(shown)
+
+    def _check_item(self, item: int) -> None:
         count = self.count
         if not 0 <= item < count:
             raise ValueError(f"item {item} is out of range: there are {count} (0 to {count - 1})")
+
+    def _item_state(self, item: int) -> dict[str, object]:
+        """What belongs to ``item`` (:data:`_ITEM_STATE`): kept from before, or recorded."""
+        parked = self._parked.pop((item, self._layer), None)
+        if parked is not None:
+            return parked
         recording = self._record(item, self._layer)
-        kind = outputs.output_kind(recording.raw_output, recording.logits)
-        self.item, self.recording, self.output_kind = item, recording, kind
-        self._forget()
+        results: OrderedDict[tuple, Result] = OrderedDict()
+        derived: OrderedDict[tuple, object] = OrderedDict()
+        regions: dict[int, Region] = {}
+        return {
+            "item": item,
+            "recording": recording,
+            "output_kind": outputs.output_kind(recording.raw_output, recording.logits),
+            "_results": results,
+            "_derived": derived,
+            "_regions": regions,
+        }
+
+    def _park(self) -> None:
+        """Keep the shown item's state for a return, with its latest passes only."""
+        while len(self._results) > _PARKED_RESULTS:
+            self._results.popitem(last=False)
+        self._parked[(self.item, self._layer)] = {name: getattr(self, name) for name in _ITEM_STATE}
+        while len(self._parked) > _PARKED_ITEMS:
+            self._parked.popitem(last=False)
 
     @property
     def count(self) -> int:
@@ -226,6 +278,7 @@ class ExplorerSession:
         # Refused before anything changes: a layer Grad-CAM cannot weight.
         layer_activations(recording, None if layer == "auto" else layer)
         self.recording, self._layer = recording, layer
+        self._parked = OrderedDict()
         self._forget()
 
     def layer_choices(self) -> tuple[str, ...]:

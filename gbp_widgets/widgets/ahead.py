@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from gbp_widgets.explore import View
-from gbp_widgets.explore.ahead import neighbours, numbers_near, views_ahead
+from gbp_widgets.explore.ahead import PictureMaker, neighbours, numbers_near, pictures_ahead
 from gbp_widgets.widgets.picture_canvas import Said
 
 if TYPE_CHECKING:
@@ -38,8 +38,8 @@ TOP_CHANNELS = 3
 # The pictures ahead wait this long after a redraw, so the redraw's own pictures reach
 # the screen first instead of sharing the cores with the ones ahead.
 SETTLE_SECONDS = 0.1
-# Other rules and top classes are drawn ahead only while a backward pass takes at most
-# this long: each is one job, and a click that arrives during it waits for it to end.
+# Other rules, top classes and items are drawn ahead only while a backward pass takes at
+# most this long: each is one job, and a click that arrives during it waits for it.
 BACKWARD_AHEAD_SECONDS = 0.25
 # The kernel rests this fraction of each job's time before the next job.
 REST_PER_JOB = 0.5
@@ -88,12 +88,12 @@ class PicturesAhead:
             for c in controls
         ]
         candidates = self._candidates(explorer, view)
-        for name, value, moved in views_ahead(
-            explorer.session, view, explorer.target_kind, candidates
+        for name, value, make in pictures_ahead(
+            explorer.session, view, explorer.target_kind, candidates, explorer.panel_size
         ):
             when = [s for c in self._controls[name] if (s := said(c, value)) is not None]
             if when:
-                self._jobs.append(partial(self._send, explorer, moved, pictures, watch, when))
+                self._jobs.append(partial(self._send, explorer, make, pictures, watch, when))
         self._schedule(SETTLE_SECONDS)
 
     def run_all(self) -> None:
@@ -114,11 +114,12 @@ class PicturesAhead:
             found["channel"] = [v for v in dict.fromkeys(near) if v != view.channel]
         if c.slice.max > 0:
             found["slice"] = neighbours(view.cut.index, range(c.slice.max + 1))
-        # Last, as they cost a backward pass each (until cached): the other rules, then
-        # the other top classes.
+        # They cost a backward pass each (until cached): the other rules, the other top
+        # classes, the items on either side.
         if explorer.session.pass_seconds <= BACKWARD_AHEAD_SECONDS:
             found["rule"] = [v for v in _values(c.rule) if v != view.rule]
             found["target"] = [v for v in _values(c.top) if v != explorer.target]
+            found["item"] = neighbours(explorer.item, range(explorer.session.count))
         return found
 
     def _schedule(self, delay: float = 0.0) -> None:
@@ -141,7 +142,7 @@ class PicturesAhead:
     def _send(
         self,
         explorer: Explorer,
-        moved: View,
+        make: PictureMaker,
         pictures: Mapping[str, np.ndarray],
         watch: list[Said],
         when: list[Said],
@@ -149,7 +150,7 @@ class PicturesAhead:
         try:
             with warnings.catch_warnings(), _one_thread():
                 warnings.simplefilter("ignore")
-                ahead = explorer.session.panels(moved, explorer.panel_size, grid=False)
+                ahead = make()
         except Exception:  # noqa: BLE001 - a picture ahead is optional; the redraw will say
             return
         changed = {name: p for name, p in ahead.items() if p is not pictures.get(name)}
