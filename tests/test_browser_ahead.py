@@ -1,5 +1,6 @@
-"""Pictures ahead in a real browser: with the kernel busy, a click on a display button still
-changes the canvas, and to exactly the picture the kernel draws once it is free.
+"""Pictures ahead in a real browser: with the kernel busy, a click on a display or rule
+button, or a key on the item slider, still changes the canvas, and to exactly the picture
+the kernel draws once it is free.
 
 The kernel is held in a cell that waits for a file the test writes, so nothing the kernel
 sends can explain the change: only the browser's own copy of the pictures ahead.
@@ -62,16 +63,35 @@ def _attribution(page) -> np.ndarray | None:
     return rows[0][:, left : left + PANEL].copy()
 
 
-def test_a_display_click_is_drawn_while_the_kernel_is_busy(lab):
+def _press(page, slider: str, key: str) -> None:
+    """A key on the handle of the slider labelled ``slider``, as a person presses it."""
+    handle = page.locator(".widget-hslider").filter(has_text=slider).locator(".noUi-handle")
+    handle.first.focus()
+    handle.first.press(key)
+
+
+# Each changes the attribution: a new display (re-rendered), a new rule (a backward pass
+# ahead), the next item (a forward and a backward pass ahead).
+CHANGES = {
+    "display": lambda page: page.get_by_role("button", name="saliency", exact=True).click(),
+    "rule": lambda page: page.get_by_role("button", name="Gradient", exact=True).click(),
+    "item": lambda page: _press(page, "item", "ArrowRight"),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_a_change_is_drawn_while_the_kernel_is_busy(lab, change):
     root = lab["root"]
+    for left in ("hold", "busy", "go"):
+        (root / left).unlink(missing_ok=True)
     try:
-        _click_while_busy(lab, root)
+        _change_while_busy(lab, root, CHANGES[change])
     finally:
         # A failure above must not leave the kernel waiting.
         (root / "go").write_text("go")
 
 
-def _click_while_busy(lab, root: Path) -> None:
+def _change_while_busy(lab, root: Path, change) -> None:
     with chromium_page(1600, 1400) as page:
         open_and_run(page, lab, "ahead.ipynb")
         before = read_when_newer(root / "before.npz", 0.0, load_npz, "nothing saved")
@@ -98,7 +118,7 @@ def _click_while_busy(lab, root: Path) -> None:
             60,
             "the pictures ahead did not reach the browser",
         )
-        page.get_by_role("button", name="saliency", exact=True).click()
+        change(page)
         early = wait_for(
             lambda: (
                 (a,)

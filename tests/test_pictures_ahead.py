@@ -177,3 +177,17 @@ def test_a_site_ahead_keeps_the_channel_only_where_the_site_has_it():
     view = replace(explorer.view(), site=1)
     assert moved_view(session, replace(view, channel=5), "site", 0).channel == ALL_CHANNELS
     assert moved_view(session, replace(view, channel=2), "site", 0).channel == 2
+
+
+def test_costly_steps_are_drawn_ahead_only_while_a_pass_is_quick(screens):
+    explorer = _explorer("signal")
+    threads = torch.get_num_threads()
+    # As if a backward pass had taken a second: another rule, class or item is not worth
+    # holding the kernel for.
+    explorer.session.pass_seconds = 1.0
+    explorer._ahead.start(explorer, explorer._shown, explorer.panels)
+    explorer._ahead.run_all()
+    sent = [ahead for screen in _rows(explorer, screens) for ahead, _ in screen.ahead]
+    traits = {_trait_of(explorer, ahead["when"][0][0]) for ahead in sent}
+    assert traits == {"display", "percentile", "site", "channel"}
+    assert torch.get_num_threads() == threads, "the pictures ahead left torch on one thread"

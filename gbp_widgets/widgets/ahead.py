@@ -118,7 +118,7 @@ class PicturesAhead:
         # classes, the items on either side.
         if explorer.session.pass_seconds <= BACKWARD_AHEAD_SECONDS:
             found["rule"] = [v for v in _values(c.rule) if v != view.rule]
-            found["target"] = [v for v in _values(c.top) if v != explorer.target]
+            found["target"] = neighbours(explorer.target, _values(c.top))
             found["item"] = neighbours(explorer.item, range(explorer.session.count))
         return found
 
