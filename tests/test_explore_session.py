@@ -378,33 +378,3 @@ def test_a_failed_item_ahead_leaves_the_item_shown():
     with pytest.raises(RuntimeError, match="on purpose"), session.another_item(1):
         raise RuntimeError("on purpose")
     assert session.item == 0 and session.recording is shown
-
-
-def test_a_pass_kept_without_its_site_gradients_still_reads_out_the_gradient():
-    model, inputs, _ = CASES["signal"]()
-    session = ExplorerSession(model, inputs)
-    view = View(target=1, rule="deconvnet", site=1)
-    session.panels(view, SIZE, ahead=True)
-    kept = session.result(1, "deconvnet")
-    assert kept.grads is None, "a pass made ahead kept every site's gradient"
-    values = session.readout(view, 5, 30, SIZE)
-    expected = ExplorerSession(model, inputs).readout(view, 5, 30, SIZE)
-    assert "gradient" in values and values == expected
-    # Taken again for the read-out, the pass keeps its pictures' key.
-    assert session.result(1, "deconvnet").serial == kept.serial
-
-
-def test_only_the_latest_passes_shown_keep_their_site_gradients():
-    model, inputs, _ = CASES["table"]()
-    session = ExplorerSession(model, inputs)
-    shown = [(target, rule) for rule in ("gradient", "guided") for target in range(3)]
-    for target, rule in shown:
-        session.panels(View(target=target, rule=rule), SIZE)
-    whole = [session.result(t, r).grads is not None for t, r in shown]
-    assert whole == [False, False, True, True, True, True]
-    # The oldest, read out, takes its pass again and reads as a fresh session does.
-    oldest = View(target=0, rule="gradient", site=1)
-    values = session.readout(oldest, 3, 40, SIZE)
-    assert session.result(0, "gradient").grads is not None
-    assert "gradient" in values
-    assert values == ExplorerSession(model, inputs).readout(oldest, 3, 40, SIZE)

@@ -452,12 +452,11 @@ def test_five_hundred_control_changes_leave_memory_flat(explorer):
             explorer.display = displays[step % 5]
         explorer.refresh()
 
-    # Fill every cache first: 24 backward passes and 96 pictures take about 150 changes.
-    for step in range(200):
+    for step in range(100):  # fill every cache first
         change(step)
     gc.collect()
     before = resident_megabytes()
-    for step in range(200, 700):
+    for step in range(100, 600):
         change(step)
     gc.collect()
     growth = resident_megabytes() - before

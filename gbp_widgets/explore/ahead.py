@@ -87,7 +87,7 @@ def pictures_ahead(
     for name in RENDER_AHEAD:
         for value in drawn.get(name, ()):
             moved = moved_view(session, view, name, value)
-            yield name, value, partial(session.panels, moved, size, ahead=True)
+            yield name, value, partial(session.panels, moved, size, grid=False)
     costly = [[(name, value) for value in drawn.get(name, ())] for name in COSTLY_AHEAD]
     for turn in itertools.zip_longest(*costly):
         for name, value in filter(None, turn):
@@ -95,7 +95,7 @@ def pictures_ahead(
                 yield name, value, partial(item_pictures, session, view, value, size)
             else:
                 moved = moved_view(session, view, name, value)
-                yield name, value, partial(session.panels, moved, size, ahead=True)
+                yield name, value, partial(session.panels, moved, size, grid=False)
 
 
 def item_pictures(session: ExplorerSession, view: View, item: int, size: int) -> dict:
@@ -105,7 +105,7 @@ def item_pictures(session: ExplorerSession, view: View, item: int, size: int) ->
     with session.another_item(item):
         top = session.top_classes(1)
         target = session.class_target(top[0][0] if top else 0)
-        return session.panels(replace(view, target=target), size, ahead=True)
+        return session.panels(replace(view, target=target), size, grid=False)
 
 
 def _follows(name: str, target_kind: str) -> bool:

@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -55,13 +55,9 @@ from gbp_widgets.explore.views import (
 from gbp_widgets.models import Preprocessing, coco_classes, imagenet_classes
 
 _SERIALS = itertools.count()
-# Room for the backward passes of the views shown and drawn ahead (the other rules for a
-# target, the classes beside it for a rule), so going back and forth needs no new pass.
-# Only the latest few shown keep the gradient at every site, for the read-out (about 25 MB
-# for EfficientNet-Lite0, against 2 MB for the rest of a pass); the others take their pass
-# again if the read-out asks.
-_CACHED_RESULTS = 24
-_WHOLE_RESULTS = 4
+# Room for the view shown and the backward passes drawn ahead of it (the other rules for
+# its target, the other top classes for its rule): about 37 MB each for EfficientNet-Lite0.
+_CACHED_RESULTS = 10
 # What belongs to the item shown. Items left, or drawn ahead, keep theirs (a few, with
 # their latest passes), so a step back or to a neighbour needs no new pass.
 _ITEM_STATE = ("item", "recording", "output_kind", "_results", "_derived", "_regions")
@@ -83,14 +79,13 @@ class Result:
     ``explanation`` is the engine's, for a batch of one (for Guided Grad-CAM,
     the guided pass it is made from); ``attributions`` has one array per input,
     without the batch dimension; ``grads`` maps site index to the gradient that
-    arrived at its output, without the batch dimension (``None`` in a pass kept
-    without them); ``cam`` is the ``(H, W)`` Grad-CAM map for Guided Grad-CAM.
-    ``serial`` is unique, a safe cache key.
+    arrived at its output, without the batch dimension; ``cam`` is the ``(H, W)``
+    Grad-CAM map for Guided Grad-CAM. ``serial`` is unique, a safe cache key.
     """
 
     explanation: Explanation
     attributions: tuple[np.ndarray, ...]
-    grads: dict[int, torch.Tensor] | None
+    grads: dict[int, torch.Tensor]
     cam: np.ndarray | None = None
     layer: str | None = None
     serial: int = field(default_factory=lambda: next(_SERIALS))
@@ -421,10 +416,9 @@ class ExplorerSession:
 
     # -- backward passes ----------------------------------------------------------------
 
-    def result(self, target: Target, rule: str, ahead: bool = False) -> Result:
+    def result(self, target: Target, rule: str) -> Result:
         """The backward pass for ``target`` under ``rule``, from the cache if it is there;
-        :attr:`pass_seconds` is how long the last one not in the cache took. A pass made
-        ``ahead`` (for a view not shown) is kept without its site gradients."""
+        :attr:`pass_seconds` is how long the last one not in the cache took."""
         key = (target, rule, self._layer)
         if key in self._results:
             self._results.move_to_end(key)
@@ -432,31 +426,9 @@ class ExplorerSession:
         started = time.perf_counter()
         result = self._backprop(target, rule)
         self.pass_seconds = time.perf_counter() - started
-        self._results[key] = replace(result, grads=None) if ahead else result
-        self._slim_results()
-        return self._results[key]
-
-    def _slim_results(self) -> None:
-        """Only the latest passes keep their site gradients, and only so many are kept."""
-        whole = [key for key, result in self._results.items() if result.grads is not None]
-        for key in whole[:-_WHOLE_RESULTS]:
-            self._results[key] = replace(self._results[key], grads=None)
+        self._results[key] = result
         while len(self._results) > _CACHED_RESULTS:
             self._results.popitem(last=False)
-
-    def _whole_result(self, target: Target, rule: str) -> Result:
-        """:meth:`result` with its site gradients, the pass taken again if it was kept
-        without them (its pictures stay valid: same masks, same serial)."""
-        result = self.result(target, rule)
-        if result.grads is None:
-            again = (
-                self._whole_result(target, "guided")
-                if rule == "gradcam"
-                else self._backprop(target, rule)
-            )
-            result = replace(result, grads=again.grads)
-            self._results[(target, rule, self._layer)] = result
-            self._slim_results()
         return result
 
     def explanation(self, target: Target, rule: str) -> Explanation:
@@ -540,17 +512,16 @@ class ExplorerSession:
 
         return self._remember(("ranking", result.serial, site), rank)
 
-    def panels(self, view: View, size: int, ahead: bool = False) -> dict[str, np.ndarray]:
-        """Panel name -> RGBA picture, plus the channel ``grid`` (and ``output`` for a
-        dense output). A view drawn ``ahead`` of being shown gets no grid, and its
-        backward pass is kept without its site gradients (:meth:`result`).
+    def panels(self, view: View, size: int, grid: bool = True) -> dict[str, np.ndarray]:
+        """Panel name -> RGBA picture, plus the channel ``grid`` unless ``grid`` is false
+        (and ``output`` for a dense output).
 
         ``input`` and ``attribution`` are ``(size, size, 4)``; the site panels are
         at the site's own resolution (:func:`gbp_widgets.explore.views.site_plane`),
         to be shown scaled up with nearest neighbours. Pictures that did not change
         since the last call are the same objects, so a view can skip them.
         """
-        result = self.result(view.target, view.rule, ahead)
+        result = self.result(view.target, view.rule)
         shown = self.views[view.input_index]
         cut = view.cut if shown.kind == "volume" else None
         panels = {
@@ -587,7 +558,7 @@ class ExplorerSession:
                 site_plane(self.site_output(view.site), view.channel, cut), heat=True
             ),
         )
-        if not ahead:
+        if grid:
             panels["grid"] = self._remember(
                 ("grid", result.serial, view.site, cut),
                 lambda: self._grid(result, view.site, cut),
@@ -788,7 +759,7 @@ class ExplorerSession:
         channel, position = unit
         masks = self.site_masks(result, view.site)
         pre = self.recording.site_inputs[view.site][0].cpu().numpy()
-        grad = self._whole_result(view.target, view.rule).grads.get(view.site)
+        grad = result.grads.get(view.site)
         grad = grad.numpy() if grad is not None else np.zeros_like(pre)
         output = self.site_output(view.site)
         at = (slice(None) if channel is None else channel, *position)
