@@ -1,10 +1,10 @@
 """Views one step from the one shown, so their pictures can reach the browser first.
 
 Any change waits for the kernel: about 35 ms of messages on a small machine before any
-work, then a backward pass for a new rule or target, and a forward one as well for a
-new item. The pictures of the next step in
-each direction are made while nothing else is asked, and the browser shows them the
-moment the control changes; the kernel's own redraw follows.
+work, then a backward pass for a new rule or target, and a forward one as well for a new
+item. The pictures of the next step in each direction are made while nothing else is
+asked, and the browser shows them the moment the control changes; the kernel's own redraw
+follows.
 """
 
 from __future__ import annotations

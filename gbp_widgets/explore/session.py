@@ -56,7 +56,7 @@ from gbp_widgets.models import Preprocessing, coco_classes, imagenet_classes
 
 _SERIALS = itertools.count()
 # Room for the view shown and the backward passes drawn ahead of it (the other rules for
-# its target, the other top classes for its rule): about 37 MB each for EfficientNet-Lite0.
+# its target, the classes beside it for its rule): about 25 MB each for EfficientNet-Lite0.
 _CACHED_RESULTS = 10
 # What belongs to the item shown. Items left, or drawn ahead, keep theirs (a few, with
 # their latest passes), so a step back or to a neighbour needs no new pass.

@@ -114,8 +114,8 @@ class PicturesAhead:
             found["channel"] = [v for v in dict.fromkeys(near) if v != view.channel]
         if c.slice.max > 0:
             found["slice"] = neighbours(view.cut.index, range(c.slice.max + 1))
-        # They cost a backward pass each (until cached): the other rules, the other top
-        # classes, the items on either side.
+        # They cost a backward pass each (until cached): the other rules, the classes
+        # beside the one shown in the top-5 row, the items on either side.
         if explorer.session.pass_seconds <= BACKWARD_AHEAD_SECONDS:
             found["rule"] = [v for v in _values(c.rule) if v != view.rule]
             found["target"] = neighbours(explorer.target, _values(c.top))
