@@ -56,6 +56,13 @@ def said(control: widgets.Widget, value: object) -> Said | None:
     return control.model_id, "value", value
 
 
+def held(control: widgets.Widget) -> Said:
+    """What ``control``'s browser model holds now (a menu's index may be ``None``)."""
+    if _is_menu(control):
+        return control.model_id, "index", control.index
+    return said(control, control.value)
+
+
 def slider_candidates(slider: widgets.Widget, value: float) -> list[float]:
     """The values one arrow key and one page key away from ``value`` on ``slider``."""
     steps = (slider.step, slider.step * PAGE_STEPS)
@@ -82,11 +89,7 @@ class PicturesAhead:
         """Queue the views one step from ``view`` (drawn as ``pictures``) for the rows of
         ``explorer``."""
         self.cancel()
-        watch = [
-            (c.model_id, "index", c.index) if _is_menu(c) else (c.model_id, "value", c.value)
-            for controls in self._controls.values()
-            for c in controls
-        ]
+        watch = [held(c) for controls in self._controls.values() for c in controls]
         candidates = self._candidates(explorer, view)
         for name, value, make in pictures_ahead(
             explorer.session, view, explorer.target_kind, candidates, explorer.panel_size

@@ -7,14 +7,14 @@ drawn in the browser as the pointer moves, without waiting for the kernel.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import anywidget
 import numpy as np
 import traitlets
-from PIL import Image
+
+from gbp_widgets.render import png_bytes
 
 Placed = tuple[np.ndarray, int, int, int]
 """A picture and where it goes: ``(picture, x, y, scale)``, ``picture`` a ``(height, width,
@@ -102,9 +102,7 @@ def _packed(placed: Sequence[Placed], png: bool = False) -> tuple[list[list[int]
         height, width = picture.shape[:2]
         puts.append([int(x), int(y), width, height, int(scale)])
         if png:
-            encoded = io.BytesIO()
-            Image.fromarray(np.ascontiguousarray(picture)).save(encoded, "PNG", compress_level=1)
-            buffers.append(encoded.getvalue())
+            buffers.append(png_bytes(picture))
         else:
             buffers.append(np.ascontiguousarray(picture).tobytes())
     return puts, buffers
