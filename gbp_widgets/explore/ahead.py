@@ -84,18 +84,19 @@ def pictures_ahead(
         if name not in AHEAD_TRAITS:
             raise ValueError(f"{name!r} is not drawn ahead: use one of {AHEAD_TRAITS}")
     drawn = {name: values for name, values in candidates.items() if _follows(name, target_kind)}
+
+    def maker(name: str, value: object) -> PictureMaker:
+        if name == "item":
+            return partial(item_pictures, session, view, value, size)
+        return partial(session.panels, moved_view(session, view, name, value), size, grid=False)
+
     for name in RENDER_AHEAD:
         for value in drawn.get(name, ()):
-            moved = moved_view(session, view, name, value)
-            yield name, value, partial(session.panels, moved, size, grid=False)
+            yield name, value, maker(name, value)
     costly = [[(name, value) for value in drawn.get(name, ())] for name in COSTLY_AHEAD]
     for turn in itertools.zip_longest(*costly):
         for name, value in filter(None, turn):
-            if name == "item":
-                yield name, value, partial(item_pictures, session, view, value, size)
-            else:
-                moved = moved_view(session, view, name, value)
-                yield name, value, partial(session.panels, moved, size, grid=False)
+            yield name, value, maker(name, value)
 
 
 def item_pictures(session: ExplorerSession, view: View, item: int, size: int) -> dict:
@@ -103,8 +104,7 @@ def item_pictures(session: ExplorerSession, view: View, item: int, size: int) ->
     top class (as the Explorer picks it for a new item, while the target kind is
     ``"class"``)."""
     with session.another_item(item):
-        top = session.top_classes(1)
-        target = session.class_target(top[0][0] if top else 0)
+        target = session.class_target(session.first_class())
         return session.panels(replace(view, target=target), size, grid=False)
 
 

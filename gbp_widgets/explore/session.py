@@ -201,7 +201,7 @@ class ExplorerSession:
         """The session shows ``item`` inside the block, and the item it showed before
         after it, as it was; what was computed for ``item`` is kept for :meth:`set_item`."""
         self._check_item(item)
-        shown = {name: getattr(self, name) for name in _ITEM_STATE}
+        shown = self._state_of_item()
         try:
             self.__dict__.update(self._item_state(item))
             yield
@@ -221,23 +221,24 @@ class ExplorerSession:
         if parked is not None:
             return parked
         recording = self._record(item, self._layer)
-        results: OrderedDict[tuple, Result] = OrderedDict()
-        derived: OrderedDict[tuple, object] = OrderedDict()
-        regions: dict[int, Region] = {}
         return {
             "item": item,
             "recording": recording,
             "output_kind": outputs.output_kind(recording.raw_output, recording.logits),
-            "_results": results,
-            "_derived": derived,
-            "_regions": regions,
+            "_results": OrderedDict(),
+            "_derived": OrderedDict(),
+            "_regions": {},
         }
+
+    def _state_of_item(self) -> dict[str, object]:
+        """What belongs to the item shown, as :meth:`_item_state` gives it."""
+        return {name: getattr(self, name) for name in _ITEM_STATE}
 
     def _park(self) -> None:
         """Keep the shown item's state for a return, with its latest passes only."""
         while len(self._results) > _PARKED_RESULTS:
             self._results.popitem(last=False)
-        self._parked[(self.item, self._layer)] = {name: getattr(self, name) for name in _ITEM_STATE}
+        self._parked[(self.item, self._layer)] = self._state_of_item()
         while len(self._parked) > _PARKED_ITEMS:
             self._parked.popitem(last=False)
 
@@ -371,6 +372,11 @@ class ExplorerSession:
     def output_key(self) -> LabelKey:
         """How to read the label map of a dense output: the colour of each class in it."""
         return label_key(self.predicted_labels(), self.class_name)
+
+    def first_class(self) -> int:
+        """The class explained first on a new item: the most probable (0 when none is)."""
+        top = self.top_classes(1)
+        return top[0][0] if top else 0
 
     def class_target(self, cls: int) -> Target:
         """What explaining class ``cls`` of the output means: the class index itself, every

@@ -451,7 +451,7 @@ class Explorer(widgets.VBox):
             c.site_name.options = [(name, i) for i, name in enumerate(names)] or [("-", 0)]
             c.layer.options = ["auto", *session.layer_choices()]
             c.slice.max = max(self._extent() - 1, 0)
-            self._keep_valid(top)
+            self._keep_valid()
             c.offer_displays(session.views[self.input_index].displays)
             # New options may have moved a control off its trait's value: show the state.
             for name, control in _BOUND.items():
@@ -480,13 +480,13 @@ class Explorer(widgets.VBox):
             )
             self.controls.detection.value = self.detection
 
-    def _keep_valid(self, top: list[tuple[int, str, float]]) -> None:
+    def _keep_valid(self) -> None:
         """After new inputs: the predicted class, and every other trait kept where it
         still fits, else back to its first choice."""
         session = self.session
         detector = session.output_kind == "detection"
         if not detector:
-            self.target = top[0][0] if top else 0
+            self.target = session.first_class()
         # The best detection is chosen again by _offer_detections.
         self.detection = None
         self.region = None
