@@ -304,6 +304,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=8)
     parser.add_argument("--pause", type=float, default=0.4, help="seconds between changes")
     args = parser.parse_args()
+    if args.pause < 0:
+        parser.error(f"--pause is seconds to wait, 0 or more, not {args.pause:g}")
     events, kernel = measure(args.kind, args.repeats, args.pause)
     print(
         f"{args.kind}: {platform.processor() or platform.machine()}, "
