@@ -1,6 +1,6 @@
 """Attributions and masks to ``uint8`` RGBA pictures ``(H, W, 4)``.
 
-NumPy, Pillow and Matplotlib only: no torch import, no widgets. Inputs may be
+NumPy and Matplotlib only: no torch import, no widgets. Inputs may be
 NumPy arrays or CPU/CUDA torch tensors (anything with ``.detach()`` is moved
 to the CPU first). Attributions are ``(C, H, W)``; masks are ``(C, H, W)`` or
 ``(H, W)`` booleans. Every picture is opaque RGBA, so canvases that compress
@@ -9,11 +9,13 @@ RGB lossily get the exact pixels.
 
 from __future__ import annotations
 
-import io
 import math
+import struct
+import zlib
 
 import numpy as np
-from PIL import Image
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 DISPLAY_MODES: tuple[str, ...] = ("gradient", "saliency", "positive", "negative", "overlay")
 
@@ -191,11 +193,34 @@ def to_rgba(image: object) -> np.ndarray:
 
 
 def png_bytes(picture: np.ndarray) -> bytes:
-    """An ``(H, W, 4)`` ``uint8`` picture as a lossless PNG at zlib level 1: a third of
-    the default level's time for the same pixels (about 5 ms for a noisy 224 x 224 map)."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(picture)).save(buffer, "PNG", compress_level=1)
-    return buffer.getvalue()
+    """An ``(H, W, 4)`` ``uint8`` picture as a lossless PNG, written for speed: RGB when
+    every pixel is opaque, rows unfiltered, zlib level 1 with runs only.
+
+    Pillow filters every row and searches for repeats: that costs four times as long on
+    a noisy 224 x 224 gradient map (about 10 ms against 2.6) for a larger file there,
+    and the pictures ahead, most never shown, are made by the dozen after every change.
+    Smooth maps come out larger than Pillow's (about 110 KB against 70 for a saliency
+    map), which a canvas on the same machine does not notice.
+    """
+    height, width = picture.shape[:2]
+    opaque = bool((picture[..., 3] == 255).all())
+    pixels = picture[..., :3] if opaque else picture
+    # Each row starts with its filter type: 0, none.
+    rows = np.zeros((height, 1 + width * pixels.shape[2]), np.uint8)
+    rows[:, 1:] = pixels.reshape(height, -1)
+    deflate = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS, 9, zlib.Z_RLE)
+    data = deflate.compress(rows.data) + deflate.flush()
+    colour = 2 if opaque else 6  # PNG colour types: RGB, RGBA
+    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
+    return b"".join(
+        (_PNG_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", data), _chunk(b"IEND", b""))
+    )
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data, CRC of type and data."""
+    crc = zlib.crc32(data, zlib.crc32(kind))
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
 def fit(picture: np.ndarray, size: int) -> np.ndarray:

@@ -39,9 +39,10 @@ class Screen:
 
 
 def _decoded(data: bytes, height: int, width: int) -> np.ndarray:
-    """Raw RGBA bytes, or a PNG of them (pictures ahead)."""
+    """Raw RGBA bytes, or a PNG of them (pictures ahead; opaque ones go as RGB, which a
+    browser draws with alpha 255)."""
     if data[:8] == b"\x89PNG\r\n\x1a\n":
-        picture = np.asarray(Image.open(io.BytesIO(data)))
+        picture = np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
         assert picture.shape == (height, width, 4), picture.shape
         return picture
     return np.frombuffer(data, dtype=np.uint8).reshape(height, width, 4)

@@ -87,3 +87,21 @@ def test_torch_tensors_are_accepted():
         render.display(torch.ones(3, 4, 4), "overlay")
     with pytest.raises(ValueError, match="unknown display mode"):
         render.display(torch.ones(3, 4, 4), "sepia")
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (224, 224)])
+@pytest.mark.parametrize("opaque", [True, False])
+def test_png_bytes_decode_to_the_same_pixels(shape, opaque):
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(sum(shape))
+    picture = rng.integers(0, 256, (*shape, 4), dtype=np.uint8)
+    if opaque:
+        picture[..., 3] = 255
+    encoded = render.png_bytes(picture)
+    decoded = Image.open(io.BytesIO(encoded))
+    # An opaque picture goes without its alpha channel, a quarter fewer bytes to pack.
+    assert decoded.mode == ("RGB" if opaque else "RGBA")
+    np.testing.assert_array_equal(np.asarray(decoded.convert("RGBA")), picture)

@@ -25,6 +25,10 @@ COSTLY_AHEAD = ("rule", "target", "item")
 """Traits drawn ahead that need a backward pass each, and a forward pass for ``item``
 (``target`` and ``item`` while the target kind is ``"class"``)."""
 AHEAD_TRAITS = RENDER_AHEAD + COSTLY_AHEAD
+# The order of the views that cost no new pass (a rule or class whose pass is cached
+# among them): the buttons first, as people click them one after another to compare,
+# then the sliders and menus.
+READY_ORDER = ("display", "rule", "target", "percentile", "site", "channel", "slice")
 
 # Targets that are picked at the site (a channel or a unit there): moving the site or the
 # channel changes the target, so those views need a backward pass and are not drawn ahead.
@@ -78,8 +82,9 @@ def pictures_ahead(
     size: int,
 ) -> Iterator[tuple[str, object, PictureMaker]]:
     """``(trait, value, make)`` for each candidate value of each trait in
-    ``AHEAD_TRAITS`` whose picture follows from that trait alone: those that only
-    re-render first, then the costly ones taking turns, each trait's first value first."""
+    ``AHEAD_TRAITS`` whose picture follows from that trait alone: first those drawn
+    from passes already made, in ``READY_ORDER``, then those that need a new pass,
+    taking turns; each trait's first value first."""
     for name in candidates:
         if name not in AHEAD_TRAITS:
             raise ValueError(f"{name!r} is not drawn ahead: use one of {AHEAD_TRAITS}")
@@ -90,10 +95,23 @@ def pictures_ahead(
             return partial(item_pictures, session, view, value, size)
         return partial(session.panels, moved_view(session, view, name, value), size, grid=False)
 
-    for name in RENDER_AHEAD:
+    def ready(name: str, value: object) -> bool:
+        """Whether the view after the change is drawn from passes already made."""
+        if name in RENDER_AHEAD:
+            return True
+        if name == "item":
+            return False
+        moved = moved_view(session, view, name, value)
+        return session.has_pass(moved.target, moved.rule)
+
+    for name in READY_ORDER:
         for value in drawn.get(name, ()):
-            yield name, value, maker(name, value)
-    costly = [[(name, value) for value in drawn.get(name, ())] for name in COSTLY_AHEAD]
+            if ready(name, value):
+                yield name, value, maker(name, value)
+    costly = [
+        [(name, value) for value in drawn.get(name, ()) if not ready(name, value)]
+        for name in COSTLY_AHEAD
+    ]
     for turn in itertools.zip_longest(*costly):
         for name, value in filter(None, turn):
             yield name, value, maker(name, value)

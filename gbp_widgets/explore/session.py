@@ -437,6 +437,11 @@ class ExplorerSession:
             self._results.popitem(last=False)
         return result
 
+    def has_pass(self, target: Target, rule: str) -> bool:
+        """Whether :meth:`result` for ``target`` under ``rule`` is in the cache: a
+        picture of it costs no backward pass."""
+        return (target, rule, self._layer) in self._results
+
     def explanation(self, target: Target, rule: str) -> Explanation:
         """The engine's :class:`Explanation` for the item shown (batch of one)."""
         return self.result(target, rule).explanation

@@ -63,9 +63,9 @@ class PictureCanvas(anywidget.AnyWidget):
         takes a value in ``when``, provided every other control in ``watch`` (all the
         controls that change the picture) still has the value recorded there.
 
-        They go as PNG (zlib level 1): most are never shown, and on a remote server raw
-        pictures ahead would queue in front of the next redraw. The browser decodes
-        them as they arrive, off its main thread."""
+        They go as PNG (:func:`gbp_widgets.render.png_bytes`): most are never shown,
+        and on a remote server raw pictures ahead would queue in front of the next
+        redraw. The browser decodes them as they arrive, off its main thread."""
         puts, buffers = _packed(placed, png=True)
         self.send({"ahead": {"watch": watch, "when": when, "puts": puts}}, buffers)
 
