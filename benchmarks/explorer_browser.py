@@ -13,7 +13,7 @@ can be split into the event reaching it, its work, and the rest.
 
 Between changes it waits ``--pause`` seconds after the canvas changed, as a person looking
 at each picture does (0.4 s by default, a fast one); the Explorer uses that time to draw
-pictures ahead, the costly ones last.
+pictures ahead, those that need a new backward pass last.
 
 Targets: rule and target changes <= 100 ms, site / channel / display / clip / item <= 50
 ms, hover <= 30 ms (medians).

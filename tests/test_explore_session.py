@@ -369,6 +369,19 @@ def test_items_kept_for_later_are_dropped_with_the_inputs_and_the_layer():
     assert session.recording.kept.keys() >= {"conv1"}
 
 
+def test_has_pass_says_which_passes_a_picture_can_be_drawn_from():
+    model, inputs, _ = CASES["image"]()
+    session = ExplorerSession(model, inputs)
+    target = session.class_region(0)
+    assert not session.has_pass(target, "gradcam")
+    session.result(target, "gradcam")
+    # Guided Grad-CAM is made from the guided pass, which is kept as well.
+    assert session.has_pass(target, "gradcam") and session.has_pass(target, "guided")
+    assert not session.has_pass(session.class_region(1), "guided")
+    session.set_layer("conv1")
+    assert not session.has_pass(target, "gradcam"), "a pass for another Grad-CAM layer"
+
+
 def test_a_failed_item_ahead_leaves_the_item_shown():
     model, inputs, _ = CASES["signal"]()
     session = ExplorerSession(model, inputs)

@@ -7,6 +7,7 @@ drawn: a picture ahead never shows something the Explorer does not.
 """
 
 import copy
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -191,3 +192,42 @@ def test_costly_steps_are_drawn_ahead_only_while_a_pass_is_quick(screens):
     traits = {_trait_of(explorer, ahead["when"][0][0]) for ahead in sent}
     assert traits == {"display", "percentile", "site", "channel"}
     assert torch.get_num_threads() == threads, "the pictures ahead left torch on one thread"
+
+
+def test_rules_and_classes_with_a_pass_made_come_first_and_cost_no_pass(monkeypatch):
+    from gbp_widgets.explore.ahead import pictures_ahead
+
+    explorer = _explorer("segmentation")  # three classes
+    session, view = explorer.session, explorer.view()
+    classes = [k for k in range(len(session.classes)) if k != explorer.target]
+    session.result(view.target, "gradient")  # one other rule's pass made, and one class's
+    session.result(session.class_target(classes[1]), view.rule)
+    candidates = {
+        "percentile": [98.0],
+        "channel": [0],
+        "display": ["saliency"],
+        "rule": ["deconvnet", "gradient"],
+        "target": classes[:2],
+        "item": [1],
+    }
+    order = [
+        (name, value) for name, value, _ in pictures_ahead(session, view, "class", candidates, 32)
+    ]
+    assert order == [
+        ("display", "saliency"),
+        ("rule", "gradient"),
+        ("target", classes[1]),
+        ("percentile", 98.0),
+        ("channel", 0),
+        # Those that need a pass, taking turns.
+        ("rule", "deconvnet"),
+        ("target", classes[0]),
+        ("item", 1),
+    ]
+
+    def no_pass(*args):
+        raise AssertionError("a picture said to be ready ran a backward pass")
+
+    monkeypatch.setattr(session, "_backprop", no_pass)
+    for _, _, make in itertools.islice(pictures_ahead(session, view, "class", candidates, 32), 5):
+        assert make()["attribution"].shape == (32, 32, 4)
