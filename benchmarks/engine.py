@@ -22,6 +22,7 @@ import warnings
 
 import torch
 import torchvision
+from options import repeats
 
 from gbp_widgets import GuidedBackprop
 
@@ -90,7 +91,7 @@ def mask_memory_ratio(model, x) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=repeats, default=7)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--devices", nargs="+", default=["cpu", "cuda"])
     parser.add_argument("--size", type=int, default=224)

@@ -20,6 +20,7 @@ import warnings
 
 import torch
 import torchvision
+from options import repeats
 
 from gbp_widgets import Explorer, GuidedBackprop, load_model, sample_image
 
@@ -70,7 +71,7 @@ def explorers() -> dict[str, Explorer]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--repeats", type=repeats, default=9)
     args = parser.parse_args()
     load_model()  # warm the imports so the first model is not charged for them
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")

@@ -36,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from options import repeats  # noqa: E402 - this folder, on the path as the script runs
+
 from tests.jupyterlab import (  # noqa: E402 - after the path is set
     chromium_page,
     jupyterlab,
@@ -301,7 +303,7 @@ def breakdown(events: list[list[float]], kernel: dict, hover: bool) -> tuple[flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=sorted(OPEN), default="image")
-    parser.add_argument("--repeats", type=int, default=8)
+    parser.add_argument("--repeats", type=repeats, default=8)
     parser.add_argument("--pause", type=float, default=0.4, help="seconds between changes")
     args = parser.parse_args()
     if args.pause < 0:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from options import repeats
 from PIL import Image
 
 from gbp_widgets import Gallery
@@ -91,7 +92,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--shard", type=int, default=32)
     parser.add_argument("--sites", type=int, default=17)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=repeats, default=5)
     parser.add_argument("--folder", type=Path, help="keep the results here (reused if there)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
