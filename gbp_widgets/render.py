@@ -196,8 +196,8 @@ def png_bytes(picture: np.ndarray) -> bytes:
     """An ``(H, W, 4)`` ``uint8`` picture as a lossless PNG, written for speed: RGB when
     every pixel is opaque, rows unfiltered, zlib level 1 with runs only.
 
-    Pillow filters every row and searches for repeats: that costs four times as long on
-    a noisy 224 x 224 gradient map (about 10 ms against 2.6) for a larger file there,
+    Pillow filters every row and searches for repeats: four times as long on a noisy
+    224 x 224 gradient map (about 10 ms against 2.6), for a file a third larger there;
     and the pictures ahead, most never shown, are made by the dozen after every change.
     Smooth maps come out larger than Pillow's (about 110 KB against 70 for a saliency
     map), which a canvas on the same machine does not notice.
