@@ -180,7 +180,7 @@ def test_a_site_ahead_keeps_the_channel_only_where_the_site_has_it():
     assert moved_view(session, replace(view, channel=2), "site", 0).channel == 2
 
 
-def test_costly_steps_are_drawn_ahead_only_while_a_pass_is_quick(screens):
+def test_steps_needing_a_new_pass_are_drawn_ahead_only_while_a_pass_is_quick(screens):
     explorer = _explorer("signal")
     threads = torch.get_num_threads()
     # As if a backward pass had taken a second: another rule, class or item is not worth
@@ -192,6 +192,17 @@ def test_costly_steps_are_drawn_ahead_only_while_a_pass_is_quick(screens):
     traits = {_trait_of(explorer, ahead["when"][0][0]) for ahead in sent}
     assert traits == {"display", "percentile", "site", "channel"}
     assert torch.get_num_threads() == threads, "the pictures ahead left torch on one thread"
+    # A rule whose pass is made costs a render only: drawn ahead however slow passes are.
+    explorer.session.result(explorer._shown.target, "gradient")
+    explorer.session.pass_seconds = 1.0
+    for screen in _rows(explorer, screens):
+        screen.ahead.clear()
+    explorer._ahead.start(explorer, explorer._shown, explorer.panels)
+    explorer._ahead.run_all()
+    sent = [ahead for screen in _rows(explorer, screens) for ahead, _ in screen.ahead]
+    rules = [ahead["when"] for ahead in sent if _trait_of(explorer, ahead["when"][0][0]) == "rule"]
+    c = explorer.controls
+    assert rules and all(list(map(list, when)) == [[c.rule.model_id, "index", 0]] for when in rules)
 
 
 def test_rules_and_classes_with_a_pass_made_come_first_and_cost_no_pass(monkeypatch):

@@ -80,11 +80,12 @@ def pictures_ahead(
     target_kind: str,
     candidates: Mapping[str, Sequence],
     size: int,
+    new_passes: bool = True,
 ) -> Iterator[tuple[str, object, PictureMaker]]:
     """``(trait, value, make)`` for each candidate value of each trait in
     ``AHEAD_TRAITS`` whose picture follows from that trait alone: first those drawn
-    from passes already made, in ``READY_ORDER``, then those that need a new pass,
-    taking turns; each trait's first value first."""
+    from passes already made, in ``READY_ORDER``, then, with ``new_passes``, those that
+    need a new pass, taking turns; each trait's first value first."""
     for name in candidates:
         if name not in AHEAD_TRAITS:
             raise ValueError(f"{name!r} is not drawn ahead: use one of {AHEAD_TRAITS}")
@@ -108,6 +109,8 @@ def pictures_ahead(
         for value in drawn.get(name, ()):
             if ready(name, value):
                 yield name, value, maker(name, value)
+    if not new_passes:
+        return
     costly = [
         [(name, value) for value in drawn.get(name, ()) if not ready(name, value)]
         for name in COSTLY_AHEAD

@@ -38,8 +38,9 @@ TOP_CHANNELS = 3
 # The pictures ahead wait this long after a redraw, so the redraw's own pictures reach
 # the screen first instead of sharing the cores with the ones ahead.
 SETTLE_SECONDS = 0.1
-# Other rules, top classes and items are drawn ahead only while a backward pass takes at
-# most this long: each is one job, and a click that arrives during it waits for it.
+# Other rules, top classes and items that need a new backward pass are drawn ahead only
+# while a pass takes at most this long: each is one job, and a click that arrives during
+# it waits for it.
 BACKWARD_AHEAD_SECONDS = 0.25
 # The kernel rests this fraction of each job's time before the next job.
 REST_PER_JOB = 0.5
@@ -91,8 +92,10 @@ class PicturesAhead:
         self.cancel()
         watch = [held(c) for controls in self._controls.values() for c in controls]
         candidates = self._candidates(explorer, view)
+        # A rule or class already passed costs a render only: drawn ahead however slow.
+        quick = explorer.session.pass_seconds <= BACKWARD_AHEAD_SECONDS
         for name, value, make in pictures_ahead(
-            explorer.session, view, explorer.target_kind, candidates, explorer.panel_size
+            explorer.session, view, explorer.target_kind, candidates, explorer.panel_size, quick
         ):
             when = [s for c in self._controls[name] if (s := said(c, value)) is not None]
             if when:
@@ -119,10 +122,9 @@ class PicturesAhead:
             found["slice"] = neighbours(view.cut.index, range(c.slice.max + 1))
         # They cost a backward pass each (until cached): the other rules, the classes
         # beside the one shown in the top-5 row, the items on either side.
-        if explorer.session.pass_seconds <= BACKWARD_AHEAD_SECONDS:
-            found["rule"] = [v for v in _values(c.rule) if v != view.rule]
-            found["target"] = neighbours(explorer.target, _values(c.top))
-            found["item"] = neighbours(explorer.item, range(explorer.session.count))
+        found["rule"] = [v for v in _values(c.rule) if v != view.rule]
+        found["target"] = neighbours(explorer.target, _values(c.top))
+        found["item"] = neighbours(explorer.item, range(explorer.session.count))
         return found
 
     def _schedule(self, delay: float = 0.0) -> None:
