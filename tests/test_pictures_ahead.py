@@ -73,6 +73,11 @@ def _rows(explorer: Explorer, screens: dict[int, Screen]) -> list[Screen]:
     return [screens[id(strip.canvas)] for strip in explorer.rows]
 
 
+def _sent(explorer: Explorer, screens: dict[int, Screen]) -> list[dict]:
+    """Every set of pictures ahead the rows were sent, without their bytes."""
+    return [ahead for screen in _rows(explorer, screens) for ahead, _ in screen.ahead]
+
+
 EVERY_STEP = {"display", "percentile", "site", "channel", "rule", "target", "item"}
 
 
@@ -147,7 +152,7 @@ def test_a_new_request_drops_the_pictures_not_yet_made(screens):
     c.display.index = 1 - c.display.index  # before any picture ahead was made
     explorer.refresh()
     explorer._ahead.run_all()
-    sent = [ahead for screen in _rows(explorer, screens) for ahead, _ in screen.ahead]
+    sent = _sent(explorer, screens)
     assert sent
     for ahead in sent:
         assert [c.display.model_id, "index", c.display.index] in map(list, ahead["watch"])
@@ -188,7 +193,7 @@ def test_steps_needing_a_new_pass_are_drawn_ahead_only_while_a_pass_is_quick(scr
     explorer.session.pass_seconds = 1.0
     explorer._ahead.start(explorer, explorer._shown, explorer.panels)
     explorer._ahead.run_all()
-    sent = [ahead for screen in _rows(explorer, screens) for ahead, _ in screen.ahead]
+    sent = _sent(explorer, screens)
     traits = {_trait_of(explorer, ahead["when"][0][0]) for ahead in sent}
     assert traits == {"display", "percentile", "site", "channel"}
     assert torch.get_num_threads() == threads, "the pictures ahead left torch on one thread"
@@ -199,7 +204,7 @@ def test_steps_needing_a_new_pass_are_drawn_ahead_only_while_a_pass_is_quick(scr
         screen.ahead.clear()
     explorer._ahead.start(explorer, explorer._shown, explorer.panels)
     explorer._ahead.run_all()
-    sent = [ahead for screen in _rows(explorer, screens) for ahead, _ in screen.ahead]
+    sent = _sent(explorer, screens)
     rules = [ahead["when"] for ahead in sent if _trait_of(explorer, ahead["when"][0][0]) == "rule"]
     c = explorer.controls
     assert rules and all(list(map(list, when)) == [[c.rule.model_id, "index", 0]] for when in rules)

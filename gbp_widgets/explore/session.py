@@ -425,7 +425,7 @@ class ExplorerSession:
     def result(self, target: Target, rule: str) -> Result:
         """The backward pass for ``target`` under ``rule``, from the cache if it is there;
         :attr:`pass_seconds` is how long the last one not in the cache took."""
-        key = (target, rule, self._layer)
+        key = self._result_key(target, rule)
         if key in self._results:
             self._results.move_to_end(key)
             return self._results[key]
@@ -440,7 +440,11 @@ class ExplorerSession:
     def has_pass(self, target: Target, rule: str) -> bool:
         """Whether :meth:`result` for ``target`` under ``rule`` is in the cache: a
         picture of it costs no backward pass."""
-        return (target, rule, self._layer) in self._results
+        return self._result_key(target, rule) in self._results
+
+    def _result_key(self, target: Target, rule: str) -> tuple:
+        # Guided Grad-CAM depends on the layer too; one key for every rule keeps it simple.
+        return (target, rule, self._layer)
 
     def explanation(self, target: Target, rule: str) -> Explanation:
         """The engine's :class:`Explanation` for the item shown (batch of one)."""
