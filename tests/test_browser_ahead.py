@@ -39,8 +39,7 @@ CELLS = [
     # kernel is busy until "go".
     "row = sig.rows[0].canvas\nsent = []\n"
     "row.ahead = lambda *args, send=row.ahead: (sent.append(args), send(*args))\n"
-    "sig._ahead.start(sig, sig._shown, sig.session.panels(sig._shown, sig.panel_size))\n"
-    "sig._ahead.run_all()\ndel row.ahead\n"
+    "sig.draw_ahead()\ndel row.ahead\n"
     "if pathlib.Path('hold').exists():\n"
     "    pathlib.Path('busy').write_text(f'{sig.display} {len(sent)}')\n"
     "    while not pathlib.Path('go').exists():\n"

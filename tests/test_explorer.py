@@ -9,12 +9,14 @@ import re
 import numpy as np
 import pytest
 import torch
+import traitlets
 from PIL import Image
 from torch import nn
 
 from gbp_widgets import Explorer, GuidedBackprop, render
 from gbp_widgets.engine.recording import Recording
 from gbp_widgets.widgets.latest import LatestOnly
+from tests import page
 from tests.zoo import NoReLU, toy_model
 
 
@@ -168,23 +170,34 @@ def test_hover_readout_matches_the_masks(explorer):
         assert values["product"] == values["forward"] * values["backward"]
         assert values["output"] == max(values["pre_activation"], 0.0)
     masks = explorer.rows[1]
-    explorer._hover(masks, 3 * 232 + 40, 30)  # a point past the last panel: ignored
-    assert explorer.readout_view.value == ""
-    explorer._hover(masks, 232 + 40, 30)
-    assert "x = " in explorer.readout_view.value
+    page.hover(masks, 3 * 232 + 40, 30)  # a point past the last panel: ignored
+    assert explorer.board.readout_view.value == ""
+    page.hover(masks, 232 + 40, 30)
+    shown = explorer.board.readout_view.value
+    for field in ("x = ", "output = ", "g = ", "forward ", "backward ", "product "):
+        assert field in shown, field
 
 
-def test_bad_values_are_refused_with_a_message(explorer):
+def test_bad_values_from_code_raise_and_keep_the_old_value(explorer):
     target, site, channel = explorer.target, explorer.site, explorer.channel
-    explorer.target = 1000
-    assert explorer.target == target and "out of range" in explorer.message
-    explorer.site = 10_000
-    assert explorer.site == site and "site 10000" in explorer.message
-    explorer.channel = 99_999
-    assert explorer.channel == channel
-    explorer.rule = "lrp"
-    assert explorer.rule != "lrp" and "unknown rule" in explorer.message
+    for name, value, words in [
+        ("target", 1000, "out of range"),
+        ("site", 10_000, "site 10000"),
+        ("channel", 99_999, "channel 99999"),
+        ("rule", "lrp", "unknown rule"),
+    ]:
+        with pytest.raises(traitlets.TraitError, match=words):
+            setattr(explorer, name, value)
+    assert (explorer.target, explorer.site, explorer.channel) == (target, site, channel)
+    assert explorer.rule != "lrp"
     explorer.refresh()
+
+
+def test_a_bad_class_typed_in_the_box_is_answered_and_the_box_put_back(explorer):
+    target = explorer.target
+    page.choose(explorer.controls.class_index, 1000)
+    assert "class 1000 is out of range" in explorer.message
+    assert explorer.target == target and explorer.controls.class_index.value == target
 
 
 def upload(explorer, data: bytes) -> None:
@@ -244,8 +257,9 @@ def test_a_model_that_cannot_load_keeps_the_current_one(explorer, monkeypatch, t
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     model = explorer.session.engine.model
     weights = {k: v.clone() for k, v in model.state_dict().items()}
-    explorer.model_name = "resnet18"
+    page.choose(explorer.controls.model, "resnet18")
     assert explorer.model_name == "efficientnet_lite0"
+    assert explorer.controls.model.value == "efficientnet_lite0"
     assert "ModelUnavailableError" in explorer.message and "efficientnet_lite0" in explorer.message
     assert all(torch.equal(model.state_dict()[k], v) for k, v in weights.items())
     explorer.site = 1
@@ -271,8 +285,11 @@ def test_a_model_that_raises_in_forward_leaves_the_explorer_usable():
     model = FailsLater()
     explorer = Explorer(model=model, image=torch.randn(3, 32, 32), panel_size=64)
     before = explorer.refresh()["input"].copy()
-    explorer.image = "rocket"
+    page.choose(explorer.controls.image, "rocket")
     assert "model exploded" in explorer.message and explorer.image == "custom"
+    with pytest.raises(traitlets.TraitError, match="model exploded"):
+        explorer.image = "rocket"
+    assert explorer.image == "custom"
     assert np.array_equal(explorer.refresh()["input"], before)
     explorer.site = 1
     assert explorer.refresh()["forward"].shape == (64, 64, 4)
@@ -377,7 +394,7 @@ def test_the_live_panels_carry_the_figures_colour_keys(explorer):
     top, masks = (live_keys(strip) for strip in explorer.rows)
     assert top["attribution"] == "0 (photo) | p99 of |map|"
     assert set(masks.values()) == {"off | on"}
-    compared = live_keys(explorer.comparisons[True])
+    compared = live_keys(explorer.board.comparisons[True])
     assert compared["cam"] == "0 (photo) | p99 of |map|"
     assert compared["guided"] == "0 (photo) | p99 of |map|"
 
@@ -467,7 +484,7 @@ def test_five_hundred_control_changes_leave_memory_flat(explorer):
 def test_gradcam_layer_choice(explorer):
     from gbp_widgets import guided_gradcam
 
-    assert "_blocks.10" in explorer.controls.layer.options
+    assert ("_blocks.10", "_blocks.10") in explorer.controls.layer.options
     explorer.rule, explorer.display = "gradcam", "gradient"
     explorer.layer = "_blocks.10"
     panels = explorer.refresh()
@@ -477,8 +494,9 @@ def test_gradcam_layer_choice(explorer):
     )
     expected = render.gradient_image(result.product, percentile=explorer.percentile)
     assert np.array_equal(panels["attribution"], expected)
-    explorer.layer = "no.such.layer"
-    assert explorer.layer == "_blocks.10" and "no module called" in explorer.message
+    with pytest.raises(traitlets.TraitError, match="no module called"):
+        explorer.layer = "no.such.layer"
+    assert explorer.layer == "_blocks.10"
     explorer.layer = "auto"
     explorer.rule = "guided"
 

@@ -1,16 +1,20 @@
 """The Explorer's constructor, its answers to bad input typed into its controls, and the
 text it shows: captions, read-out, status, and controls in step with the traits."""
 
+import asyncio
 import io
+import math
 
 import numpy as np
 import pytest
 import torch
+import traitlets
 from PIL import Image
 
 from gbp_widgets import Explorer, GuidedBackprop, Neuron, sample_image
-from gbp_widgets.explore import unknown_class_message
-from gbp_widgets.widgets.text import captions
+from gbp_widgets.explore import ExplorerSession, unknown_class_message
+from gbp_widgets.explore.words import captions
+from tests import page
 from tests.zoo import toy_model
 
 
@@ -84,8 +88,9 @@ def test_bad_constructor_values_raise_and_say_which(kwargs, message):
 
 def test_trait_bounds_are_the_controls_bounds(explorer):
     slider = explorer.controls.percentile
-    explorer.percentile = slider.min - 0.5
-    assert explorer.percentile == 99.0 and "between" in explorer.message
+    with pytest.raises(traitlets.TraitError, match="between"):
+        explorer.percentile = slider.min - 0.5
+    assert explorer.percentile == 99.0
     explorer.percentile = slider.min
     assert explorer.percentile == slider.min == slider.value
 
@@ -176,17 +181,17 @@ def test_the_status_is_cleared_by_the_next_action(explorer, tmp_path):
     assert "saved" in explorer.status.value
     explorer.site = 3
     assert "saved" not in explorer.status.value
-    explorer.target = 5000
+    page.choose(explorer.controls.class_index, 5000)
     assert "out of range" in explorer.status.value
     explorer.rule = "gradient"
     assert explorer.status.value == "" and explorer.message == ""
 
 
 def test_the_readout_is_cleared_when_the_image_changes(explorer):
-    explorer._hover(explorer.rows[0], 10, 10)
-    assert "pixel (y=" in explorer.readout_view.value
+    page.hover(explorer.rows[0], 10, 10)
+    assert "pixel (y=" in explorer.board.readout_view.value
     explorer.image = "rocket"
-    assert explorer.readout_view.value == ""
+    assert explorer.board.readout_view.value == ""
 
 
 def test_a_failure_while_drawing_is_reported_and_the_widget_keeps_working(explorer, monkeypatch):
@@ -207,25 +212,28 @@ def test_a_failure_while_drawing_is_reported_and_the_widget_keeps_working(explor
 
 
 def test_channel_ranking_waits_for_the_coalesced_redraw(explorer, monkeypatch):
-    from gbp_widgets.widgets import explorer as module
-
     calls = []
-    original = module.ExplorerSession.channel_ranking
+    original = ExplorerSession.channel_ranking
     monkeypatch.setattr(
-        module.ExplorerSession,
+        ExplorerSession,
         "channel_ranking",
         lambda self, *a: calls.append(1) or original(self, *a),
     )
-    explorer._scheduler.submit = lambda job: setattr(explorer._scheduler, "_job", job)
-    explorer.site = 1
-    assert calls == []
-    explorer._scheduler.flush()
-    one_change = len(calls)
-    calls.clear()
-    for site in range(2, 9):
-        explorer.site = site
-    assert calls == [], "no ranking (a backward pass) outside the coalesced redraw"
-    explorer._scheduler.flush()
+
+    async def in_a_kernel() -> int:
+        # With an event loop running, as in a kernel, a redraw waits for the loop's turn.
+        explorer.site = 1
+        assert calls == []
+        explorer.refresh()
+        one_change = len(calls)
+        calls.clear()
+        for site in range(2, 9):
+            explorer.site = site
+        assert calls == [], "no ranking (a backward pass) outside the coalesced redraw"
+        explorer.refresh()
+        return one_change
+
+    one_change = asyncio.run(in_a_kernel())
     assert len(calls) == one_change
 
 
@@ -288,26 +296,31 @@ def test_clicking_a_grid_tile_shows_that_channel(explorer):
     explorer.refresh()
     result = explorer.session.result(explorer.target, "guided")
     ranked = [c for c, _ in explorer.session.channel_ranking(result, 10)]
-    explorer._click_grid(1, 1)
+    grid = explorer.board.grid.canvas
+    page.event(grid, "down", x=1, y=1)
     assert explorer.channel == ranked[0]
-    tile = explorer.session._grid_tiles(result, 10, None)[1].shape[2]
-    explorer._click_grid(tile + 2, 1)  # (x, y): the second tile of the first row
+    # At most 64 tiles in a near-square grid, of equal width, one pixel apart.
+    columns = math.ceil(math.sqrt(min(len(ranked), 64)))
+    tile = (grid.width - (columns - 1)) // columns
+    page.event(grid, "down", x=tile + 2, y=1)  # the second tile of the first row
     assert explorer.channel == ranked[1]
 
 
 def test_arrow_keys_step_sites_and_channels(explorer):
     explorer.site = 3
-    explorer._key("ArrowDown")
+    masks = explorer.rows[1]
+    page.press(masks, "ArrowDown")
     assert explorer.site == 4
-    explorer._key("ArrowUp")
-    explorer._key("ArrowUp")
+    page.press(masks, "ArrowUp")
+    page.press(masks, "ArrowUp")
     assert explorer.site == 2
+    explorer.refresh()
     values = [v for _, v in explorer.controls.channel.options]
-    explorer._key("ArrowRight")
+    page.press(masks, "ArrowRight")
     assert explorer.channel == values[1]
-    explorer._key("ArrowLeft")
+    page.press(masks, "ArrowLeft")
     assert explorer.channel == values[0]
-    explorer._key("a")
+    page.press(masks, "a")
     assert (explorer.site, explorer.channel) == (2, values[0])
 
 
@@ -325,25 +338,26 @@ def test_compare_shows_the_three_rules_side_by_side(explorer):
         ).attribution
         expected = render.fit(render.display(attribution.numpy(), "saliency"), 64)
         np.testing.assert_array_equal(explorer.comparison[rule], expected)
-    assert explorer.comparisons[False].widget.layout.display == ""
+    assert explorer.board.comparisons[False].widget.layout.display == ""
     explorer.rule = "gradcam"
     explorer.refresh()
     assert set(explorer.comparison) == {"gradient", "deconvnet", "guided", "cam"}
-    assert explorer.comparisons[True].widget.layout.display == ""
-    assert explorer.comparisons[False].widget.layout.display == "none"
-    four = explorer.comparisons[True]
+    assert explorer.board.comparisons[True].widget.layout.display == ""
+    assert explorer.board.comparisons[False].widget.layout.display == "none"
+    four = explorer.board.comparisons[True]
     assert 4 * four.size + 3 * 8 <= 3 * 64 + 2 * 8, "the four panels fit the rows' width"
     explorer.compare = False
     explorer.refresh()
     assert explorer.comparison == {}
-    assert all(s.widget.layout.display == "none" for s in explorer.comparisons.values())
+    assert all(s.widget.layout.display == "none" for s in explorer.board.comparisons.values())
 
 
 def test_a_gradcam_layer_without_a_feature_map_is_refused_and_the_old_one_kept(explorer):
     explorer.rule = "gradcam"
     explorer.layer = "_conv_head"
     before = explorer.refresh()["attribution"].copy()
-    explorer.layer = "_blocks"  # a ModuleList: never called, so it has no output to weight
+    # A ModuleList: never called, so it has no output to weight.
+    page.choose(explorer.controls.layer, "_blocks")
     assert explorer.layer == "_conv_head"
     assert explorer.controls.layer.value == "_conv_head"
     assert "did not return a (N, C, H, W) tensor" in explorer.message

@@ -16,6 +16,7 @@ from torch.utils.data import TensorDataset
 
 from gbp_widgets import Gallery, GuidedBackprop, explain_dataset
 from gbp_widgets.contact_sheet import SheetLayout, sheet
+from tests import page
 from tests.test_dataset import gray_8x8, picture_folder, small_cnn
 
 
@@ -53,7 +54,7 @@ def test_filters_and_sorts_keep_what_pandas_keeps(job):
     expected = band.assign(c=confidence(band)).sort_values(["c", "index"])["index"].tolist()
     assert gallery.catalogue.index[gallery.selection].tolist() == expected
     assert gallery.page_items() == expected[:per_page]
-    assert f"{len(expected)} of 70 items" in gallery._page_label.value
+    assert f"{len(expected)} of 70 items" in gallery.page_label.value
 
     gallery.confidence, gallery.sort = (0.0, 1.0), "true_class"
     shown = gallery.catalogue.index[gallery.selection].tolist()
@@ -77,12 +78,12 @@ def test_tiles_hold_each_rows_own_picture_and_map(job):
 def test_pages_turn_and_stop_at_the_ends(job):
     model, data, results, _ = job
     gallery = Gallery(results, model, data=data)
-    gallery._next.click()
+    gallery.next_button.click()
     assert gallery.page == 1 and gallery.page_items()[0] == 12
     for _ in range(10):
-        gallery._next.click()
+        gallery.next_button.click()
     assert gallery.page == 5 and gallery.page_items() == list(range(60, 70))
-    assert gallery._next.disabled and not gallery._previous.disabled
+    assert gallery.next_button.disabled and not gallery.previous_button.disabled
     gallery.true_class = 3  # a new filter starts at its first page
     assert gallery.page == 0 and gallery.page_items() == [3, 13, 23, 33, 43, 53, 63]
 
@@ -92,17 +93,17 @@ def test_a_page_that_connects_later_is_sent_the_page_again(job, monkeypatch):
 
     model, data, results, _ = job
     gallery = Gallery(results, model, data=data)
-    gallery._next.click()
+    gallery.next_button.click()
     sent = []
     manager = ipycanvas.canvas._CANVAS_MANAGER
     monkeypatch.setattr(manager, "_send_custom", lambda command, buffers=(): sent.append(buffers))
     # What ipycanvas's front end sends when a new page has made the canvas.
-    gallery._canvas._handle_frontend_event(None, {"event": "client_ready"}, [])
+    page.event(gallery.canvas, "client_ready")
     (buffers,) = sent
     pictures = [np.asarray(Image.open(io.BytesIO(bytes(b)))) for b in buffers]
     assert len(pictures) == 1 and pictures[0].shape[:2] == (
-        gallery._canvas.height,
-        gallery._canvas.width,
+        gallery.canvas.height,
+        gallery.canvas.width,
     )
     assert gallery.page == 1 and gallery.page_items()[0] == 12
 
@@ -124,7 +125,6 @@ def test_wrong_values_are_refused_and_the_state_kept(job, name, value, words):
     before = (gallery.filters(), gallery.page, gallery.page_items())
     with pytest.raises(traitlets.TraitError, match=re.escape(words)):
         setattr(gallery, name, value)
-    assert words in gallery.message
     assert (gallery.filters(), gallery.page, gallery.page_items()) == before
 
 
@@ -138,7 +138,7 @@ def test_pass_curves_are_the_means_of_the_rows_per_class(job):
         expected = np.stack(group["pass_fraction"]).mean(axis=0)
         assert np.allclose(curves[f"class {label} ({len(group)})"], expected)
     assert len(curves) == right["label"].nunique()
-    assert bytes(gallery._curves.value).startswith(b"\x89PNG")
+    assert bytes(gallery.curves.value).startswith(b"\x89PNG")
 
 
 def test_a_click_on_a_tile_opens_that_item_as_the_engine_explains_it(job):
@@ -147,7 +147,7 @@ def test_a_click_on_a_tile_opens_that_item_as_the_engine_explains_it(job):
     gallery.sort = "confidence_high"
     layout = gallery.layout_of_page
     x, y = layout.origin(5)
-    gallery._clicked(x + layout.size + 10, y + 10)  # on the map of the sixth tile
+    page.event(gallery.canvas, "mouse_down", x=x + layout.size + 10, y=y + 10)  # sixth map
     index = gallery.page_items()[5]
     assert gallery.item == index
     x_item, _ = data[index]
@@ -155,9 +155,9 @@ def test_a_click_on_a_tile_opens_that_item_as_the_engine_explains_it(job):
     target = int(frame.set_index("index").loc[index, "target"])
     direct = GuidedBackprop(model).explain(x_item[None], target)
     assert torch.equal(gallery.explorer.explanation.attribution, direct.attribution)
-    assert f"Item {index} in the Explorer" in gallery._explorer_box.children[0].value
+    assert f"Item {index} in the Explorer" in gallery.explorer_box.children[0].value
     # Between tiles nothing happens.
-    gallery._clicked(layout.tile_width + 3, 5)
+    page.event(gallery.canvas, "mouse_down", x=layout.tile_width + 3, y=5)
     assert gallery.item == index
 
 
@@ -173,7 +173,11 @@ def test_items_that_cannot_be_opened_say_what_is_missing(job):
     for gallery, words in cases:
         with pytest.raises(traitlets.TraitError, match=words):
             gallery.item = 4
+        assert gallery.item is None and gallery.explorer is None
+        # A click on a tile says the same under the page, and opens nothing.
+        page.event(gallery.canvas, "mouse_down", x=10, y=10)
         assert gallery.item is None and gallery.explorer is None and words in gallery.message
+        assert words in gallery.status.value
 
 
 def test_a_picture_folder_shows_its_files_and_its_skipped_item(tmp_path):

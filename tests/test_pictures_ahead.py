@@ -98,8 +98,7 @@ def test_each_picture_ahead_is_what_the_kernel_then_draws(kind, chosen, drawn_ah
     explorer = _explorer(kind)
     for name, value in chosen.items():
         setattr(explorer, name, value)
-    explorer.refresh()
-    explorer._ahead.run_all()
+    explorer.draw_ahead()
     sets = [list(screen.ahead) for screen in _rows(explorer, screens)]
     whens = {tuple(map(tuple, ahead["when"])) for row in sets for ahead, _ in row}
     traits = {_trait_of(explorer, when[0][0]) for when in whens}
@@ -147,11 +146,10 @@ def _trait_of(explorer: Explorer, model_id: str) -> str:
 
 def test_a_new_request_drops_the_pictures_not_yet_made(screens):
     explorer = _explorer("signal")
-    assert explorer._ahead._jobs, "nothing was queued after the first draw"
+    assert explorer.ahead.pending, "nothing was queued after the first draw"
     c = explorer.controls
     c.display.index = 1 - c.display.index  # before any picture ahead was made
-    explorer.refresh()
-    explorer._ahead.run_all()
+    explorer.draw_ahead()
     sent = _sent(explorer, screens)
     assert sent
     for ahead in sent:
@@ -160,7 +158,7 @@ def test_a_new_request_drops_the_pictures_not_yet_made(screens):
 
 def test_pictures_ahead_name_every_control_that_changes_the_picture(screens):
     explorer = _explorer("segmentation")
-    explorer._ahead.run_all()
+    explorer.draw_ahead()
     (ahead, _), *_ = _rows(explorer, screens)[0].ahead
     watched = {model_id for model_id, _, _ in ahead["watch"]}
     c = explorer.controls
@@ -191,19 +189,17 @@ def test_steps_needing_a_new_pass_are_drawn_ahead_only_while_a_pass_is_quick(scr
     # As if a backward pass had taken a second: another rule, class or item is not worth
     # holding the kernel for.
     explorer.session.pass_seconds = 1.0
-    explorer._ahead.start(explorer, explorer._shown, explorer.panels)
-    explorer._ahead.run_all()
+    explorer.draw_ahead()
     sent = _sent(explorer, screens)
     traits = {_trait_of(explorer, ahead["when"][0][0]) for ahead in sent}
     assert traits == {"display", "percentile", "site", "channel"}
     assert torch.get_num_threads() == threads, "the pictures ahead left torch on one thread"
     # A rule whose pass is made costs a render only: drawn ahead however slow passes are.
-    explorer.session.result(explorer._shown.target, "gradient")
+    explorer.session.result(explorer.view().target, "gradient")
     explorer.session.pass_seconds = 1.0
     for screen in _rows(explorer, screens):
         screen.ahead.clear()
-    explorer._ahead.start(explorer, explorer._shown, explorer.panels)
-    explorer._ahead.run_all()
+    explorer.draw_ahead()
     sent = _sent(explorer, screens)
     rules = [ahead["when"] for ahead in sent if _trait_of(explorer, ahead["when"][0][0]) == "rule"]
     c = explorer.controls

@@ -20,7 +20,18 @@ from gbp_widgets.explore.names import (
 )
 from gbp_widgets.explore.outputs import Detection, DetectionScore, unknown_class_message
 from gbp_widgets.explore.session import ExplorerSession, Result, View, picture_inputs
-from gbp_widgets.explore.state import STATE, Effect, problem, traits_with
+from gbp_widgets.explore.state import (
+    STATE,
+    Control,
+    Effect,
+    Row,
+    Value,
+    Widget,
+    choices,
+    problem,
+    settled,
+    traits_with,
+)
 from gbp_widgets.explore.views import Cut
 
 __all__ = [
@@ -34,6 +45,7 @@ __all__ = [
     "MASK_PANELS",
     "RULE_LABELS",
     "STATE",
+    "Control",
     "TARGET_KIND_LABELS",
     "Cut",
     "Detection",
@@ -41,10 +53,15 @@ __all__ = [
     "Effect",
     "ExplorerSession",
     "Result",
+    "Row",
+    "Value",
     "View",
+    "Widget",
+    "choices",
     "forward_mask_words",
     "picture_inputs",
     "problem",
+    "settled",
     "traits_with",
     "unknown_class_message",
 ]

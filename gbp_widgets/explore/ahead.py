@@ -16,23 +16,27 @@ from functools import partial
 
 import numpy as np
 
+from gbp_widgets.explore.chosen import SITE_TARGET_KINDS
 from gbp_widgets.explore.names import ALL_CHANNELS
 from gbp_widgets.explore.session import ExplorerSession, View
+from gbp_widgets.explore.state import STATE, Effect
 
-RENDER_AHEAD = ("display", "percentile", "site", "channel", "slice")
+AHEAD_TRAITS = tuple(name for name, row in STATE.items() if row.ahead)
+RENDER_AHEAD = tuple(name for name in AHEAD_TRAITS if STATE[name].effect is Effect.RENDER)
 """Traits drawn ahead that only re-render from the passes already made."""
-COSTLY_AHEAD = ("rule", "target", "item")
+# A forward pass costs more than a backward one: the items take the last turn.
+COSTLY_AHEAD = tuple(
+    sorted(
+        (name for name in AHEAD_TRAITS if name not in RENDER_AHEAD),
+        key=lambda name: STATE[name].effect is Effect.INPUT,
+    )
+)
 """Traits drawn ahead that need a backward pass each, and a forward pass for ``item``
 (``target`` and ``item`` while the target kind is ``"class"``)."""
-AHEAD_TRAITS = RENDER_AHEAD + COSTLY_AHEAD
 # The order of the views that cost no new pass (a rule or class whose pass is cached
 # among them): the buttons first, as people click them one after another to compare,
 # then the sliders and menus.
 READY_ORDER = ("display", "rule", "target", "percentile", "site", "channel", "slice")
-
-# Targets that are picked at the site (a channel or a unit there): moving the site or the
-# channel changes the target, so those views need a backward pass and are not drawn ahead.
-SITE_TARGET_KINDS = ("channel", "unit")
 
 
 def neighbours(value: object, choices: Sequence) -> list:
@@ -131,6 +135,7 @@ def item_pictures(session: ExplorerSession, view: View, item: int, size: int) ->
 
 def _follows(name: str, target_kind: str) -> bool:
     """Whether the picture after a change of ``name`` alone can be drawn ahead."""
+    # A target picked at the site moves with the site and channel: a backward pass each.
     if name in ("site", "channel"):
         return target_kind not in SITE_TARGET_KINDS
     if name in ("target", "item"):

@@ -1,7 +1,10 @@
-"""The Explorer's state, as one table: each trait, what a change costs, and its check.
+"""The Explorer's state as one table: a row per trait, everything the package knows of it.
 
-Values set from code and from controls alike go through :func:`problem`; the
-Explorer keeps the old value and shows the message when it is not empty.
+Each :class:`Row` says the trait's default and help, the kind of value it holds, what a
+change costs, its check, its controls, its choices for a session and where it goes when
+a new input no longer fits it. The widget's traits and controls, the constructor's
+keyword checks and the pictures ahead are all made from :data:`STATE`; adding a trait
+is a row here plus the code that draws it.
 """
 
 from __future__ import annotations
@@ -10,22 +13,19 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import numpy as np
-
-from gbp_widgets.engine import Region
+from gbp_widgets.explore import checks
+from gbp_widgets.explore.checks import PERCENTILE_RANGE, Check
+from gbp_widgets.explore.chosen import backward_rule, target_of
 from gbp_widgets.explore.names import (
     ALL_CHANNELS,
     CUSTOM,
-    EXPLORER_RULES,
+    DISPLAY_LABELS,
+    RULE_LABELS,
     TARGET_KIND_LABELS,
-    choices_text,
 )
-from gbp_widgets.explore.outputs import unknown_class_message
 from gbp_widgets.explore.session import ExplorerSession
 from gbp_widgets.images import SAMPLE_NAMES
-from gbp_widgets.models import model_names
-
-PERCENTILE_RANGE = (90.0, 100.0)
+from gbp_widgets.models import DEFAULT_MODEL, model_names
 
 
 class Effect(enum.Enum):
@@ -36,212 +36,336 @@ class Effect(enum.Enum):
     RENDER = "a new picture only"
 
 
-Check = Callable[[ExplorerSession, Mapping[str, object], object], str]
+class Value(enum.Enum):
+    """The kind of value a trait holds (the widget makes the matching traitlet)."""
+
+    WHOLE = "a whole number"
+    MAYBE_WHOLE = "a whole number or None"
+    NUMBER = "a number"
+    TEXT = "text"
+    FLAG = "True or False"
+    POSITION = "a tuple of whole numbers"
+    REGION = "a Region or None"
+    CLASS = "a class index or name"
+
+
+class Widget(enum.Enum):
+    """The kind of control a trait is set with in the notebook."""
+
+    MENU = "menu"
+    BUTTONS = "buttons"
+    SLIDER = "slider"
+    NUMBER_SLIDER = "number slider"
+    WHOLE_BOX = "whole-number box"
+    TOGGLE = "toggle"
 
 
 @dataclass(frozen=True)
-class StateTrait:
+class Control:
+    """One control of a trait: its attribute name on the controls, kind and label."""
+
+    name: str
+    widget: Widget
+    label: str = ""
+
+
+Choices = Callable[[ExplorerSession, Mapping[str, object]], list[tuple[str, object]]]
+Shown = Callable[[ExplorerSession], bool]
+Settle = Callable[[ExplorerSession, Mapping[str, object], object], object]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One trait of the Explorer.
+
+    ``choices`` lists ``(label, value)`` for menus, buttons and sliders (a slider spans
+    the values); ``bounds`` is ``(low, high, step)`` for a number slider; ``shown`` says
+    whether the controls are shown for a session; ``settle`` is the value after a new
+    input (by default kept where its check passes, else the default, else the first
+    choice).
+    """
+
+    default: object
+    help: str
+    value: Value
     effect: Effect
     check: Check
+    controls: tuple[Control, ...] = ()
+    choices: Choices | None = None
+    bounds: tuple[float, float, float] | None = None
+    shown: Shown | None = None
+    settle: Settle | None = None
+    follows: tuple[str, ...] = ()
+    ahead: bool = False
 
 
-def _int(name: str, value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        return f"{name} must be a whole number, not {value!r}"
-    return ""
+AXES = [("depth", 0), ("height", 1), ("width", 2)]
 
 
-def _in_range(name: str, value: object, count: int, what: str) -> str:
-    return _int(name, value) or (
-        "" if 0 <= value < count else f"{name} {value} is out of range: {what}"
-    )
+def _images(session) -> bool:
+    return session.kind == "image" and not session.as_tuple
 
 
-def _item(session, state, value) -> str:
-    n = session.count
-    return _in_range("item", value, n, f"there are {n} items (0 to {n - 1})")
+def _detector(session) -> bool:
+    return session.output_kind == "detection"
 
 
-def _target(session, state, value) -> str:
-    k = len(session.classes)
-    if session.output_kind == "detection":
-        return ""
-    if isinstance(value, str):
-        return "" if value in session.classes else unknown_class_message(value, session.classes)
-    return _in_range("class", value, k, f"this model has {k} (0 to {k - 1})")
+def _extent(session, state) -> int:
+    slices = session.views[state["input_index"]].slices
+    return slices[state["axis"]] if slices else 1
 
 
-def _target_kind(session, state, value) -> str:
+def _numbers(count: int) -> list[tuple[str, int]]:
+    return [(str(i), i) for i in range(max(count, 1))]
+
+
+def _channel_choices(session, state) -> list[tuple[str, object]]:
+    """All channels, then the site's channels ranked by how much the pass lets through."""
+    options: list[tuple[str, object]] = [("all channels", ALL_CHANNELS)]
+    try:
+        target = target_of(session, state)
+    except ValueError:
+        # Nothing to explain (no detection above the threshold): the redraw says so.
+        return options
+    if session.site_names:
+        result = session.result(target, backward_rule(state["rule"]))
+        ranking = session.channel_ranking(result, state["site"])
+        options += [(f"{c}: {100 * share:.0f}% pass", c) for c, share in ranking]
+    return options
+
+
+def _detection_choices(session, state) -> list[tuple[str, object]]:
+    if not _detector(session):
+        return []
+    found = session.top_classes(len(session.detections()))
+    return [(f"#{index} {name} {score:.2f}", index) for index, name, score in found]
+
+
+def _first_detection(session, state, value) -> object:
+    if not _detector(session):
+        return None
+    found = [index for _, index in _detection_choices(session, state)]
+    return value if value in found else (found[0] if found else None)
+
+
+def _first_kind(session, state, value) -> object:
+    # A region or detection belongs to the item it was picked on.
     kinds = session.target_kinds()
-    if value in kinds:
-        return ""
-    if value in TARGET_KIND_LABELS:
-        return f"target kind {value!r} does not fit this model: use {choices_text(kinds)}"
-    return f"unknown target kind {value!r}: use {choices_text(kinds)}"
+    return value if value in kinds and value not in ("region", "detection") else kinds[0]
 
 
-def _rule(session, state, value) -> str:
-    if value not in EXPLORER_RULES:
-        return f"unknown rule {value!r}: use one of {', '.join(EXPLORER_RULES)}"
-    if value == "gradcam" and (session.kind != "image" or session.as_tuple):
-        return "Guided Grad-CAM needs a feature map of an image model: choose another rule"
-    return ""
+def _class(session, state, value) -> object:
+    return value if _detector(session) else session.first_class()
 
 
-def _display(session, state, value) -> str:
-    view = session.views[state.get("input_index", 0)]
-    if value in view.displays:
-        return ""
-    return f"unknown display {value!r} for {view.kind}s: use one of {', '.join(view.displays)}"
+# What selects the backward pass, and so the channels' ranking at a site.
+_PASS_TRAITS = ("score_threshold", "target_kind", "rule", "target", "unit", "region", "detection")
 
 
-def _percentile(session, state, value) -> str:
-    low, high = PERCENTILE_RANGE
-    if isinstance(value, (int, float)) and low <= value <= high:
-        return ""
-    return f"clip percentile {value} must be between {low:g} and {high:g}"
+def _cleared(empty: object) -> Settle:
+    return lambda session, state, value: empty
 
 
-def _site(session, state, value) -> str:
-    sites = len(session.site_names)
-    return _in_range("site", value, max(sites, 1), f"this model has {sites} ReLU sites")
-
-
-def _channel(session, state, value) -> str:
-    problem = _int("channel", value)
-    if problem or value == ALL_CHANNELS:
-        return problem
-    count = session.channels(state["site"]) if session.site_names else 0
-    return (
-        ""
-        if 0 <= value < count
-        else (f"channel {value} is out of range: this site has {count} channels")
-    )
-
-
-def _unit(session, state, value) -> str:
-    if value == ():
-        return ""
-    if not isinstance(value, tuple) or any(_int("unit", v) for v in value):
-        return f"unit must be a tuple of whole numbers (a position at the site), not {value!r}"
-    if not session.site_names:
-        return "this model has no ReLU sites, so there is no unit to explain"
-    spatial = session.site_shape(state["site"])[1:]
-    if len(value) != len(spatial) or not all(
-        0 <= v < s for v, s in zip(value, spatial, strict=True)
-    ):
-        where = " x ".join(map(str, spatial)) or "no positions"
-        return (
-            f"unit {value} is not a position at {session.site_names[state['site']]}, "
-            f"whose positions are {where}"
-        )
-    return ""
-
-
-def _region(session, state, value) -> str:
-    if value is None:
-        return ""
-    if session.output_kind != "dense":
-        return "regions are for dense outputs (N, K, *positions); this model's output is not"
-    if not isinstance(value, Region) or value.mask is None:
-        return "region must be a Region(cls, mask) with a bool mask of the output's positions"
-    spatial = tuple(session.recording.logits.shape[2:])
-    mask = np.asarray(value.mask)
-    if mask.dtype != bool or mask.shape != spatial or not mask.any():
-        return (
-            f"the region's mask must be a bool array of shape {spatial} with at least one "
-            f"position on; it has dtype {mask.dtype} and shape {mask.shape}"
-        )
-    return _target(session, state, value.cls)
-
-
-def _detection(session, state, value) -> str:
-    if value is None:
-        return ""
-    found = [d.index for d in session.detections()]
-    if value in found:
-        return ""
-    return (
-        f"no detection {value!r} scores at least {session.score_threshold:g}: choose one of {found}"
-        if found
-        else "there are no detections above the threshold"
-    )
-
-
-def _score_threshold(session, state, value) -> str:
-    if isinstance(value, (int, float)) and 0.0 <= value <= 1.0:
-        return ""
-    return f"score threshold {value} must be between 0 and 1"
-
-
-def _slice(session, state, value) -> str:
-    extents = session.views[state.get("input_index", 0)].slices
-    if not extents:
-        return _int("slice", value) or ("" if value == 0 else "only volumes are sliced")
-    extent = extents[state.get("axis", 0)]
-    return _in_range("slice", value, extent, f"the volume has {extent} slices along this axis")
-
-
-def _axis(session, state, value) -> str:
-    extents = session.views[state.get("input_index", 0)].slices
-    return _in_range("axis", value, max(len(extents), 1), "volumes are cut along axis 0, 1 or 2")
-
-
-def _input_index(session, state, value) -> str:
-    n = len(session.views)
-    return _in_range("input", value, n, f"the model takes {n} inputs (0 to {n - 1})")
-
-
-def _anything(session, state, value) -> str:
-    return ""
-
-
-def _menu(name: str, what: str, choices: Callable[[ExplorerSession], tuple]) -> Check:
-    def check(session, state, value) -> str:
-        if value in choices(session):
-            return ""
-        return f"no {what} {value!r}: choose one from the {name} menu"
-
-    return check
-
-
-def _layer(session, state, value) -> str:
-    if value in ("auto", *session.layer_choices()):
-        return ""
-    module = dict(session.engine.model.named_modules()).get(value) if value else None
-    if module is None:
-        return f"no module called {value!r}: choose one from the layer menu"
-    return (
-        f"{value!r} is a {type(module).__name__}, which gives no feature map (channels over "
-        "positions) for Grad-CAM to weight: choose a convolution or a block from the layer menu"
-    )
-
-
-# The order is the order the constructor applies them in: what a check reads comes first.
-STATE: dict[str, StateTrait] = {
-    "image": StateTrait(
-        Effect.INPUT, _menu("image", "sample image", lambda s: (*SAMPLE_NAMES, CUSTOM))
+# The order is the order values are applied and settled in: what a check reads comes first.
+STATE: dict[str, Row] = {
+    "image": Row(
+        "chelsea",
+        "sample photo name (or a picture's path), or 'custom'",
+        Value.TEXT,
+        Effect.INPUT,
+        checks.image,
+        (Control("image", Widget.MENU, "image"),),
+        choices=lambda s, st: [(n, n) for n in (*SAMPLE_NAMES, CUSTOM)],
+        shown=lambda s: _images(s),
+        settle=lambda s, st, v: v,
     ),
-    "model_name": StateTrait(
-        Effect.INPUT, _menu("model", "model", lambda s: (*model_names(), CUSTOM))
+    "model_name": Row(
+        DEFAULT_MODEL,
+        "load_model name, or 'custom'",
+        Value.TEXT,
+        Effect.INPUT,
+        checks.model_name,
+        (Control("model", Widget.MENU, "model"),),
+        choices=lambda s, st: [(n, n) for n in (*model_names(), CUSTOM)],
+        settle=lambda s, st, v: v,
     ),
-    "layer": StateTrait(Effect.INPUT, _layer),
-    "item": StateTrait(Effect.INPUT, _item),
-    "input_index": StateTrait(Effect.RENDER, _input_index),
-    "axis": StateTrait(Effect.RENDER, _axis),
-    "slice": StateTrait(Effect.RENDER, _slice),
-    "score_threshold": StateTrait(Effect.BACKWARD, _score_threshold),
-    "target_kind": StateTrait(Effect.BACKWARD, _target_kind),
-    "rule": StateTrait(Effect.BACKWARD, _rule),
-    "display": StateTrait(Effect.RENDER, _display),
-    "percentile": StateTrait(Effect.RENDER, _percentile),
-    "site": StateTrait(Effect.RENDER, _site),
-    "channel": StateTrait(Effect.RENDER, _channel),
-    "target": StateTrait(Effect.BACKWARD, _target),
-    "unit": StateTrait(Effect.BACKWARD, _unit),
-    "region": StateTrait(Effect.BACKWARD, _region),
-    "detection": StateTrait(Effect.BACKWARD, _detection),
-    "compare": StateTrait(Effect.RENDER, _anything),
+    "layer": Row(
+        "auto",
+        "Grad-CAM layer: a module path or 'auto'",
+        Value.TEXT,
+        Effect.INPUT,
+        checks.layer,
+        (Control("layer", Widget.MENU, "CAM layer"),),
+        choices=lambda s, st: [(n, n) for n in ("auto", *s.layer_choices())],
+        shown=lambda s: _images(s),
+    ),
+    "item": Row(
+        0,
+        "which item of the inputs is shown",
+        Value.WHOLE,
+        Effect.INPUT,
+        checks.item,
+        (Control("item", Widget.SLIDER, "item"),),
+        choices=lambda s, st: _numbers(s.count),
+        shown=lambda s: s.count > 1,
+        settle=lambda s, st, v: v,
+        ahead=True,
+    ),
+    "input_index": Row(
+        0,
+        "which input's attribution is shown",
+        Value.WHOLE,
+        Effect.RENDER,
+        checks.input_index,
+        (Control("input_index", Widget.MENU, "input"),),
+        choices=lambda s, st: [
+            (f"input {i}: {view.kind} {view.shape}", i) for i, view in enumerate(s.views)
+        ],
+        shown=lambda s: len(s.views) > 1,
+    ),
+    "axis": Row(
+        0,
+        "volumes: the axis cut (0 depth, 1 height, 2 width)",
+        Value.WHOLE,
+        Effect.RENDER,
+        checks.axis,
+        (Control("axis", Widget.MENU, "cut along"),),
+        choices=lambda s, st: AXES,
+        shown=lambda s: any(view.kind == "volume" for view in s.views),
+    ),
+    "slice": Row(
+        0,
+        "volumes: the index of the slice shown along axis",
+        Value.WHOLE,
+        Effect.RENDER,
+        checks.slice,
+        (Control("slice", Widget.SLIDER, "slice"),),
+        choices=lambda s, st: _numbers(_extent(s, st)),
+        shown=lambda s: any(view.kind == "volume" for view in s.views),
+        ahead=True,
+        follows=("axis", "input_index"),
+    ),
+    "score_threshold": Row(
+        0.5,
+        "detections scoring less are not shown",
+        Value.NUMBER,
+        Effect.BACKWARD,
+        checks.score_threshold,
+        (Control("score_threshold", Widget.NUMBER_SLIDER, "min score"),),
+        bounds=(0.0, 1.0, 0.01),
+        shown=_detector,
+    ),
+    "target_kind": Row(
+        "class",
+        "'class', 'channel' or 'unit' at the site, 'region' or 'detection'",
+        Value.TEXT,
+        Effect.BACKWARD,
+        checks.target_kind,
+        (Control("target_kind", Widget.BUTTONS, "explain"),),
+        choices=lambda s, st: [(TARGET_KIND_LABELS[k], k) for k in s.target_kinds()],
+        settle=_first_kind,
+    ),
+    "rule": Row(
+        "guided",
+        "gradient, deconvnet, guided or gradcam",
+        Value.TEXT,
+        Effect.BACKWARD,
+        checks.rule,
+        (Control("rule", Widget.BUTTONS),),
+        choices=lambda s, st: [
+            (label, rule) for rule, label in RULE_LABELS.items() if rule != "gradcam" or _images(s)
+        ],
+        ahead=True,
+    ),
+    "display": Row(
+        "gradient",
+        "how the attribution is drawn",
+        Value.TEXT,
+        Effect.RENDER,
+        checks.display,
+        (Control("display", Widget.BUTTONS),),
+        choices=lambda s, st: [(DISPLAY_LABELS[d], d) for d in s.views[st["input_index"]].displays],
+        ahead=True,
+        follows=("input_index",),
+    ),
+    "percentile": Row(
+        99.0,
+        "percentile of |attribution| that saturates",
+        Value.NUMBER,
+        Effect.RENDER,
+        checks.percentile,
+        (Control("percentile", Widget.NUMBER_SLIDER, "clip %"),),
+        bounds=(*PERCENTILE_RANGE, 0.1),
+        ahead=True,
+    ),
+    "site": Row(
+        0,
+        "index of the ReLU site shown, in forward order",
+        Value.WHOLE,
+        Effect.RENDER,
+        checks.site,
+        (Control("site_slider", Widget.SLIDER, "site"), Control("site_name", Widget.MENU)),
+        choices=lambda s, st: [(n, i) for i, n in enumerate(s.site_names)] or [("-", 0)],
+        ahead=True,
+    ),
+    "channel": Row(
+        ALL_CHANNELS,
+        "channel shown at the site; -1 for all",
+        Value.WHOLE,
+        Effect.RENDER,
+        checks.channel,
+        (Control("channel", Widget.MENU, "channel"),),
+        choices=_channel_choices,
+        ahead=True,
+        follows=("site", *_PASS_TRAITS),
+    ),
+    "target": Row(
+        0,
+        "class explained when target_kind is 'class': an index, or a name (kept as its index)",
+        Value.CLASS,
+        Effect.BACKWARD,
+        checks.target,
+        (Control("class_index", Widget.WHOLE_BOX, "class #"),),
+        shown=lambda s: not _detector(s),
+        settle=_class,
+        ahead=True,
+    ),
+    "unit": Row(
+        (),
+        "position at the site of the unit explained, for 'unit'",
+        Value.POSITION,
+        Effect.BACKWARD,
+        checks.unit,
+        settle=_cleared(()),
+    ),
+    "region": Row(
+        None,
+        "Region(cls, mask), for 'region'",
+        Value.REGION,
+        Effect.BACKWARD,
+        checks.region,
+        settle=_cleared(None),
+    ),
+    "detection": Row(
+        None,
+        "detection index, for 'detection'",
+        Value.MAYBE_WHOLE,
+        Effect.BACKWARD,
+        checks.detection,
+        (Control("detection", Widget.MENU, "detection"),),
+        choices=_detection_choices,
+        shown=_detector,
+        settle=_first_detection,
+        follows=("score_threshold",),
+    ),
+    "compare": Row(
+        False,
+        "show Gradient, DeconvNet and Guided side by side",
+        Value.FLAG,
+        Effect.RENDER,
+        checks.anything,
+        (Control("compare", Widget.TOGGLE, "compare rules"),),
+    ),
 }
 
 
@@ -252,4 +376,33 @@ def problem(name: str, value: object, session: ExplorerSession, state: Mapping[s
 
 
 def traits_with(effect: Effect) -> tuple[str, ...]:
-    return tuple(name for name, trait in STATE.items() if trait.effect is effect)
+    return tuple(name for name, row in STATE.items() if row.effect is effect)
+
+
+def choices(name: str, session: ExplorerSession, state: Mapping[str, object]) -> list:
+    """``(label, value)`` pairs trait ``name`` may take for ``session`` (none when free)."""
+    row = STATE[name]
+    return [] if row.choices is None else row.choices(session, state)
+
+
+def settled(
+    session: ExplorerSession,
+    state: Mapping[str, object],
+    names: tuple[str, ...] | None = None,
+) -> dict[str, object]:
+    """The traits' values after a new input, model or item (``names``: only those
+    traits, after a change they follow): each row settled in order, seeing the values
+    settled before it."""
+    new = dict(state)
+    for name, row in STATE.items():
+        if names is not None and name not in names:
+            continue
+        value = new[name]
+        if row.settle is not None:
+            new[name] = row.settle(session, new, value)
+        elif row.check(session, new, value):
+            fallback = row.default
+            if row.check(session, new, fallback):
+                fallback = choices(name, session, new)[0][1]
+            new[name] = fallback
+    return new

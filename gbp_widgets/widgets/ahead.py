@@ -16,18 +16,16 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
-from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 import numpy as np
 import torch
 
-from gbp_widgets.explore import View
+from gbp_widgets.explore import ExplorerSession, View
 from gbp_widgets.explore.ahead import PictureMaker, neighbours, numbers_near, pictures_ahead
+from gbp_widgets.widgets.canvas import PanelStrip
+from gbp_widgets.widgets.controls import Controls
 from gbp_widgets.widgets.picture_canvas import Said
-
-if TYPE_CHECKING:
-    from gbp_widgets.widgets.explorer import Explorer
 
 # noUiSlider (the ipywidgets slider) moves one step for an arrow key and five for Page
 # Up / Page Down.
@@ -80,52 +78,44 @@ class PicturesAhead:
         self._jobs: deque[Callable[[], None]] = deque()
         self._handle: asyncio.Handle | None = None
 
+    @property
+    def pending(self) -> int:
+        """How many views ahead are queued and not yet made."""
+        return len(self._jobs)
+
     def cancel(self) -> None:
         self._jobs.clear()
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
 
-    def start(self, explorer: Explorer, view: View, pictures: Mapping[str, np.ndarray]) -> None:
-        """Queue the views one step from ``view`` (drawn as ``pictures``) for the rows of
-        ``explorer``."""
+    def start(
+        self,
+        session: ExplorerSession,
+        view: View,
+        pictures: Mapping[str, np.ndarray],
+        candidates: Mapping[str, Sequence],
+        target_kind: str,
+        strips: Sequence[PanelStrip],
+    ) -> None:
+        """Queue the views one step from ``view`` (drawn as ``pictures``), a view for each
+        of ``candidates`` (trait -> values, see :func:`candidates`), for ``strips``."""
         self.cancel()
         watch = [held(c) for controls in self._controls.values() for c in controls]
-        candidates = self._candidates(explorer, view)
         # A rule or class already passed costs a render only: drawn ahead however slow.
-        quick = explorer.session.pass_seconds <= BACKWARD_AHEAD_SECONDS
+        quick = session.pass_seconds <= BACKWARD_AHEAD_SECONDS
+        size = strips[0].size
         for name, value, make in pictures_ahead(
-            explorer.session, view, explorer.target_kind, candidates, explorer.panel_size, quick
+            session, view, target_kind, candidates, size, quick
         ):
             when = [s for c in self._controls[name] if (s := said(c, value)) is not None]
             if when:
-                self._jobs.append(partial(self._send, explorer, make, pictures, watch, when))
+                self._jobs.append(partial(self._send, strips, make, pictures, watch, when))
         self._schedule(SETTLE_SECONDS)
 
     def run_all(self) -> None:
         while self._jobs:
             self._jobs.popleft()()
-
-    def _candidates(self, explorer: Explorer, view: View) -> dict[str, list]:
-        c = explorer.controls
-        found: dict[str, list] = {
-            "display": [v for v in _values(c.display) if v != view.display],
-            "percentile": slider_candidates(c.percentile, view.percentile),
-        }
-        if explorer.session.site_names:
-            found["site"] = neighbours(view.site, range(len(explorer.session.site_names)))
-            # The menu's first entries as well: all channels, then those most let through.
-            menu = _values(c.channel)
-            near = neighbours(view.channel, menu) + menu[: 1 + TOP_CHANNELS]
-            found["channel"] = [v for v in dict.fromkeys(near) if v != view.channel]
-        if c.slice.max > 0:
-            found["slice"] = neighbours(view.cut.index, range(c.slice.max + 1))
-        # They cost a backward pass each (until cached): the other rules, the classes
-        # beside the one shown in the top-5 row, the items on either side.
-        found["rule"] = [v for v in _values(c.rule) if v != view.rule]
-        found["target"] = neighbours(explorer.target, _values(c.top))
-        found["item"] = neighbours(explorer.item, range(explorer.session.count))
-        return found
 
     def _schedule(self, delay: float = 0.0) -> None:
         try:
@@ -146,7 +136,7 @@ class PicturesAhead:
 
     def _send(
         self,
-        explorer: Explorer,
+        strips: Sequence[PanelStrip],
         make: PictureMaker,
         pictures: Mapping[str, np.ndarray],
         watch: list[Said],
@@ -159,8 +149,34 @@ class PicturesAhead:
         except Exception:  # noqa: BLE001 - a picture ahead is optional; the redraw will say
             return
         changed = {name: p for name, p in ahead.items() if p is not pictures.get(name)}
-        for strip in explorer.rows:
+        for strip in strips:
             strip.send_ahead(watch, when, changed)
+
+
+def candidates(
+    controls: Controls, session: ExplorerSession, view: View, state: Mapping[str, object]
+) -> dict[str, list]:
+    """The values one step from ``view`` in each trait drawn ahead, as its controls offer
+    them (``state``: the Explorer's trait values)."""
+    c = controls
+    found: dict[str, list] = {
+        "display": [v for v in _values(c.display) if v != view.display],
+        "percentile": slider_candidates(c.percentile, view.percentile),
+    }
+    if session.site_names:
+        found["site"] = neighbours(view.site, range(len(session.site_names)))
+        # The menu's first entries as well: all channels, then those most let through.
+        menu = _values(c.channel)
+        near = neighbours(view.channel, menu) + menu[: 1 + TOP_CHANNELS]
+        found["channel"] = [v for v in dict.fromkeys(near) if v != view.channel]
+    if c.slice.max > 0:
+        found["slice"] = neighbours(view.cut.index, range(c.slice.max + 1))
+    # They cost a backward pass each (until cached): the other rules, the classes beside
+    # the one shown in the top-5 row, the items on either side.
+    found["rule"] = [v for v in _values(c.rule) if v != view.rule]
+    found["target"] = neighbours(state["target"], _values(c.top))
+    found["item"] = neighbours(state["item"], range(session.count))
+    return found
 
 
 @contextmanager

@@ -1,6 +1,8 @@
-"""Keeping a control and a trait equal, both ways, without letting refused values show."""
+"""Keeping a control and a trait equal, both ways, with one way of refusing a value."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import ipywidgets as widgets
 import traitlets
@@ -8,31 +10,43 @@ import traitlets
 from gbp_widgets.widgets.quiet import Quiet
 
 
-def bind(owner: traitlets.HasTraits, name: str, control: widgets.Widget, quiet: Quiet) -> None:
+def bind(
+    owner: traitlets.HasTraits,
+    name: str,
+    control: widgets.Widget,
+    quiet: Quiet,
+    refused: Callable[[str], None],
+) -> None:
     """Keep ``control.value`` and ``owner``'s trait ``name`` equal, both ways.
 
-    Unlike ``widgets.link``, a value the trait refuses (1500 typed into the class
-    box, say) is replaced in the control by the value kept, so the control never
-    shows what the owner is not doing. Changes made inside ``quiet`` are the
-    owner's own and are not sent back.
+    A value the trait refuses (1500 typed into the class box, say) raises
+    ``TraitError`` in the owner; here its message goes to ``refused`` and the control
+    is put back on the value kept, so the control never shows what the owner is not
+    doing. Changes made inside ``quiet`` are the owner's own and are not sent back.
+    The control takes the trait's value at the trait's next change, or when the owner
+    sets it (after it has the choices that hold the value).
     """
 
     def to_trait(change) -> None:
         if quiet:
             return
-        setattr(owner, name, change.new)
+        try:
+            setattr(owner, name, change.new)
+        except traitlets.TraitError as err:
+            refused(str(err))
         kept = getattr(owner, name)
         if kept != change.new:
             with quiet():
                 control.value = kept
 
     def to_control(change) -> None:
-        if control.value != change.new:
+        # The value now, not the change's: an observer may have moved it on (a picture's
+        # path is listed as "custom" once shown).
+        value = getattr(owner, name)
+        if control.value != value:
             with quiet():
-                control.value = change.new
+                control.value = value
 
-    with quiet():
-        control.value = getattr(owner, name)
     control.observe(to_trait, "value")
     owner.observe(to_control, name)
 
@@ -40,3 +54,17 @@ def bind(owner: traitlets.HasTraits, name: str, control: widgets.Widget, quiet: 
 def show(control: widgets.Widget, visible: bool) -> None:
     """Show or hide a control without removing it from its box."""
     control.layout.display = "" if visible else "none"
+
+
+def close_parts(widget: widgets.Widget) -> None:
+    """Close the widgets ``widget`` holds (children, layout, style) and theirs, so no
+    model of it stays in the kernel or in a saved notebook; ``widget`` itself stays."""
+    held = (*getattr(widget, "children", ()), *(getattr(widget, n, None) for n in _PARTS))
+    for part in held:
+        if isinstance(part, widgets.Widget) and part.comm is not None:
+            close_parts(part)
+            part.close()
+
+
+# The models a widget keeps beside its children.
+_PARTS = ("layout", "style")

@@ -22,7 +22,9 @@ from gbp_widgets.dataset.catalogue import ALL, CORRECTNESS, SORTS, Catalogue, Fi
 from gbp_widgets.dataset.reopen import ItemOpener
 from gbp_widgets.dataset.results import DatasetResults
 from gbp_widgets.figures import pass_fraction_figure
+from gbp_widgets.widgets.binding import bind
 from gbp_widgets.widgets.ipycanvas_drawing import drawing, put_picture
+from gbp_widgets.widgets.quiet import Quiet
 
 FILTER_TRAITS = ("true_class", "predicted_class", "correctness", "confidence", "sort")
 CAPTION_COLOURS = {True: "#1e823c", False: "#c81e2d", None: "#444444"}
@@ -85,7 +87,6 @@ class Gallery(widgets.VBox):
         try:
             self.catalogue.check(self.filters().but(**{proposal["trait"].name: value}))
         except ValueError as err:
-            self.message = str(err)
             raise traitlets.TraitError(str(err)) from None
         return value
 
@@ -93,8 +94,9 @@ class Gallery(widgets.VBox):
     def _valid_page(self, proposal):
         pages = self.pages
         if not 0 <= proposal["value"] < pages:
-            self.message = f"page {proposal['value']}: there are {pages} (0 to {pages - 1})"
-            raise traitlets.TraitError(self.message)
+            raise traitlets.TraitError(
+                f"page {proposal['value']}: there are {pages} (0 to {pages - 1})"
+            )
         return proposal["value"]
 
     @property
@@ -120,28 +122,28 @@ class Gallery(widgets.VBox):
 
     # ---- opening an item
 
-    @traitlets.validate("item")
-    def _valid_item(self, proposal):
-        index = proposal["value"]
-        if index is None:
-            return None
-        try:
-            self._open(index)
-        except (ValueError, KeyError) as err:
-            self.message = str(err).strip("'\"")
-            raise traitlets.TraitError(self.message) from None
-        return index
-
-    def _open(self, index: int) -> None:
+    @traitlets.observe("item")
+    def _open(self, change) -> None:
+        """The item chosen, in an Explorer below the page; one that cannot be opened is
+        refused (``TraitError``) and the item shown before stays."""
         from gbp_widgets.widgets.explorer import Explorer
 
-        row = self.results.item(index)
-        arguments = self.opener.arguments(row)
-        explorer = Explorer(**arguments)
-        self.explorer = explorer
+        index = change.new
+        if index is None:
+            return
+        try:
+            row = self.results.item(index)
+            arguments = self.opener.arguments(row)
+        except (ValueError, KeyError) as err:
+            self.set_trait("item", change.old)
+            raise traitlets.TraitError(str(err).strip("'\"")) from None
+
+        if self.explorer is not None:
+            self.explorer.close()
+        self.explorer = Explorer(**arguments)
         self.message = ""
         heading = _item_heading(index, row, self.catalogue)
-        self._explorer_box.children = (widgets.HTML(heading), explorer)
+        self.explorer_box.children = (widgets.HTML(heading), self.explorer)
 
     def _clicked(self, x: float, y: float) -> None:
         tile = self.layout_of_page.hit(x, y)
@@ -150,8 +152,8 @@ class Gallery(widgets.VBox):
             return
         try:
             self.item = shown[tile]
-        except traitlets.TraitError:
-            pass  # the message under the page says why
+        except traitlets.TraitError as err:
+            self.message = str(err)
 
     # ---- drawing
 
@@ -169,23 +171,23 @@ class Gallery(widgets.VBox):
         # As many rows of tiles as the page fills, so a short page leaves no blank band.
         shown = self.layout_of_page.rows_for(len(tiles))
         picture = sheet(shown, [(t.picture, t.saliency, t.skipped is not None) for t in tiles])
-        if self._canvas.height != shown.height:
-            self._canvas.height = shown.height
-            self._canvas.layout.height = f"{shown.height}px"
+        if self.canvas.height != shown.height:
+            self.canvas.height = shown.height
+            self.canvas.layout.height = f"{shown.height}px"
         with drawing():
-            self._canvas.clear()
-            put_picture(self._canvas, picture, 0, 0)
-            self._canvas.font = "12px sans-serif"
+            self.canvas.clear()
+            put_picture(self.canvas, picture, 0, 0)
+            self.canvas.font = "12px sans-serif"
             for i, tile in enumerate(tiles):
-                self._canvas.fill_style = CAPTION_COLOURS[tile.correct]
+                self.canvas.fill_style = CAPTION_COLOURS[tile.correct]
                 x, y = self.layout_of_page.caption_at(i)
-                self._canvas.fill_text(tile_caption(tile), x, y)
-        self._page_label.value = (
+                self.canvas.fill_text(tile_caption(tile), x, y)
+        self.page_label.value = (
             f"page {self.page + 1} of {self.pages} · {len(self.selection)} of "
             f"{len(self.catalogue)} items"
         )
-        self._previous.disabled = self.page == 0
-        self._next.disabled = self.page >= self.pages - 1
+        self.previous_button.disabled = self.page == 0
+        self.next_button.disabled = self.page >= self.pages - 1
 
     def _draw_curves(self) -> None:
         figure = pass_fraction_figure(
@@ -195,11 +197,11 @@ class Gallery(widgets.VBox):
         )
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=80)
-        self._curves.value = buffer.getvalue()
+        self.curves.value = buffer.getvalue()
 
     @traitlets.observe("message")
     def _say(self, change) -> None:
-        self._message.value = (
+        self.status.value = (
             f"<span style='color:#c81e2d'>{html.escape(change.new)}</span>" if change.new else ""
         )
 
@@ -247,38 +249,40 @@ class Gallery(widgets.VBox):
                 style=wide,
             ),
         }
+        quiet = Quiet()
         for name, control in controls.items():
-            widgets.link((control, "value"), (self, name))
-        self._previous = widgets.Button(description="◀ previous", layout={"width": "110px"})
-        self._next = widgets.Button(description="next ▶", layout={"width": "110px"})
-        self._previous.on_click(lambda _: self._turn(-1))
-        self._next.on_click(lambda _: self._turn(1))
-        self._page_label = widgets.Label()
+            control.value = getattr(self, name)
+            bind(self, name, control, quiet, lambda text: setattr(self, "message", text))
+        self.previous_button = widgets.Button(description="◀ previous", layout={"width": "110px"})
+        self.next_button = widgets.Button(description="next ▶", layout={"width": "110px"})
+        self.previous_button.on_click(lambda _: self._turn(-1))
+        self.next_button.on_click(lambda _: self._turn(1))
+        self.page_label = widgets.Label()
         layout = self.layout_of_page
-        self._canvas = Canvas(
+        self.canvas = Canvas(
             width=layout.width,
             height=layout.height,
             layout=widgets.Layout(width=f"{layout.width}px", height=f"{layout.height}px"),
         )
-        self._canvas.on_mouse_down(self._clicked)
+        self.canvas.on_mouse_down(self._clicked)
         # A canvas keeps no picture for a page that connects later (a reload, a second tab).
-        self._canvas.on_client_ready(self._draw_page)
-        self._message = widgets.HTML()
-        self._curves = widgets.Image(format="png")
-        self._explorer_box = widgets.VBox()
+        self.canvas.on_client_ready(self._draw_page)
+        self.status = widgets.HTML()
+        self.curves = widgets.Image(format="png")
+        self.explorer_box = widgets.VBox()
         self.controls = controls
         self.children = (
             widgets.HBox([controls["true_class"], controls["predicted_class"], controls["sort"]]),
             widgets.HBox([controls["correctness"], controls["confidence"]]),
-            widgets.HBox([self._previous, self._next, self._page_label]),
-            self._canvas,
-            self._message,
+            widgets.HBox([self.previous_button, self.next_button, self.page_label]),
+            self.canvas,
+            self.status,
             widgets.HTML(
                 "<b>Share of units let through at each site</b>, averaged over the items "
                 "filtered, a line per class (click a tile to open it in the Explorer below)"
             ),
-            self._curves,
-            self._explorer_box,
+            self.curves,
+            self.explorer_box,
         )
 
     def _turn(self, step: int) -> None:

@@ -1,0 +1,208 @@
+"""The check of each Explorer trait: what is wrong with a value ("" when nothing is).
+
+Each takes the session, the other traits' current values and the value; the table in
+:mod:`gbp_widgets.explore.state` says which check a trait has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from gbp_widgets.engine import Region
+from gbp_widgets.explore.names import (
+    ALL_CHANNELS,
+    CUSTOM,
+    EXPLORER_RULES,
+    TARGET_KIND_LABELS,
+    choices_text,
+)
+from gbp_widgets.explore.outputs import unknown_class_message
+from gbp_widgets.explore.session import ExplorerSession
+from gbp_widgets.images import SAMPLE_NAMES
+from gbp_widgets.models import model_names
+
+PERCENTILE_RANGE = (90.0, 100.0)
+
+
+Check = Callable[[ExplorerSession, Mapping[str, object], object], str]
+
+
+def _int(name: str, value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        return f"{name} must be a whole number, not {value!r}"
+    return ""
+
+
+def _in_range(name: str, value: object, count: int, what: str) -> str:
+    return _int(name, value) or (
+        "" if 0 <= value < count else f"{name} {value} is out of range: {what}"
+    )
+
+
+def item(session, state, value) -> str:
+    n = session.count
+    return _in_range("item", value, n, f"there are {n} items (0 to {n - 1})")
+
+
+def target(session, state, value) -> str:
+    k = len(session.classes)
+    if session.output_kind == "detection":
+        return ""
+    if isinstance(value, str):
+        return "" if value in session.classes else unknown_class_message(value, session.classes)
+    return _in_range("class", value, k, f"this model has {k} (0 to {k - 1})")
+
+
+def target_kind(session, state, value) -> str:
+    kinds = session.target_kinds()
+    if value in kinds:
+        return ""
+    if value in TARGET_KIND_LABELS:
+        return f"target kind {value!r} does not fit this model: use {choices_text(kinds)}"
+    return f"unknown target kind {value!r}: use {choices_text(kinds)}"
+
+
+def rule(session, state, value) -> str:
+    if value not in EXPLORER_RULES:
+        return f"unknown rule {value!r}: use one of {', '.join(EXPLORER_RULES)}"
+    if value == "gradcam" and (session.kind != "image" or session.as_tuple):
+        return "Guided Grad-CAM needs a feature map of an image model: choose another rule"
+    return ""
+
+
+def display(session, state, value) -> str:
+    view = session.views[state.get("input_index", 0)]
+    if value in view.displays:
+        return ""
+    return f"unknown display {value!r} for {view.kind}s: use one of {', '.join(view.displays)}"
+
+
+def percentile(session, state, value) -> str:
+    low, high = PERCENTILE_RANGE
+    if isinstance(value, (int, float)) and low <= value <= high:
+        return ""
+    return f"clip percentile {value} must be between {low:g} and {high:g}"
+
+
+def site(session, state, value) -> str:
+    sites = len(session.site_names)
+    return _in_range("site", value, max(sites, 1), f"this model has {sites} ReLU sites")
+
+
+def channel(session, state, value) -> str:
+    problem = _int("channel", value)
+    if problem or value == ALL_CHANNELS:
+        return problem
+    count = session.channels(state["site"]) if session.site_names else 0
+    return (
+        ""
+        if 0 <= value < count
+        else (f"channel {value} is out of range: this site has {count} channels")
+    )
+
+
+def unit(session, state, value) -> str:
+    if value == ():
+        return ""
+    if not isinstance(value, tuple) or any(_int("unit", v) for v in value):
+        return f"unit must be a tuple of whole numbers (a position at the site), not {value!r}"
+    if not session.site_names:
+        return "this model has no ReLU sites, so there is no unit to explain"
+    spatial = session.site_shape(state["site"])[1:]
+    if len(value) != len(spatial) or not all(
+        0 <= v < s for v, s in zip(value, spatial, strict=True)
+    ):
+        where = " x ".join(map(str, spatial)) or "no positions"
+        return (
+            f"unit {value} is not a position at {session.site_names[state['site']]}, "
+            f"whose positions are {where}"
+        )
+    return ""
+
+
+def region(session, state, value) -> str:
+    if value is None:
+        return ""
+    if session.output_kind != "dense":
+        return "regions are for dense outputs (N, K, *positions); this model's output is not"
+    if not isinstance(value, Region) or value.mask is None:
+        return "region must be a Region(cls, mask) with a bool mask of the output's positions"
+    spatial = tuple(session.recording.logits.shape[2:])
+    mask = np.asarray(value.mask)
+    if mask.dtype != bool or mask.shape != spatial or not mask.any():
+        return (
+            f"the region's mask must be a bool array of shape {spatial} with at least one "
+            f"position on; it has dtype {mask.dtype} and shape {mask.shape}"
+        )
+    return target(session, state, value.cls)
+
+
+def detection(session, state, value) -> str:
+    if value is None:
+        return ""
+    if session.output_kind != "detection":
+        return "detections are for torchvision detectors; this model's output is not one"
+    found = [d.index for d in session.detections()]
+    if value in found:
+        return ""
+    return (
+        f"no detection {value!r} scores at least {session.score_threshold:g}: choose one of {found}"
+        if found
+        else "there are no detections above the threshold"
+    )
+
+
+def score_threshold(session, state, value) -> str:
+    if isinstance(value, (int, float)) and 0.0 <= value <= 1.0:
+        return ""
+    return f"score threshold {value} must be between 0 and 1"
+
+
+def slice(session, state, value) -> str:
+    extents = session.views[state.get("input_index", 0)].slices
+    if not extents:
+        return _int("slice", value) or ("" if value == 0 else "only volumes are sliced")
+    extent = extents[state.get("axis", 0)]
+    return _in_range("slice", value, extent, f"the volume has {extent} slices along this axis")
+
+
+def axis(session, state, value) -> str:
+    extents = session.views[state.get("input_index", 0)].slices
+    return _in_range("axis", value, max(len(extents), 1), "volumes are cut along axis 0, 1 or 2")
+
+
+def input_index(session, state, value) -> str:
+    n = len(session.views)
+    return _in_range("input", value, n, f"the model takes {n} inputs (0 to {n - 1})")
+
+
+def anything(session, state, value) -> str:
+    # Its trait's own type (True or False, say) is all there is to check.
+    return ""
+
+
+def image(session, state, value) -> str:
+    # Any other text is a picture's path: whether it opens is known only by opening it.
+    if isinstance(value, str) and value:
+        return ""
+    return f"image must be a sample name ({', '.join(SAMPLE_NAMES)}) or a path, not {value!r}"
+
+
+def model_name(session, state, value) -> str:
+    if value in (*model_names(), CUSTOM):
+        return ""
+    return f"no model {value!r}: choose one of {', '.join(model_names())}"
+
+
+def layer(session, state, value) -> str:
+    if value in ("auto", *session.layer_choices()):
+        return ""
+    module = dict(session.engine.model.named_modules()).get(value) if value else None
+    if module is None:
+        return f"no module called {value!r}: choose one from the layer menu"
+    return (
+        f"{value!r} is a {type(module).__name__}, which gives no feature map (channels over "
+        "positions) for Grad-CAM to weight: choose a convolution or a block from the layer menu"
+    )

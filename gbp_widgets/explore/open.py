@@ -1,0 +1,97 @@
+"""Opening a session: from the Explorer's arguments, a model name, or a picture."""
+
+from __future__ import annotations
+
+import torch
+from PIL import Image
+from torch import nn
+
+from gbp_widgets.explore.names import CUSTOM
+from gbp_widgets.explore.session import ExplorerSession, picture_inputs
+from gbp_widgets.images import SAMPLE_NAMES, load_image, sample_image
+from gbp_widgets.models import DEFAULT_MODEL, Preprocessing, load_model
+
+
+def describe(err: BaseException) -> str:
+    """An exception as a person reads it in a status line."""
+    return f"{type(err).__name__}: {err}"
+
+
+def open_session(
+    model: nn.Module | None, inputs: object, image: object, kind: str | None, **engine_args
+) -> ExplorerSession:
+    """The session for the Explorer's arguments: the default model on ``image`` (the
+    first sample when ``None``), or ``model`` on ``inputs`` or on ``image`` preprocessed;
+    ``kind`` names the view of every input, ``engine_args`` go to the session.
+
+    A user model that cannot be explained raises: no other model is put in its place.
+    """
+    engine_args["kinds"] = (kind,) if kind else None
+    if inputs is not None and image is not None:
+        raise ValueError("give inputs= (model-ready tensors) or image= (a picture), not both")
+    if model is None:
+        if inputs is not None:
+            raise ValueError("inputs= needs model=: the default model takes pictures (image=)")
+        return named_session(DEFAULT_MODEL, picture(image))
+    if inputs is None:
+        preprocess = engine_args["preprocess"] or Preprocessing()
+        pictured = picture_inputs(picture(image), preprocess)
+        engine_args = {**engine_args, **pictured, "preprocess": preprocess}
+    else:
+        engine_args = {**engine_args, "inputs": inputs}
+    try:
+        return ExplorerSession(model, **engine_args)
+    except Exception as err:
+        raise ValueError(f"your model could not be explained: {describe(err)}") from err
+
+
+def named_session(name: str, shown: Image.Image | torch.Tensor) -> ExplorerSession:
+    """A session for :func:`load_model` ``name`` on picture ``shown``."""
+    loaded = load_model(name)
+    return ExplorerSession(
+        loaded.model,
+        **picture_inputs(shown, loaded.preprocess),
+        classes=loaded.classes,
+        preprocess=loaded.preprocess,
+    )
+
+
+def switched_model(session: ExplorerSession, name: str) -> ExplorerSession:
+    """A session for model ``name`` on the photo ``session`` shows (the first sample
+    when it shows no single photo)."""
+    if session.kind == "image" and not session.as_tuple:
+        return named_session(name, Image.fromarray(session.photo()))
+    return named_session(name, sample_image(SAMPLE_NAMES[0]))
+
+
+def picture(image: object) -> Image.Image | torch.Tensor:
+    """A picture for ``image=``: a sample name, a path, bytes, a PIL image or a tensor;
+    the first sample when ``None``."""
+    if image is None:
+        return sample_image(SAMPLE_NAMES[0])
+    if isinstance(image, (Image.Image, torch.Tensor)):
+        return image
+    if isinstance(image, str) and image in SAMPLE_NAMES:
+        return sample_image(image)
+    return load_image(image)
+
+
+def image_name(image: object) -> str:
+    """The image menu's entry for ``image=``: a sample's name, else "custom"."""
+    return image if isinstance(image, str) and image in SAMPLE_NAMES else CUSTOM
+
+
+def new_input(session: ExplorerSession, name: str, value: object) -> ExplorerSession:
+    """The session after trait ``name`` (one that costs a forward pass) takes ``value``:
+    ``session`` changed in place, or a new one for another model. Raises what opening
+    the picture, loading the model or the forward pass raised; ``session`` is then as
+    it was."""
+    if name == "image" and value != CUSTOM:
+        session.set_image(picture(value))
+    elif name == "model_name" and value != CUSTOM:
+        return switched_model(session, value)
+    elif name == "item":
+        session.set_item(value)
+    elif name == "layer":
+        session.set_layer(value)
+    return session

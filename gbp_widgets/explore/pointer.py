@@ -1,0 +1,87 @@
+"""Clicks and keys on the Explorer's panels, as the trait changes they ask for.
+
+Each function returns ``{trait: value}`` (empty when the place asks for nothing), or
+raises ``ValueError`` saying what to do instead; the widget applies the changes
+together, through the same checks as any other value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from gbp_widgets.explore.chosen import backward_rule
+from gbp_widgets.explore.names import MASK_PANELS
+from gbp_widgets.explore.outputs import unknown_class_message
+from gbp_widgets.explore.session import ExplorerSession, View
+
+# Arrow keys on a focused canvas: left/right step the channel, up/down the site.
+KEY_STEPS = {
+    "ArrowLeft": ("channel", -1),
+    "ArrowRight": ("channel", 1),
+    "ArrowUp": ("site", -1),
+    "ArrowDown": ("site", 1),
+}
+
+
+def panel_click(
+    session: ExplorerSession,
+    view: View,
+    panel: str,
+    row: int,
+    column: int,
+    size: int,
+) -> dict[str, object]:
+    """A click at pixel ``(row, column)`` of ``panel`` (``size`` pixels square). On a mask
+    or the activation panel: the unit under it (at the chosen channel, or the most active
+    one there when all are shown). On a dense output's label map: the region of the class
+    under it. On a detector's input: the detection whose box holds it."""
+    if panel == "output":
+        region = session.region_at(row, column, size, view.cut)
+        return {"region": region, "target_kind": "region"}
+    if panel == "input" and session.output_kind == "detection":
+        found = session.detection_at(row, column, size)
+        if found is None:
+            raise ValueError("no detection's box is there: click inside a box")
+        return {"detection": found.index, "target_kind": "detection"}
+    if panel not in (*MASK_PANELS, "activation"):
+        return {}
+    unit = session.unit_at(view, row, column, size)
+    if unit is None:
+        return {}
+    channel, position = unit
+    if channel is None:
+        output = session.site_output(view.site)
+        channel = int(output[(slice(None), *position)].argmax())
+    return {"channel": channel, "unit": position, "target_kind": "unit"}
+
+
+def grid_click(session: ExplorerSession, view: View, x: float, y: float) -> dict[str, object]:
+    """A click at point ``(x, y)`` of the channel grid: the channel of that tile."""
+    result = session.result(view.target, backward_rule(view.rule))
+    cut = view.cut if session.views[view.input_index].kind == "volume" else None
+    channel = session.grid_channel(result, view.site, int(y), int(x), cut)
+    return {} if channel is None else {"channel": channel}
+
+
+def key_step(
+    key: str, state: Mapping[str, object], sites: int, channels: Sequence[int]
+) -> dict[str, object]:
+    """Key ``key`` on a focused canvas: the next or previous site (of ``sites``), or the
+    next or previous of ``channels`` in the channel menu's order; kept at the ends."""
+    if key not in KEY_STEPS:
+        return {}
+    name, step = KEY_STEPS[key]
+    if name == "site":
+        return {"site": min(max(state["site"] + step, 0), max(sites - 1, 0))}
+    channel = state["channel"]
+    at = list(channels).index(channel) if channel in channels else 0
+    return {"channel": channels[min(max(at + step, 0), len(channels) - 1)]}
+
+
+def class_named(session: ExplorerSession, name: str, target_kind: str) -> dict[str, object]:
+    """A class typed by name: explained as a class, or as the region of that class when
+    a region is explained; ``ValueError`` with the closest names when there is none."""
+    if name not in session.classes:
+        raise ValueError(unknown_class_message(name, session.classes))
+    kind = target_kind if target_kind in ("class", "region") else "class"
+    return {"target": session.classes.index(name), "target_kind": kind}

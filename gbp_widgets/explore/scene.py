@@ -1,0 +1,117 @@
+"""What the Explorer shows for a view, in one place: its rows of panels, their captions and
+colour keys, the rule comparison's labels, and the figure of it all.
+
+The canvases, :meth:`Explorer.figure` and the picture saved for pages without a kernel
+all take their words and keys from here, so they never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from gbp_widgets.colour_keys import (
+    ACTIVATION_KEY,
+    MASK_KEY,
+    ColourKey,
+    LabelKey,
+    clip_note,
+    display_key,
+)
+from gbp_widgets.explore.names import COMPARED_RULES, MAP_PANELS, MASK_PANELS, RULE_LABELS
+from gbp_widgets.explore.session import ExplorerSession, View
+from gbp_widgets.explore.words import GRID_CAPTION, captions, target_words
+from gbp_widgets.figures import NotebookFigure, panel_figure, top_classes_title
+
+# The Grad-CAM heat map, shown beside the compared rules for Guided Grad-CAM.
+CAM_PANEL = "cam"
+
+
+def panel_rows(session: ExplorerSession) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The panels by row: the maps (a dense output adds its label map), then the masks."""
+    if session.output_kind == "dense":
+        return ("input", "output", "attribution", "activation"), MASK_PANELS
+    return MAP_PANELS, MASK_PANELS
+
+
+def panel_captions(session: ExplorerSession, view: View) -> dict[str, str]:
+    """Each panel's caption, by panel name."""
+    names = session.site_names
+    site = names[view.site] if names else ""
+    layer = session.result(view.target, view.rule).layer if view.rule == "gradcam" else ""
+    rectifier = session.site_rectifier(view.site) if names else ("relu", None)
+    return captions(view, site, session.class_name, layer, rectifier)
+
+
+def attribution_key(session: ExplorerSession, view: View) -> ColourKey | None:
+    return session.views[view.input_index].attribution_key(view.display, view.percentile)
+
+
+def panel_keys(session: ExplorerSession, view: View) -> dict[str, ColourKey | LabelKey]:
+    """How to read each panel's colours, by panel name; none for the input and for maps
+    drawn with axes of their own."""
+    keys: dict[str, ColourKey | LabelKey] = {"activation": ACTIVATION_KEY}
+    if session.output_kind == "dense":
+        keys["output"] = session.output_key()
+    if session.site_names:
+        keys.update(dict.fromkeys(MASK_PANELS, session.mask_key(view.site, view.channel)))
+    attribution = attribution_key(session, view)
+    if attribution is not None:
+        keys["attribution"] = attribution
+    return keys
+
+
+def comparison_labels(session: ExplorerSession, view: View) -> dict[str, str]:
+    words = target_words(view.target, session.class_name)
+    labels = {rule: f"{RULE_LABELS[rule]}: {words}" for rule in COMPARED_RULES}
+    labels[CAM_PANEL] = "Grad-CAM heat map"
+    return labels
+
+
+def comparison_keys(
+    session: ExplorerSession, view: View, pictures: Mapping[str, np.ndarray]
+) -> dict[str, ColourKey]:
+    """Keys of the comparison row's panels in ``pictures``, by name."""
+    attribution = attribution_key(session, view)
+    keys = {} if attribution is None else dict.fromkeys(COMPARED_RULES, attribution)
+    if CAM_PANEL in pictures:
+        keys[CAM_PANEL] = display_key("overlay", 99.0)
+    return {name: key for name, key in keys.items() if name in pictures}
+
+
+def title(session: ExplorerSession) -> str:
+    """The top classes (a dense output's shares of positions, a detector's scores)."""
+    kind = session.output_kind
+    if kind == "classes":
+        return top_classes_title(session.probabilities, session.classes)
+    top = session.top_classes(5)
+    ranked = "  ".join(f"{r}. {name} {100 * p:.1f}%" for r, (_, name, p) in enumerate(top, 1))
+    lead = {"dense": "share of positions: ", "detection": "scores: "}.get(kind, "")
+    return lead + ranked
+
+
+def figure(
+    session: ExplorerSession,
+    view: View,
+    pictures: Mapping[str, np.ndarray],
+    comparison: Mapping[str, np.ndarray],
+) -> NotebookFigure:
+    """A figure of the rows of ``pictures`` (at the panel size), the rule ``comparison``
+    when it is not empty, and the channel grid, each map with its colour key; titled
+    with the top classes."""
+    # A picture cannot be hovered or clicked: its label map is only labels.
+    words = {**panel_captions(session, view), "output": "predicted labels"}
+    rows = [{words[name]: pictures[name] for name in row} for row in panel_rows(session)]
+    own_keys = panel_keys(session, view)
+    keys = {words[name]: key for name, key in own_keys.items()}
+    if comparison:
+        compared = comparison_labels(session, view)
+        rows.append({compared[name]: p for name, p in comparison.items()})
+        shown = comparison_keys(session, view, comparison)
+        keys.update({compared[name]: key for name, key in shown.items()})
+    names = session.site_names
+    grid = f"{GRID_CAPTION}, at {names[view.site]}" if names else GRID_CAPTION
+    keys[grid] = MASK_KEY
+    note = clip_note(view.percentile) if "attribution" in own_keys else ""
+    return panel_figure(rows, title(session), note=note, keys=keys, wide=(grid, pictures["grid"]))

@@ -1,0 +1,197 @@
+"""The Explorer's traits: one per row of the state table, checked by that row, refused one
+way, and what a change costs.
+
+From code a refused value raises ``traitlets.TraitError`` with the row's message and
+the old value stays; a change asked for from the page (a control, a click, a key) puts
+the message in the status line instead (:meth:`ExplorerTraits._ask`, and
+:func:`gbp_widgets.widgets.binding.bind` for controls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ipywidgets as widgets
+import traitlets
+
+from gbp_widgets.engine import Region
+from gbp_widgets.explore import STATE, Effect, ExplorerSession, Row, Value, problem, traits_with
+from gbp_widgets.explore.names import CUSTOM
+from gbp_widgets.explore.open import describe, image_name, new_input
+from gbp_widgets.explore.pointer import class_named
+from gbp_widgets.explore.state import settled
+from gbp_widgets.images import load_image
+from gbp_widgets.widgets.binding import bind
+from gbp_widgets.widgets.controls import Controls
+from gbp_widgets.widgets.quiet import Quiet
+from gbp_widgets.widgets.text import status_html
+
+_MAKERS = {
+    Value.WHOLE: lambda row: traitlets.Int(row.default, help=row.help),
+    Value.MAYBE_WHOLE: lambda row: traitlets.Int(row.default, allow_none=True, help=row.help),
+    Value.NUMBER: lambda row: traitlets.Float(row.default, help=row.help),
+    Value.TEXT: lambda row: traitlets.Unicode(row.default, help=row.help),
+    Value.FLAG: lambda row: traitlets.Bool(row.default, help=row.help),
+    Value.POSITION: lambda row: traitlets.Tuple(row.default, help=row.help),
+    Value.REGION: lambda row: traitlets.Instance(Region, allow_none=True, help=row.help),
+    Value.CLASS: lambda row: traitlets.Union(
+        [traitlets.Int(), traitlets.Unicode()], default_value=row.default, help=row.help
+    ),
+}
+
+
+def trait(row: Row) -> traitlets.TraitType:
+    return _MAKERS[row.value](row)
+
+
+_Traits = type(
+    "_Traits",
+    (widgets.VBox,),
+    {"__module__": __name__, **{name: trait(row) for name, row in STATE.items()}},
+)
+
+
+class ExplorerTraits(_Traits):
+    """A box with a trait per row of :data:`~gbp_widgets.explore.STATE`, checked against
+    :attr:`session`, its :attr:`controls` bound to it, and the status line where
+    refusals from the page are said.
+
+    The Explorer gives :attr:`session` and says what a new input and a redraw are
+    (``_new_input``, ``_request_draw``); here a change of a trait that costs a forward
+    pass reaches the session, and any other marks the traits that follow it as stale.
+    """
+
+    message = traitlets.Unicode("", help="the last problem reported in the status line")
+    session: ExplorerSession
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status, self.controls = widgets.HTML(), Controls()
+        self._quiet, self._stale = Quiet(), set()
+        # First: a new input may settle the value (a path shown is listed as "custom")
+        # before the controls are told it.
+        self.observe(self._on_input, list(traits_with(Effect.INPUT)))
+        self.observe(self._on_change, [n for n in STATE if STATE[n].effect is not Effect.INPUT])
+
+    def _bind(self) -> None:
+        """Bind the controls both ways, once they offer the session's choices."""
+        c = self.controls
+        for name, controls in c.bound.items():
+            for control in controls:
+                bind(self, name, control, self._quiet, self._report)
+        c.top.observe(lambda change: self._ask(lambda: self._top(change.new)), "value")
+        c.class_name.observe(
+            lambda change: self._ask(
+                lambda: change.new and class_named(self.session, change.new, self.target_kind)
+            ),
+            "value",
+        )
+        self.observe(self._show_class, ["target", "target_kind"])
+        c.upload.observe(self._upload, "value")
+
+    def _new_input(self) -> None:
+        raise NotImplementedError
+
+    def _request_draw(self) -> None:
+        raise NotImplementedError
+
+    @traitlets.validate(*STATE)
+    def _validate(self, proposal):
+        """Bad values never get in: ``TraitError`` says why and the old value stays."""
+        name, value = proposal.trait.name, proposal.value
+        if not hasattr(self, "session") or self._quiet:
+            return value
+        found = problem(name, value, self.session, self._state())
+        if found:
+            raise traitlets.TraitError(found)
+        if name == "target" and isinstance(value, str):
+            return self.session.classes.index(value)
+        return value
+
+    def _state(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in STATE}
+
+    def _on_input(self, change) -> None:
+        if self._quiet:
+            return
+        try:
+            self.session = new_input(self.session, change.name, change.new)
+        except Exception as err:  # noqa: BLE001 - the Explorer outlives any bad input
+            with self._quiet():
+                self.set_trait(change.name, change.old)
+            raise traitlets.TraitError(describe(err)) from err
+        with self._quiet():
+            self.image = image_name(self.image)
+        if change.name != "layer":
+            self._new_input()
+        self._clear_status()
+        self._request_draw()
+
+    def _on_change(self, change) -> None:
+        if change.name == "score_threshold":
+            self.session.score_threshold = change.new
+        if not self._quiet:
+            self._stale |= {name for name, row in STATE.items() if change.name in row.follows}
+            self._clear_status()
+        self._request_draw()
+
+    def _ask(self, changes: Callable[[], dict | None]) -> None:
+        """Apply what ``changes()`` asks for together, or none of it, saying why in the
+        status line; the pickers are put back on the class explained."""
+        if self._quiet:
+            return
+        try:
+            with self.hold_trait_notifications():
+                for name, value in (changes() or {}).items():
+                    setattr(self, name, value)
+        except (traitlets.TraitError, ValueError) as err:
+            self._report(str(err))
+            self._show_class()
+
+    def _report(self, text: str) -> None:
+        self.message = text
+        self.status.value = status_html(text, problem=True)
+
+    def _clear_status(self) -> None:
+        """A new action clears the last message; the coverage warning stays while true."""
+        self.message = ""
+        self.status.value = status_html(self.session.coverage("guided"), problem=False)
+
+    def _settle(self, names: tuple[str, ...] | None = None) -> None:
+        """Choices for a new input (``names``: for those traits only), each trait kept
+        where it still fits; the controls show the state."""
+        with self._quiet(), self.hold_trait_notifications():
+            self.session.score_threshold = self.score_threshold
+            for name, value in settled(self.session, self._state(), names).items():
+                setattr(self, name, value)
+            self.controls.offer(self.session, self._state(), names)
+            for name in names or self.controls.bound:
+                for control in self.controls.bound.get(name, ()):
+                    control.value = getattr(self, name)
+        self._show_class()
+
+    def _top(self, value: int | None) -> dict:
+        return {} if value in (None, self.target) else {"target": value, "target_kind": "class"}
+
+    def _show_class(self, change: object = None) -> None:
+        """Keep the name box and the top-5 row on the class explained."""
+        top, named = self.controls.top, self.target_kind == "class"
+        shown = [value for _, value in top.options]
+        with self._quiet():
+            self.controls.class_name.value = self.session.class_name(self.target) if named else ""
+            top.index = shown.index(self.target) if self.target in shown else None
+
+    def _upload(self, change) -> None:
+        if not change.new:
+            return
+        upload = change.new[-1]
+        content = upload["content"] if isinstance(upload, dict) else upload.content
+        try:
+            self.session.set_image(load_image(bytes(content)))
+        except Exception as err:  # noqa: BLE001 - a bad file must not break the Explorer
+            self._report(f"that upload could not be shown ({describe(err)})")
+            return
+        with self._quiet():
+            self.image = CUSTOM
+        self._new_input()
+        self._request_draw()
