@@ -71,7 +71,7 @@ def panel_figure(
         heights.append(caption_inches + shown)
         if wide[0] in keys:
             heights.append(_KEY_INCHES)
-    extra = (0.5 if title else 0.1) + (0.3 if note else 0.0)
+    extra = (0.5 + 0.2 * title.count("\n") if title else 0.1) + (0.3 if note else 0.0)
     figure = NotebookFigure(
         figsize=(panel_inches * columns, sum(heights) + extra), layout="constrained"
     )

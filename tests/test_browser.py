@@ -123,17 +123,18 @@ PRODUCT_BOX = """
 }
 """
 
-# Each caption row: the boxes of its captions, and for each caption whether its text is cut
-# and the title that shows the whole of it on hover. Each control row: the tops of its
-# visible parts (a row of buttons counts each button), which differ where it wraps.
+# Each row of panels: its caption and the boxes of its panels' captions, with whether any
+# text is cut. Each control row: the tops of its visible parts (a row of buttons counts
+# each button), which differ where it wraps.
 LAYOUT = """
 () => {
   const shown = e => e.offsetParent !== null;
-  const captionRows = [...document.querySelectorAll('.widget-gridbox')].filter(shown)
-    .map(grid => [...grid.querySelectorAll('div[title]')].map(d => {
+  const cut = d => d.scrollWidth > d.clientWidth + 1 || d.scrollHeight > d.clientHeight + 1;
+  const captionRows = [...document.querySelectorAll('.gbp-header')].filter(shown)
+    .map(header => [...header.querySelectorAll('.gbp-caption, .gbp-row-caption')].map(d => {
       const box = d.getBoundingClientRect();
-      return {left: box.left, right: box.right, cut: d.scrollWidth > d.clientWidth,
-              title: d.title, text: d.textContent};
+      return {left: box.left, right: box.right, cut: cut(d), title: d.title,
+              text: d.textContent, row: d.classList.contains('gbp-row-caption')};
     })).filter(row => row.length);
   const rowParts = row => [...row.children].filter(shown).flatMap(part =>
     part.classList.contains('widget-toggle-buttons')
@@ -150,16 +151,39 @@ LAYOUT = """
 """
 
 
+# The hover read-out's fields, each with whether it lies whole inside the output area and
+# the window (after the read-out is scrolled into view).
+READOUT = """
+() => {
+  const fields = [...document.querySelectorAll('.jp-OutputArea-output code')]
+    .filter(c => c.textContent.startsWith('x = '));
+  if (!fields.length) return [];
+  const box = fields[0].closest('.widget-html');
+  box.scrollIntoView({block: 'center'});
+  const area = box.closest('.jp-OutputArea-output').getBoundingClientRect();
+  return [...box.querySelectorAll('code')].map(c => {
+    const r = c.getBoundingClientRect();
+    const whole = r.width > 0 && r.left >= area.left && r.right <= area.right
+      && r.top >= 0 && r.bottom <= window.innerHeight
+      && c.scrollWidth <= c.clientWidth + 1;
+    return {text: c.textContent, whole};
+  });
+}
+"""
+
+
 def assert_captions_and_controls_fit(page) -> None:
-    """No caption runs into its neighbour (a long one is cut, whole on hover), and no row of
-    controls wraps onto a second line."""
+    """Every caption is whole (none cut, none running into its neighbour), each row of
+    panels names its site once, and no row of controls wraps onto a second line."""
     layout = page.evaluate(LAYOUT)
     assert len(layout["captionRows"]) >= 2, layout
     for row in layout["captionRows"]:
-        for left, right in zip(row, row[1:], strict=False):
+        panels = [caption for caption in row if not caption["row"]]
+        for left, right in zip(panels, panels[1:], strict=False):
             assert left["right"] <= right["left"], (left, right)
         for caption in row:
-            assert caption["title"] == caption["text"], caption
+            assert not caption["cut"], caption
+        assert sum("ReLU site" in caption["text"] for caption in row) == 1, row
     assert len(layout["controlRows"]) >= 5, layout
     for tops in layout["controlRows"]:
         # Parts of one line differ by a few pixels (a dropdown sits lower than a button).
@@ -183,6 +207,21 @@ def test_at_laptop_size_with_the_file_browser_open_every_panel_is_whole(lab, tmp
         assert box["right"] <= box["viewport"], box
         assert box["sideways"] == [], "no element of the explorer scrolls sideways"
         assert_captions_and_controls_fit(page)
+        # A mask pixel hovered: every number of the read-out is on screen, whole.
+        page.evaluate(
+            "() => [...document.querySelectorAll('canvas')]"
+            ".filter(c => c.width === %d && c.offsetParent).pop()"
+            ".scrollIntoView({block: 'center'})" % ROW_WIDTH
+        )
+        box = page.evaluate(PRODUCT_BOX % (ROW_WIDTH, PANEL, GAP, PANEL, GAP))
+        page.mouse.move(box["left"] + 100, box["top"] + 100)
+        wait_for(lambda: page.evaluate(READOUT), 30, "hovering a mask pixel showed no read-out")
+        fields = page.evaluate(READOUT)
+        page.screenshot(path=str(tmp_path / "readout.png"))
+        for start in ("x = ", "output = ", "g = ", "forward ", "site unit"):
+            assert any(f["text"].startswith(start) for f in fields), (start, fields)
+        assert all(field["whole"] for field in fields), fields
+        page.mouse.move(2, 2)
         # The colour keys under the signed map and the site's output are on the page.
         for words in ("0 (each of R, G, B)", "peak", "share of channels on"):
             assert page.get_by_text(words, exact=True).first.is_visible(), words

@@ -371,8 +371,8 @@ def test_the_figure_holds_the_comparison_and_keys_what_is_shown(explorer):
 def live_keys(strip) -> dict[str, str]:
     """The words under each panel of a row, as the browser shows them (tags stripped)."""
     words = {}
-    for name, box in zip(strip.names, strip.keys.children, strict=True):
-        spans = re.findall(r"<span[^>]*>([^<]*)</span>", box.value)
+    for name, key in strip.keys.items():
+        spans = re.findall(r"<span[^>]*>([^<]*)</span>", key)
         words[name] = " | ".join(html.unescape(word) for word in spans if word)
     return words
 

@@ -2,6 +2,7 @@
 text it shows: captions, read-out, status, and controls in step with the traits."""
 
 import asyncio
+import html
 import io
 import math
 
@@ -13,7 +14,8 @@ from PIL import Image
 
 from gbp_widgets import Explorer, GuidedBackprop, Neuron, sample_image
 from gbp_widgets.explore import ExplorerSession, unknown_class_message
-from gbp_widgets.explore.words import captions
+from gbp_widgets.explore.names import MASK_PANELS
+from gbp_widgets.explore.words import captions, row_caption, site_words
 from tests import page
 from tests.zoo import toy_model
 
@@ -128,25 +130,35 @@ def test_a_channel_target_is_captioned_in_words(explorer):
     explorer.site = 20
     explorer.refresh()
     channel = explorer.view().target.channel
-    caption = explorer.rows[0].captions.children[1].value
+    caption = explorer.rows[0].captions["attribution"]
     site = explorer.site_names[20]
     assert f"channel {channel} at {site}" in caption
     assert "Neuron(" not in caption
 
 
-def test_captions_are_one_line_of_fixed_height(explorer):
+def test_the_site_is_named_in_full_once_over_each_row_and_the_panels_say_the_rest(explorer):
+    explorer.site, explorer.channel = 20, 3
     explorer.refresh()
-    for caption in [c for strip in explorer.rows for c in strip.captions.children]:
-        assert "white-space:nowrap" in caption.value and "height:1.5em" in caption.value
+    site = explorer.site_names[20]
+    maps, masks = explorer.rows
+    assert maps.caption == f"output panel: ReLU site {site} (relu6), channel 3"
+    assert masks.caption == f"masks at ReLU site {site} (relu6), channel 3"
+    for strip in explorer.rows:
+        assert all(site not in words for words in strip.captions.values()), strip.captions
+    # What the browser is sent: the row's caption over a caption per panel, each in full.
+    for strip in explorer.rows:
+        header = html.unescape(strip.canvas.header)
+        assert strip.caption in header
+        assert all(f"title='{words}'" in header for words in strip.captions.values())
 
 
 def test_captions_in_words():
     names = {3: "tabby"}.get
     view = type("V", (), {"rule": "guided", "channel": -1, "target": 3})
-    assert captions(view, "a#1", names)["attribution"] == "Guided: tabby"
+    assert captions(view, names)["attribution"] == "Guided: tabby"
     view.target = Neuron("layer1.0.relu#2", 7, y=3, x=4)
     assert (
-        captions(view, "a#1", names)["attribution"]
+        captions(view, names)["attribution"]
         == "Guided: unit (y=3, x=4) of channel 7 at layer1.0.relu#2"
     )
 
@@ -155,17 +167,22 @@ def test_a_relu6_site_says_what_it_is_and_its_forward_mask(explorer):
     """EfficientNet's ReLU6 modules sit in attributes named ``_swish``: the captions say
     relu6, and give its forward mask 1[0<x<6], not a plain ReLU's 1[x>0]."""
     explorer.refresh()
-    forward = explorer.rows[1].captions.children[0].value
-    assert "forward 1[0&lt;x&lt;6] at _swish#1 (relu6)" in forward
-    assert "output at _swish#1 (relu6)" in explorer.rows[0].captions.children[2].value
+    explorer.site, explorer.channel = 0, -1
+    explorer.refresh()
+    assert explorer.rows[1].captions["forward"] == "forward 1[0<x<6]"
+    assert explorer.rows[1].caption == "masks at ReLU site _swish#1 (relu6), all channels"
+    assert explorer.rows[0].caption == "output panel: ReLU site _swish#1 (relu6), all channels"
 
 
 def test_a_plain_relu_site_keeps_its_name_and_mask():
     view = type("V", (), {"rule": "guided", "channel": -1, "target": 3})
-    words = captions(view, "layer1.0.relu#2", {3: "tabby"}.get)
-    assert words["forward"] == "forward 1[x>0] at layer1.0.relu#2"
-    hardtanh = captions(view, "act#1", {3: "tabby"}.get, rectifier=("hardtanh", 2.5))
-    assert hardtanh["forward"] == "forward 1[0<x<2.5] at act#1 (hardtanh)"
+    assert captions(view, {3: "tabby"}.get)["forward"] == "forward 1[x>0]"
+    assert row_caption(MASK_PANELS, view, site_words("layer1.0.relu#2", ("relu", None))) == (
+        "masks at ReLU site layer1.0.relu#2, all channels"
+    )
+    hardtanh = captions(view, {3: "tabby"}.get, rectifier=("hardtanh", 2.5))
+    assert hardtanh["forward"] == "forward 1[0<x<2.5]"
+    assert site_words("act#1", ("hardtanh", 2.5)) == "act#1 (hardtanh)"
 
 
 def test_unknown_class_message_offers_names_containing_the_text():
@@ -285,7 +302,7 @@ def test_clicking_a_mask_pixel_explains_that_unit(explorer):
     )
     result = explorer.session.result(target, "guided")
     np.testing.assert_allclose(result.attribution, explanation.attribution[0].numpy(), atol=1e-6)
-    assert "unit (y=" in explorer.rows[0].captions.children[1].value
+    assert "unit (y=" in explorer.rows[0].captions["attribution"]
     explorer.refresh()
     explorer.click(explorer.rows[0], 10, 10)  # the input panel: not a unit
     assert explorer.unit == unit

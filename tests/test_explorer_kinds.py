@@ -204,14 +204,14 @@ def test_the_label_map_carries_a_key_of_its_classes():
     explorer.refresh()
     labels = explorer.session.predicted_labels()
     present = [explorer.classes[k] for k in np.unique(labels)]
-    box = dict(zip(explorer.rows[0].names, explorer.rows[0].keys.children, strict=True))["output"]
+    key = explorer.rows[0].keys["output"]
     # Each class on the map is named beside a swatch of the colour the map gives it.
     picture = explorer.refresh()["output"]
     for k in np.unique(labels):
         row, column = np.argwhere(labels == k)[0]
         colour = picture[row * SIZE // 16 + SIZE // 32, column * SIZE // 16 + SIZE // 32, :3]
-        assert f"background:rgb{tuple(int(v) for v in colour)}" in box.value
-        assert explorer.classes[k] in box.value
+        assert f"background:rgb{tuple(int(v) for v in colour)}" in key
+        assert explorer.classes[k] in key
     figure = explorer.figure()
     texts = {text.get_text() for axis in figure.axes for text in axis.texts}
     assert set(present) <= texts

@@ -21,7 +21,13 @@ from gbp_widgets.colour_keys import (
 )
 from gbp_widgets.explore.names import COMPARED_RULES, MAP_PANELS, MASK_PANELS, RULE_LABELS
 from gbp_widgets.explore.session import ExplorerSession, View
-from gbp_widgets.explore.words import GRID_CAPTION, captions, target_words
+from gbp_widgets.explore.words import (
+    GRID_CAPTION,
+    captions,
+    row_caption,
+    site_words,
+    target_words,
+)
 from gbp_widgets.figures import NotebookFigure, panel_figure, top_classes_title
 
 # The Grad-CAM heat map, shown beside the compared rules for Guided Grad-CAM.
@@ -37,11 +43,17 @@ def panel_rows(session: ExplorerSession) -> tuple[tuple[str, ...], tuple[str, ..
 
 def panel_captions(session: ExplorerSession, view: View) -> dict[str, str]:
     """Each panel's caption, by panel name."""
-    names = session.site_names
-    site = names[view.site] if names else ""
     layer = session.result(view.target, view.rule).layer if view.rule == "gradcam" else ""
-    rectifier = session.site_rectifier(view.site) if names else ("relu", None)
-    return captions(view, site, session.class_name, layer, rectifier)
+    rectifier = session.site_rectifier(view.site) if session.site_names else None
+    return captions(view, session.class_name, layer, rectifier)
+
+
+def row_captions(session: ExplorerSession, view: View) -> list[str]:
+    """The words over each row of :func:`panel_rows`: the site it shows, in full."""
+    site = ""
+    if session.site_names:
+        site = site_words(session.site_names[view.site], session.site_rectifier(view.site))
+    return [row_caption(names, view, site) for names in panel_rows(session)]
 
 
 def attribution_key(session: ExplorerSession, view: View) -> ColourKey | None:
@@ -114,4 +126,5 @@ def figure(
     grid = f"{GRID_CAPTION}, at {names[view.site]}" if names else GRID_CAPTION
     keys[grid] = MASK_KEY
     note = clip_note(view.percentile) if "attribution" in own_keys else ""
-    return panel_figure(rows, title(session), note=note, keys=keys, wide=(grid, pictures["grid"]))
+    heading = "\n".join([title(session), row_captions(session, view)[-1]]).strip()
+    return panel_figure(rows, heading, note=note, keys=keys, wide=(grid, pictures["grid"]))

@@ -13,19 +13,11 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from gbp_widgets.explore import checks
+from gbp_widgets.explore import checks, choices
 from gbp_widgets.explore.checks import PERCENTILE_RANGE, Check
-from gbp_widgets.explore.chosen import backward_rule, target_of
-from gbp_widgets.explore.names import (
-    ALL_CHANNELS,
-    CUSTOM,
-    DISPLAY_LABELS,
-    RULE_LABELS,
-    TARGET_KIND_LABELS,
-)
+from gbp_widgets.explore.names import ALL_CHANNELS
 from gbp_widgets.explore.session import ExplorerSession
-from gbp_widgets.images import SAMPLE_NAMES
-from gbp_widgets.models import DEFAULT_MODEL, model_names
+from gbp_widgets.models import DEFAULT_MODEL
 
 
 class Effect(enum.Enum):
@@ -99,73 +91,6 @@ class Row:
     ahead: bool = False
 
 
-AXES = [("depth", 0), ("height", 1), ("width", 2)]
-
-
-def _images(session) -> bool:
-    return session.kind == "image" and not session.as_tuple
-
-
-def _detector(session) -> bool:
-    return session.output_kind == "detection"
-
-
-def _extent(session, state) -> int:
-    slices = session.views[state["input_index"]].slices
-    return slices[state["axis"]] if slices else 1
-
-
-def _numbers(count: int) -> list[tuple[str, int]]:
-    return [(str(i), i) for i in range(max(count, 1))]
-
-
-def _channel_choices(session, state) -> list[tuple[str, object]]:
-    """All channels, then the site's channels ranked by how much the pass lets through."""
-    options: list[tuple[str, object]] = [("all channels", ALL_CHANNELS)]
-    try:
-        target = target_of(session, state)
-    except ValueError:
-        # Nothing to explain (no detection above the threshold): the redraw says so.
-        return options
-    if session.site_names:
-        result = session.result(target, backward_rule(state["rule"]))
-        ranking = session.channel_ranking(result, state["site"])
-        options += [(f"{c}: {100 * share:.0f}% pass", c) for c, share in ranking]
-    return options
-
-
-def _detection_choices(session, state) -> list[tuple[str, object]]:
-    if not _detector(session):
-        return []
-    found = session.top_classes(len(session.detections()))
-    return [(f"#{index} {name} {score:.2f}", index) for index, name, score in found]
-
-
-def _first_detection(session, state, value) -> object:
-    if not _detector(session):
-        return None
-    found = [index for _, index in _detection_choices(session, state)]
-    return value if value in found else (found[0] if found else None)
-
-
-def _first_kind(session, state, value) -> object:
-    # A region or detection belongs to the item it was picked on.
-    kinds = session.target_kinds()
-    return value if value in kinds and value not in ("region", "detection") else kinds[0]
-
-
-def _class(session, state, value) -> object:
-    return value if _detector(session) else session.first_class()
-
-
-# What selects the backward pass, and so the channels' ranking at a site.
-_PASS_TRAITS = ("score_threshold", "target_kind", "rule", "target", "unit", "region", "detection")
-
-
-def _cleared(empty: object) -> Settle:
-    return lambda session, state, value: empty
-
-
 # The order is the order values are applied and settled in: what a check reads comes first.
 STATE: dict[str, Row] = {
     "image": Row(
@@ -175,9 +100,9 @@ STATE: dict[str, Row] = {
         Effect.INPUT,
         checks.image,
         (Control("image", Widget.MENU, "image"),),
-        choices=lambda s, st: [(n, n) for n in (*SAMPLE_NAMES, CUSTOM)],
-        shown=lambda s: _images(s),
-        settle=lambda s, st, v: v,
+        choices=choices.samples,
+        shown=choices.images,
+        settle=choices.kept,
     ),
     "model_name": Row(
         DEFAULT_MODEL,
@@ -186,8 +111,8 @@ STATE: dict[str, Row] = {
         Effect.INPUT,
         checks.model_name,
         (Control("model", Widget.MENU, "model"),),
-        choices=lambda s, st: [(n, n) for n in (*model_names(), CUSTOM)],
-        settle=lambda s, st, v: v,
+        choices=choices.models,
+        settle=choices.kept,
     ),
     "layer": Row(
         "auto",
@@ -196,8 +121,8 @@ STATE: dict[str, Row] = {
         Effect.INPUT,
         checks.layer,
         (Control("layer", Widget.MENU, "CAM layer"),),
-        choices=lambda s, st: [(n, n) for n in ("auto", *s.layer_choices())],
-        shown=lambda s: _images(s),
+        choices=choices.layers,
+        shown=choices.images,
     ),
     "item": Row(
         0,
@@ -206,9 +131,9 @@ STATE: dict[str, Row] = {
         Effect.INPUT,
         checks.item,
         (Control("item", Widget.SLIDER, "item"),),
-        choices=lambda s, st: _numbers(s.count),
+        choices=choices.items,
         shown=lambda s: s.count > 1,
-        settle=lambda s, st, v: v,
+        settle=choices.kept,
         ahead=True,
     ),
     "input_index": Row(
@@ -218,9 +143,7 @@ STATE: dict[str, Row] = {
         Effect.RENDER,
         checks.input_index,
         (Control("input_index", Widget.MENU, "input"),),
-        choices=lambda s, st: [
-            (f"input {i}: {view.kind} {view.shape}", i) for i, view in enumerate(s.views)
-        ],
+        choices=choices.inputs,
         shown=lambda s: len(s.views) > 1,
     ),
     "axis": Row(
@@ -230,8 +153,8 @@ STATE: dict[str, Row] = {
         Effect.RENDER,
         checks.axis,
         (Control("axis", Widget.MENU, "cut along"),),
-        choices=lambda s, st: AXES,
-        shown=lambda s: any(view.kind == "volume" for view in s.views),
+        choices=choices.axes,
+        shown=choices.volumes,
     ),
     "slice": Row(
         0,
@@ -240,8 +163,8 @@ STATE: dict[str, Row] = {
         Effect.RENDER,
         checks.slice,
         (Control("slice", Widget.SLIDER, "slice"),),
-        choices=lambda s, st: _numbers(_extent(s, st)),
-        shown=lambda s: any(view.kind == "volume" for view in s.views),
+        choices=choices.slices,
+        shown=choices.volumes,
         ahead=True,
         follows=("axis", "input_index"),
     ),
@@ -253,7 +176,7 @@ STATE: dict[str, Row] = {
         checks.score_threshold,
         (Control("score_threshold", Widget.NUMBER_SLIDER, "min score"),),
         bounds=(0.0, 1.0, 0.01),
-        shown=_detector,
+        shown=choices.detector,
     ),
     "target_kind": Row(
         "class",
@@ -262,8 +185,8 @@ STATE: dict[str, Row] = {
         Effect.BACKWARD,
         checks.target_kind,
         (Control("target_kind", Widget.BUTTONS, "explain"),),
-        choices=lambda s, st: [(TARGET_KIND_LABELS[k], k) for k in s.target_kinds()],
-        settle=_first_kind,
+        choices=choices.target_kinds,
+        settle=choices.first_kind,
     ),
     "rule": Row(
         "guided",
@@ -272,9 +195,7 @@ STATE: dict[str, Row] = {
         Effect.BACKWARD,
         checks.rule,
         (Control("rule", Widget.BUTTONS),),
-        choices=lambda s, st: [
-            (label, rule) for rule, label in RULE_LABELS.items() if rule != "gradcam" or _images(s)
-        ],
+        choices=choices.rules,
         ahead=True,
     ),
     "display": Row(
@@ -284,7 +205,7 @@ STATE: dict[str, Row] = {
         Effect.RENDER,
         checks.display,
         (Control("display", Widget.BUTTONS),),
-        choices=lambda s, st: [(DISPLAY_LABELS[d], d) for d in s.views[st["input_index"]].displays],
+        choices=choices.displays,
         ahead=True,
         follows=("input_index",),
     ),
@@ -305,7 +226,7 @@ STATE: dict[str, Row] = {
         Effect.RENDER,
         checks.site,
         (Control("site_slider", Widget.SLIDER, "site"), Control("site_name", Widget.MENU)),
-        choices=lambda s, st: [(n, i) for i, n in enumerate(s.site_names)] or [("-", 0)],
+        choices=choices.sites,
         ahead=True,
     ),
     "channel": Row(
@@ -315,9 +236,9 @@ STATE: dict[str, Row] = {
         Effect.RENDER,
         checks.channel,
         (Control("channel", Widget.MENU, "channel"),),
-        choices=_channel_choices,
+        choices=choices.channels,
         ahead=True,
-        follows=("site", *_PASS_TRAITS),
+        follows=("site", *choices.PASS_TRAITS),
     ),
     "target": Row(
         0,
@@ -326,8 +247,8 @@ STATE: dict[str, Row] = {
         Effect.BACKWARD,
         checks.target,
         (Control("class_index", Widget.WHOLE_BOX, "class #"),),
-        shown=lambda s: not _detector(s),
-        settle=_class,
+        shown=lambda session: not choices.detector(session),
+        settle=choices.predicted_class,
         ahead=True,
     ),
     "unit": Row(
@@ -336,7 +257,7 @@ STATE: dict[str, Row] = {
         Value.POSITION,
         Effect.BACKWARD,
         checks.unit,
-        settle=_cleared(()),
+        settle=choices.cleared(()),
     ),
     "region": Row(
         None,
@@ -344,7 +265,7 @@ STATE: dict[str, Row] = {
         Value.REGION,
         Effect.BACKWARD,
         checks.region,
-        settle=_cleared(None),
+        settle=choices.cleared(None),
     ),
     "detection": Row(
         None,
@@ -353,9 +274,9 @@ STATE: dict[str, Row] = {
         Effect.BACKWARD,
         checks.detection,
         (Control("detection", Widget.MENU, "detection"),),
-        choices=_detection_choices,
-        shown=_detector,
-        settle=_first_detection,
+        choices=choices.detections,
+        shown=choices.detector,
+        settle=choices.best_detection,
         follows=("score_threshold",),
     ),
     "compare": Row(
@@ -379,7 +300,7 @@ def traits_with(effect: Effect) -> tuple[str, ...]:
     return tuple(name for name, row in STATE.items() if row.effect is effect)
 
 
-def choices(name: str, session: ExplorerSession, state: Mapping[str, object]) -> list:
+def options(name: str, session: ExplorerSession, state: Mapping[str, object]) -> list:
     """``(label, value)`` pairs trait ``name`` may take for ``session`` (none when free)."""
     row = STATE[name]
     return [] if row.choices is None else row.choices(session, state)
@@ -403,6 +324,6 @@ def settled(
         elif row.check(session, new, value):
             fallback = row.default
             if row.check(session, new, fallback):
-                fallback = choices(name, session, new)[0][1]
+                fallback = options(name, session, new)[0][1]
             new[name] = fallback
     return new

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gbp_widgets.engine import Neuron, Region
-from gbp_widgets.explore.names import ALL_CHANNELS, RULE_LABELS, forward_mask_words
+from gbp_widgets.explore.names import ALL_CHANNELS, MASK_PANELS, RULE_LABELS, forward_mask_words
 from gbp_widgets.explore.outputs import DetectionScore
 from gbp_widgets.explore.session import View
 
@@ -32,29 +32,46 @@ def target_words(target: int | Neuron, class_name: Callable[[int], str]) -> str:
     return f"channel {target.channel} at {target.site}"
 
 
+def site_words(site: str, rectifier: tuple[str, float | None]) -> str:
+    """A site's name in full, with what it is when its module's name does not say
+    (EfficientNet's ``_swish`` holds a ReLU6): ``"_blocks.9._swish#1 (relu6)"``."""
+    kind, _ = rectifier
+    return f"{site} ({kind})" if kind != "relu" else site
+
+
 def captions(
     view: View,
-    site: str,
     class_name: Callable[[int], str],
     layer: str = "",
-    rectifier: tuple[str, float | None] = ("relu", None),
+    rectifier: tuple[str, float | None] | None = ("relu", None),
 ) -> dict[str, str]:
-    """Plain-text captions of the six panels for ``view`` at site ``site``, whose
-    rectifier is ``(kind, ceiling)``: a site named after a module attribute (EfficientNet's
-    ``_swish`` holds a ReLU6) says what it is, and its forward mask's formula."""
-    kind, upper = rectifier
-    if site and kind != "relu":
-        site = f"{site} ({kind})"
+    """Short plain-text captions of the panels for ``view``, by panel name; the site they
+    show is named once for their row (:func:`row_caption`). ``rectifier`` is the site's
+    ``(kind, ceiling)``, ``None`` for a model without sites; the forward mask's caption
+    gives its formula (``1[0<x<6]`` for a ReLU6)."""
     rule = RULE_LABELS[view.rule] + (f" at {layer}" if layer else "")
-    channels = "all channels" if view.channel == ALL_CHANNELS else f"channel {view.channel}"
-    return {
+    words = {
         "input": "input",
         "attribution": f"{rule}: {target_words(view.target, class_name)}",
-        "activation": f"output at {site}, {channels}" if site else "output (no ReLU sites)",
-        "forward": (
-            f"forward {forward_mask_words(upper)} at {site}" if site else "forward (no ReLU sites)"
-        ),
-        "backward": f"backward 1[g>0], {channels}",
-        "product": "product: what guided passes",
         "output": "predicted labels (hover: class, click: region)",
     }
+    if rectifier is None:
+        none = "(no ReLU sites)"
+        return words | {name: f"{name} {none}" for name in ("activation", *MASK_PANELS)}
+    return words | {
+        "activation": "output of the site",
+        "forward": f"forward {forward_mask_words(rectifier[1])}",
+        "backward": "backward 1[g>0]",
+        "product": "product: what guided passes",
+    }
+
+
+def row_caption(names: tuple[str, ...], view: View, site: str) -> str:
+    """The words over a row of panels ``names`` that show site ``site`` (named in full,
+    see :func:`site_words`): which site and channels; ``""`` for a row that shows none."""
+    if not site:
+        return ""
+    channels = "all channels" if view.channel == ALL_CHANNELS else f"channel {view.channel}"
+    if set(MASK_PANELS) & set(names):
+        return f"masks at ReLU site {site}, {channels}"
+    return f"output panel: ReLU site {site}, {channels}" if "activation" in names else ""

@@ -16,6 +16,7 @@ from gbp_widgets.explore.scene import (
     comparison_labels,
     panel_captions,
     panel_keys,
+    row_captions,
 )
 from gbp_widgets.explore.words import GRID_CAPTION
 from gbp_widgets.widgets.binding import close_parts
@@ -27,7 +28,7 @@ PointerCallback = Callable[[PanelStrip, float, float], None]
 
 
 class Board:
-    """The canvases and the words beside them; ``widget`` holds them all.
+    """The canvases and the words beside them, in ``parts``.
 
     ``hover`` and ``click`` get ``(strip, x, y)`` for the panel rows, ``key`` the key
     pressed on a focused canvas, and ``grid_click`` ``(x, y)`` on the channel grid.
@@ -55,20 +56,18 @@ class Board:
             strip.widget.layout.display = "none"
         # Every field of the read-out stays whole: the box grows a line where it wraps.
         self.readout_view = widgets.HTML(layout=widgets.Layout(min_height="3.2em"))
-        self.grid = GridCanvas()
+        self.grid = GridCanvas(
+            f"<b>{GRID_CAPTION}</b> "
+            "(click one to show it; click a mask pixel to explain that unit)"
+        )
         self.grid.canvas.on("down", grid_click)
         self._scaled: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.widget = widgets.VBox(
-            [
-                self.rows_box,
-                *(strip.widget for strip in self.comparisons.values()),
-                self.readout_view,
-                widgets.HTML(
-                    f"<b>{GRID_CAPTION}</b> "
-                    "(click one to show it; click a mask pixel to explain that unit)"
-                ),
-                self.grid.canvas,
-            ]
+        # Laid out by the Explorer, in this order.
+        self.parts = (
+            self.rows_box,
+            *(strip.widget for strip in self.comparisons.values()),
+            self.readout_view,
+            self.grid.canvas,
         )
 
     def set_rows(self, rows: tuple[tuple[str, ...], ...]) -> None:
@@ -100,8 +99,8 @@ class Board:
         words = panel_captions(session, view)
         fitted = self._fitted(pictures)
         keys = {name: key_html(key, self.size) for name, key in panel_keys(session, view).items()}
-        for strip in self.rows:
-            strip.draw(pictures, words, fitted, keys)
+        for strip, caption in zip(self.rows, row_captions(session, view), strict=True):
+            strip.draw(pictures, words, fitted, keys, caption)
         self.grid.draw(pictures["grid"])
         return fitted, self._draw_comparison(session, view, compare)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Mapping, Sequence
 
-import ipywidgets as widgets
 import numpy as np
 
 from gbp_widgets.render import fit
@@ -31,34 +30,13 @@ class PanelStrip:
             panel=size,
             gap=GAP,
             crosshair_colour=CROSSHAIR,
-            layout=widgets.Layout(width=f"{width}px", height=f"{size}px", min_width=f"{width}px"),
         )
-        self.captions = widgets.GridBox(
-            [
-                widgets.HTML(layout=widgets.Layout(width=f"{size}px", margin="0", min_width="0"))
-                for _ in names
-            ],
-            # Captions are cut with an ellipsis inside their column, never scrolled.
-            layout=widgets.Layout(
-                grid_template_columns=" ".join([f"{size}px"] * len(names)),
-                grid_gap=f"0 {GAP}px",
-                width=f"{width}px",
-                overflow="hidden",
-            ),
-        )
-        # Under each panel, how to read its colours (an empty box where there is no key).
-        self.keys = widgets.GridBox(
-            [widgets.HTML(layout=widgets.Layout(margin="2px 0 0 0")) for _ in names],
-            layout=widgets.Layout(
-                grid_template_columns=" ".join([f"{size}px"] * len(names)),
-                grid_gap=f"0 {GAP}px",
-                width=f"{width}px",
-            ),
-        )
-        # Only in a notebook narrower than one row: scroll sideways rather than clip panels.
-        self.widget = widgets.VBox(
-            [self.captions, self.canvas, self.keys], layout=widgets.Layout(overflow="auto")
-        )
+        self.widget = self.canvas
+        # What the words over and under the panels say now: the row's caption, each
+        # panel's caption and colour key (HTML), by panel name.
+        self.caption = ""
+        self.captions: dict[str, str] = {}
+        self.keys: dict[str, str] = {}
         self._drawn: dict[str, np.ndarray] = {}
         self._last: tuple = ()
         self._cross: tuple[int | None, int | None] = (None, None)
@@ -90,11 +68,12 @@ class PanelStrip:
         captions: Mapping[str, str],
         fitted: Mapping[str, np.ndarray] | None = None,
         keys: Mapping[str, str] | None = None,
+        caption: str = "",
     ) -> None:
-        """Show ``pictures`` (any size, scaled to the panel) under ``captions`` and over
-        ``keys`` (HTML colour keys, by panel name); ``fitted``, when given, holds them
-        already at the panel size."""
-        self._last = (pictures, captions, fitted, keys)
+        """Show ``pictures`` (any size, scaled to the panel) under ``captions`` (plain
+        text, by panel name) and the row's ``caption``, over ``keys`` (HTML colour keys,
+        by panel name); ``fitted``, when given, holds them already at the panel size."""
+        self._last = (pictures, captions, fitted, keys, caption)
         # Only the pictures that changed, in one message (the browser draws them together);
         # small masks go at their own size.
         changed = [name for name in self.names if self._drawn.get(name) is not pictures[name]]
@@ -103,17 +82,11 @@ class PanelStrip:
             self.canvas.show(placed)
         self._drawn.update((name, pictures[name]) for name in changed)
         # The words after the pictures: the browser shows the pictures first.
-        for name, box in zip(self.names, self.keys.children, strict=True):
-            box.value = (keys or {}).get(name, "")
-        for name, caption in zip(self.names, self.captions.children, strict=True):
-            text = html.escape(captions.get(name, name))
-            # One line of fixed height: a long site name is cut with an ellipsis (the whole
-            # name shows on hover) instead of wrapping and moving the canvas down.
-            caption.value = (
-                f"<div title='{text}' style='white-space:nowrap;overflow:hidden;"
-                f"text-overflow:ellipsis;height:1.5em;line-height:1.5em;"
-                f"max-width:{self.size - 4}px'><b>{text}</b></div>"
-            )
+        self.caption = caption
+        self.captions = {name: captions.get(name, name) for name in self.names}
+        self.keys = {name: (keys or {}).get(name, "") for name in self.names}
+        self.canvas.header = header_html(caption, [self.captions[n] for n in self.names], self.size)
+        self.canvas.footer = _columns([self.keys[n] for n in self.names], self.size)
 
     def send_ahead(
         self, watch: Sequence[Said], when: Sequence[Said], pictures: Mapping[str, np.ndarray]
@@ -155,11 +128,40 @@ class PanelStrip:
         self.canvas.on("key", callback)
 
 
-class GridCanvas:
-    """One picture on a canvas that takes the picture's size."""
+def header_html(caption: str, captions: Sequence[str], size: int) -> str:
+    """The row's caption over the captions of panels ``size`` pixels wide. Every word
+    shows: a panel's caption wraps onto a second line, the row's over the whole row."""
+    cells = [
+        f"<div class='gbp-caption' title='{html.escape(text)}' style='height:2.6em;"
+        f"overflow:hidden;overflow-wrap:anywhere;line-height:1.3em'><b>{html.escape(text)}</b>"
+        "</div>"
+        for text in captions
+    ]
+    width = len(captions) * size + (len(captions) - 1) * GAP
+    row = (
+        f"<div class='gbp-row-caption' style='width:{width}px;overflow-wrap:anywhere;"
+        f"margin-bottom:2px'>{html.escape(caption)}</div>"
+        if caption
+        else ""
+    )
+    return row + _columns(cells, size)
 
-    def __init__(self) -> None:
-        self.canvas = PictureCanvas(width=8, height=8)
+
+def _columns(cells: Sequence[str], size: int) -> str:
+    """HTML ``cells`` side by side, one over each panel of ``size`` pixels."""
+    columns = " ".join([f"{size}px"] * len(cells))
+    return (
+        f"<div style='display:grid;grid-template-columns:{columns};column-gap:{GAP}px'>"
+        + "".join(f"<div style='min-width:0'>{cell}</div>" for cell in cells)
+        + "</div>"
+    )
+
+
+class GridCanvas:
+    """One picture on a canvas that takes the picture's size, under ``header`` (HTML)."""
+
+    def __init__(self, header: str = "") -> None:
+        self.canvas = PictureCanvas(width=8, height=8, header=header)
         self.drawn: np.ndarray | None = None
         self.canvas.on("ready", self._replay)
 
@@ -176,5 +178,4 @@ class GridCanvas:
         height, width = picture.shape[:2]
         if (self.canvas.width, self.canvas.height) != (width, height):
             self.canvas.width, self.canvas.height = width, height
-            self.canvas.layout.width, self.canvas.layout.height = f"{width}px", f"{height}px"
         self.canvas.show([(picture, 0, 0, 1)], clear=True)

@@ -10,32 +10,47 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_bool import ToggleButtonStyle
+from ipywidgets.widgets.widget_description import DescriptionStyle
+from ipywidgets.widgets.widget_int import SliderStyle
+from ipywidgets.widgets.widget_selection import ToggleButtonsStyle
 
-from gbp_widgets.explore import STATE, ExplorerSession, Row, Widget, choices
+from gbp_widgets.explore import STATE, ExplorerSession, Row, Widget, options
 from gbp_widgets.widgets.binding import show
 
-# Buttons as wide as their words: at the default fixed width a row of them wraps onto a
-# second line in a 1440 x 900 JupyterLab with the file browser open.
-_SNUG = {"button_width": "auto"}
 
-
-def _made(widget: Widget, row: Row, label: str) -> widgets.Widget:
+def _made(widget: Widget, row: Row, label: str, parts: dict) -> widgets.Widget:
+    """A control of kind ``widget`` for ``row``; ``parts``: its layout and style."""
     if widget is Widget.MENU:
-        return widgets.Dropdown(options=[("-", row.default)], description=label)
+        return widgets.Dropdown(options=[("-", row.default)], description=label, **parts)
     if widget is Widget.BUTTONS:
-        return widgets.ToggleButtons(options=[("-", row.default)], description=label, style=_SNUG)
+        return widgets.ToggleButtons(options=[("-", row.default)], description=label, **parts)
     if widget is Widget.SLIDER:
-        return widgets.IntSlider(min=0, max=0, description=label, continuous_update=True)
+        return widgets.IntSlider(min=0, max=0, description=label, **parts)
     if widget is Widget.NUMBER_SLIDER:
         low, high, step = row.bounds
         return widgets.FloatSlider(
-            value=row.default, min=low, max=high, step=step, description=label
+            value=row.default, min=low, max=high, step=step, description=label, **parts
         )
     if widget is Widget.WHOLE_BOX:
         # Plain IntText: a bounded one would clamp 1500 to the maximum in the browser, and
         # the Explorer would silently explain another class instead of saying why.
-        return widgets.IntText(description=label)
-    return widgets.ToggleButton(description=label, tooltip=row.help)
+        return widgets.IntText(description=label, **parts)
+    return widgets.ToggleButton(description=label, tooltip=row.help, **parts)
+
+
+# One style model per kind of control, shared by the controls of that kind: each widget
+# would otherwise bring a model of its own into the kernel and the saved notebook.
+_STYLES = {
+    Widget.MENU: DescriptionStyle,
+    Widget.WHOLE_BOX: DescriptionStyle,
+    # Buttons as wide as their words: at the default fixed width a row of them wraps onto
+    # a second line in a 1440 x 900 JupyterLab with the file browser open.
+    Widget.BUTTONS: lambda: ToggleButtonsStyle(button_width="auto"),
+    Widget.SLIDER: SliderStyle,
+    Widget.NUMBER_SLIDER: SliderStyle,
+    Widget.TOGGLE: ToggleButtonStyle,
+}
 
 
 # Controls by line, in the order they are shown.
@@ -57,21 +72,39 @@ class Controls:
 
     def __init__(self) -> None:
         self.bound: dict[str, tuple[widgets.Widget, ...]] = {}
+        styles = {kind: make() for kind, make in _STYLES.items()}
+        # Controls shown and hidden together share a layout (hiding one hides them all).
+        layouts: dict[object, widgets.Layout] = {}
         for name, row in STATE.items():
-            made = tuple(_made(c.widget, row, c.label) for c in row.controls)
+            layout = layouts.setdefault(row.shown, widgets.Layout())
+            made = tuple(
+                _made(c.widget, row, c.label, {"layout": layout, "style": styles[c.widget]})
+                for c in row.controls
+            )
             for control, spec in zip(made, row.controls, strict=True):
                 setattr(self, spec.name, control)
             if made:
                 self.bound[name] = made
-        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="upload")
-        self.save = widgets.Button(description="save PNG", icon="download")
-        self.top = widgets.ToggleButtons(options=[("-", 0)], description="top-5", style=_SNUG)
-        self.class_name = widgets.Combobox(
-            placeholder="any class by name", ensure_option=False, continuous_update=False
+        pictures, classes = layouts[STATE["image"].shown], layouts[STATE["target"].shown]
+        self.upload = widgets.FileUpload(
+            accept="image/*", multiple=False, description="upload", layout=pictures
         )
-        lines = [widgets.HBox([getattr(self, name) for name in line]) for line in LAYOUT]
+        self.save = widgets.Button(description="save PNG", icon="download")
+        self.top = widgets.ToggleButtons(
+            options=[("-", 0)], description="top-5", style=styles[Widget.BUTTONS], layout=classes
+        )
+        self.class_name = widgets.Combobox(
+            placeholder="any class by name",
+            ensure_option=False,
+            continuous_update=False,
+            layout=classes,
+        )
+        line = widgets.Layout()
+        lines = [
+            widgets.HBox([getattr(self, name) for name in names], layout=line) for names in LAYOUT
+        ]
         # The buttons' label sits above them: the boxes line up with the buttons.
-        lines[5].layout.align_items = "flex-end"
+        lines[5].layout = widgets.Layout(align_items="flex-end")
         self.widget = widgets.VBox(lines, layout=widgets.Layout(width="auto"))
 
     def offer(
@@ -87,19 +120,16 @@ class Controls:
             if names is not None and name not in names:
                 continue
             row = STATE[name]
-            options = choices(name, session, state)
+            offered = options(name, session, state)
             for control in controls:
                 if row.shown is not None:
                     show(control, row.shown(session))
                 if isinstance(control, widgets.IntSlider):
-                    control.max = max(value for _, value in options)
+                    control.max = max(value for _, value in offered)
                 else:
-                    control.options = options or [("-", row.default)]
+                    control.options = offered or [("-", row.default)]
         if names is not None:
             return
-        show(self.upload, STATE["image"].shown(session))
-        for picker in (self.top, self.class_name):
-            show(picker, STATE["target"].shown(session))
         top = session.top_classes(5)
         self.top.options = [(f"{n} {100 * p:.1f}%", i) for i, n, p in top] or [("-", 0)]
         self.class_name.options = list(session.classes)

@@ -74,6 +74,9 @@ class Explorer(ExplorerTraits):
         if kwargs:
             raise TypeError(f"Explorer got unexpected arguments: {', '.join(kwargs)}")
         super().__init__()
+        # The top-5 buttons pick a class too, and show one ahead.
+        bound = self.controls.bound
+        self.ahead = PicturesAhead({**bound, "target": (*bound["target"], self.controls.top)})
         self.panel_size, self.panels, self.comparison = panel_size, {}, {}
         self._scheduler = LatestOnly()
         self._shown: View | None = None
@@ -85,10 +88,13 @@ class Explorer(ExplorerTraits):
         with self._quiet():
             self.image = image_name(image) if image is not None or inputs is not None else "chelsea"
             self.model_name = CUSTOM if model is not None else self.model_name
-        self.sanity = SanityTab()
         self.board = Board(panel_size, self._hover, self.click, self._key, self._grid_click)
-        explore = widgets.VBox([self.controls.widget, self.status, self.board.widget])
-        self.tabs = widgets.Tab([explore, self.sanity.widget], titles=["explore", "sanity"])
+        explore = widgets.VBox([self.controls.widget, self.status, *self.board.parts])
+        # The sanity tab is made when it is first opened: most Explorers never run it, and
+        # its widgets would be kept in every saved notebook.
+        self._sanity, self._sanity_box = None, widgets.VBox()
+        self.tabs = widgets.Tab([explore, self._sanity_box], titles=["explore", "sanity"])
+        self.tabs.observe(lambda change: change.new == 1 and self.sanity, "selected_index")
         self.children = [self.tabs]
         self._new_input()
         self._wire()
@@ -102,10 +108,7 @@ class Explorer(ExplorerTraits):
     def _wire(self) -> None:
         self._bind()
         c = self.controls
-        # The top-5 buttons pick a class too, and show one ahead.
-        self.ahead = PicturesAhead({**c.bound, "target": (*c.bound["target"], c.top)})
         c.save.on_click(lambda _: self.save_png())
-        self.sanity.run_button.on_click(lambda _: self.run_sanity())
 
     # -- a new input, and changes asked for from the page ------------------------------
 
@@ -235,6 +238,15 @@ class Explorer(ExplorerTraits):
         titled with the top classes."""
         pictures = self.refresh()
         return figure(self.session, self._shown, pictures, self.comparison)
+
+    @property
+    def sanity(self) -> SanityTab:
+        """The "sanity" tab's widgets, made the first time the tab is opened or used."""
+        if self._sanity is None:
+            self._sanity = SanityTab()
+            self._sanity.run_button.on_click(lambda _: self.run_sanity())
+            self._sanity_box.children = [self._sanity.widget]
+        return self._sanity
 
     def run_sanity(self, max_steps: int | None = None):
         """Cascading randomisation of the shown model on the shown item, for the class

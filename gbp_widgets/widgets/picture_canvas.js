@@ -19,7 +19,21 @@ function render({ model, el }) {
   canvas.tabIndex = 0;
   canvas.style.display = "block";
   canvas.style.outline = "none";
-  el.appendChild(canvas);
+  // The words over and under the pictures (captions, colour keys), as the kernel wrote
+  // them; a notebook narrower than the canvas scrolls it sideways rather than clip it.
+  const header = document.createElement("div");
+  const footer = document.createElement("div");
+  header.className = "gbp-header";
+  footer.className = "gbp-footer";
+  const words = () => {
+    header.innerHTML = model.get("header");
+    footer.innerHTML = model.get("footer");
+  };
+  el.style.overflowX = "auto";
+  el.append(header, canvas, footer);
+  words();
+  model.on("change:header", words);
+  model.on("change:footer", words);
   let cross = null;
   let pointerInside = false;
 
@@ -217,6 +231,8 @@ function render({ model, el }) {
   model.send({ event: "ready" });
   return () => {
     model.off("msg:custom", onMessage);
+    model.off("change:header", words);
+    model.off("change:footer", words);
     for (const [control, event, listener] of listeners) control.off(event, listener);
   };
 }

@@ -32,6 +32,8 @@ class PictureCanvas(anywidget.AnyWidget):
 
     With ``panel > 0`` and ``follow`` on, the browser draws a crosshair at the pointer's
     pixel of every panel (panels of ``panel`` pixels, ``gap`` apart, from the left edge).
+    ``header`` and ``footer`` are HTML shown over and under it (the kernel escapes what
+    it puts in them).
     """
 
     _esm = Path(__file__).with_name("picture_canvas.js")
@@ -41,6 +43,8 @@ class PictureCanvas(anywidget.AnyWidget):
     gap = traitlets.Int(0).tag(sync=True)
     follow = traitlets.Bool(False).tag(sync=True)
     crosshair_colour = traitlets.Unicode("#00e5ff").tag(sync=True)
+    header = traitlets.Unicode("", help="HTML shown over the canvas").tag(sync=True)
+    footer = traitlets.Unicode("", help="HTML shown under the canvas").tag(sync=True)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

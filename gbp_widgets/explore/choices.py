@@ -1,0 +1,146 @@
+"""What each Explorer trait may be for a session (``(label, value)`` pairs), whether its
+controls apply, and where it goes when a new input no longer fits it.
+
+Each function takes the session, and the traits' values as ``state`` where it reads
+them; :mod:`gbp_widgets.explore.state` names them in its table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gbp_widgets.explore.chosen import backward_rule, target_of
+from gbp_widgets.explore.names import (
+    ALL_CHANNELS,
+    CUSTOM,
+    DISPLAY_LABELS,
+    RULE_LABELS,
+    TARGET_KIND_LABELS,
+)
+from gbp_widgets.explore.session import ExplorerSession
+from gbp_widgets.images import SAMPLE_NAMES
+from gbp_widgets.models import model_names
+
+State = Mapping[str, object]
+Options = list[tuple[str, object]]
+
+AXES: Options = [("depth", 0), ("height", 1), ("width", 2)]
+
+# What selects the backward pass, and so the channels' ranking at a site.
+PASS_TRAITS = ("score_threshold", "target_kind", "rule", "target", "unit", "region", "detection")
+
+
+def _named(names) -> Options:
+    return [(name, name) for name in names]
+
+
+def _numbers(count: int) -> Options:
+    return [(str(i), i) for i in range(max(count, 1))]
+
+
+def images(session: ExplorerSession) -> bool:
+    """Whether the session shows one photo (pictures, uploads and Grad-CAM apply)."""
+    return session.kind == "image" and not session.as_tuple
+
+
+def detector(session: ExplorerSession) -> bool:
+    return session.output_kind == "detection"
+
+
+def volumes(session: ExplorerSession) -> bool:
+    return any(view.kind == "volume" for view in session.views)
+
+
+def samples(session: ExplorerSession, state: State) -> Options:
+    return _named((*SAMPLE_NAMES, CUSTOM))
+
+
+def models(session: ExplorerSession, state: State) -> Options:
+    return _named((*model_names(), CUSTOM))
+
+
+def layers(session: ExplorerSession, state: State) -> Options:
+    return _named(("auto", *session.layer_choices()))
+
+
+def items(session: ExplorerSession, state: State) -> Options:
+    return _numbers(session.count)
+
+
+def inputs(session: ExplorerSession, state: State) -> Options:
+    return [(f"input {i}: {view.kind} {view.shape}", i) for i, view in enumerate(session.views)]
+
+
+def axes(session: ExplorerSession, state: State) -> Options:
+    return AXES
+
+
+def slices(session: ExplorerSession, state: State) -> Options:
+    extents = session.views[state["input_index"]].slices
+    return _numbers(extents[state["axis"]] if extents else 1)
+
+
+def target_kinds(session: ExplorerSession, state: State) -> Options:
+    return [(TARGET_KIND_LABELS[kind], kind) for kind in session.target_kinds()]
+
+
+def rules(session: ExplorerSession, state: State) -> Options:
+    # Guided Grad-CAM weights a feature map of an image model.
+    return [(label, r) for r, label in RULE_LABELS.items() if r != "gradcam" or images(session)]
+
+
+def displays(session: ExplorerSession, state: State) -> Options:
+    return [(DISPLAY_LABELS[d], d) for d in session.views[state["input_index"]].displays]
+
+
+def sites(session: ExplorerSession, state: State) -> Options:
+    return [(name, i) for i, name in enumerate(session.site_names)] or [("-", 0)]
+
+
+def channels(session: ExplorerSession, state: State) -> Options:
+    """All channels, then the site's channels ranked by how much the pass lets through."""
+    options: Options = [("all channels", ALL_CHANNELS)]
+    try:
+        target = target_of(session, state)
+    except ValueError:
+        # Nothing to explain (no detection above the threshold): the redraw says so.
+        return options
+    if session.site_names:
+        result = session.result(target, backward_rule(state["rule"]))
+        ranking = session.channel_ranking(result, state["site"])
+        options += [(f"{c}: {100 * share:.0f}% pass", c) for c, share in ranking]
+    return options
+
+
+def detections(session: ExplorerSession, state: State) -> Options:
+    if not detector(session):
+        return []
+    found = session.top_classes(len(session.detections()))
+    return [(f"#{index} {name} {score:.2f}", index) for index, name, score in found]
+
+
+def kept(session: ExplorerSession, state: State, value: object) -> object:
+    """A value chosen with the input itself (the image, model or item): kept."""
+    return value
+
+
+def best_detection(session: ExplorerSession, state: State, value: object) -> object:
+    """The detection kept while it scores enough, else the best one, else none."""
+    found = [index for _, index in detections(session, state)]
+    return value if value in found else (found[0] if found else None)
+
+
+def first_kind(session: ExplorerSession, state: State, value: object) -> object:
+    # A region or detection belongs to the item it was picked on.
+    kinds = session.target_kinds()
+    return value if value in kinds and value not in ("region", "detection") else kinds[0]
+
+
+def predicted_class(session: ExplorerSession, state: State, value: object) -> object:
+    """A new item explains its own top class (a detector's target is its detection)."""
+    return value if detector(session) else session.first_class()
+
+
+def cleared(empty: object):
+    """Back to ``empty``: a unit or region picked on another input means nothing here."""
+    return lambda session, state, value: empty
