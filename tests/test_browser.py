@@ -210,8 +210,8 @@ def test_at_laptop_size_with_the_file_browser_open_every_panel_is_whole(lab, tmp
         # A mask pixel hovered: every number of the read-out is on screen, whole.
         page.evaluate(
             "() => [...document.querySelectorAll('canvas')]"
-            ".filter(c => c.width === %d && c.offsetParent).pop()"
-            ".scrollIntoView({block: 'center'})" % ROW_WIDTH
+            f".filter(c => c.width === {ROW_WIDTH} && c.offsetParent).pop()"
+            ".scrollIntoView({block: 'center'})"
         )
         box = page.evaluate(PRODUCT_BOX % (ROW_WIDTH, PANEL, GAP, PANEL, GAP))
         page.mouse.move(box["left"] + 100, box["top"] + 100)

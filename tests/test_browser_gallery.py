@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gbp_widgets.contact_sheet import SheetLayout
+from gbp_widgets.gallery.contact_sheet import SheetLayout
 from tests.jupyterlab import (
     SavedByCell,
     chromium_page,
@@ -36,7 +36,7 @@ CELLS = [
     "results = explain_dataset(model, data, 'results', batch_size=16)\n"
     "gallery = Gallery(results, model, data=data)\ngallery",
     "import json, numpy as np\n"
-    "from gbp_widgets.contact_sheet import sheet\n"
+    "from gbp_widgets.gallery.contact_sheet import sheet\n"
     "rows = gallery.selection[gallery.page * 12:(gallery.page + 1) * 12]\n"
     "tiles = gallery.catalogue.tiles(rows)\n"
     "np.save('sheet.npy', sheet(gallery.layout_of_page.rows_for(len(tiles)),"

@@ -15,7 +15,7 @@ from PIL import Image
 from torch.utils.data import TensorDataset
 
 from gbp_widgets import Gallery, GuidedBackprop, explain_dataset
-from gbp_widgets.contact_sheet import SheetLayout, sheet
+from gbp_widgets.gallery.contact_sheet import SheetLayout, sheet
 from tests import page
 from tests.test_dataset import gray_8x8, picture_folder, small_cnn
 

@@ -57,8 +57,7 @@ class Board:
         # Every field of the read-out stays whole: the box grows a line where it wraps.
         self.readout_view = widgets.HTML(layout=widgets.Layout(min_height="3.2em"))
         self.grid = GridCanvas(
-            f"<b>{GRID_CAPTION}</b> "
-            "(click one to show it; click a mask pixel to explain that unit)"
+            f"<b>{GRID_CAPTION}</b> (click one to show it; click a mask pixel to explain that unit)"
         )
         self.grid.canvas.on("down", grid_click)
         self._scaled: dict[str, tuple[np.ndarray, np.ndarray]] = {}

@@ -1,8 +1,8 @@
 """The Gallery: a results folder as pages of thumbnails, filtered and sorted, with the pass
 fractions per class, and a click that opens an item in the Explorer. Traits and wiring only:
-what is selected comes from :mod:`gbp_widgets.dataset.catalogue`, the page picture from
-:mod:`gbp_widgets.contact_sheet`, the item's Explorer arguments from
-:mod:`gbp_widgets.dataset.reopen`."""
+what is selected comes from :mod:`gbp_widgets.gallery.catalogue`, the page picture from
+:mod:`gbp_widgets.gallery.contact_sheet`, the item's Explorer arguments from
+:mod:`gbp_widgets.gallery.reopen`."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ import traitlets
 from ipycanvas import Canvas
 from torch import nn
 
-from gbp_widgets.contact_sheet import SheetLayout, sheet
-from gbp_widgets.dataset.catalogue import ALL, CORRECTNESS, SORTS, Catalogue, Filters, Tile
-from gbp_widgets.dataset.reopen import ItemOpener
 from gbp_widgets.dataset.results import DatasetResults
 from gbp_widgets.figures import pass_fraction_figure
+from gbp_widgets.gallery.catalogue import ALL, CORRECTNESS, SORTS, Catalogue, Filters, Tile
+from gbp_widgets.gallery.contact_sheet import SheetLayout, sheet
+from gbp_widgets.gallery.reopen import ItemOpener
 from gbp_widgets.widgets.binding import bind
 from gbp_widgets.widgets.ipycanvas_drawing import drawing, put_picture
 from gbp_widgets.widgets.quiet import Quiet
