@@ -20,6 +20,7 @@ from gbp_widgets.explore import (
     View,
     problem,
 )
+from gbp_widgets.explore.outputs import ClassScores, DenseMap, Detections
 from gbp_widgets.explore.views import site_unit
 from tests.kinds import PhotoAndRecord, PulseNet, TableNet, TinySegmenter, VolumeNet, built
 
@@ -64,7 +65,7 @@ def test_the_explanation_is_the_engines_for_the_item_shown(case, rule):
     model, inputs, extra = CASES[case]()
     session = ExplorerSession(model, inputs, **extra)
     session.set_item(1)
-    target = session.class_region(1) if session.output_kind == "dense" else 1
+    target = session.class_region(1) if isinstance(session.output_kind, DenseMap) else 1
     one = tuple(t[1:2] for t in inputs) if isinstance(inputs, tuple) else inputs[1:2]
     _assert_same(session.explanation(target, rule), _direct(model, one, target, rule, **extra))
     assert (session.inputs[0] if isinstance(one, tuple) else session.inputs).shape[0] == 1
@@ -79,8 +80,8 @@ def test_kinds_are_chosen_from_the_input_shape():
         "image": ("image",),
         "two inputs": ("image", "table"),
     }
-    assert kinds["image"].output_kind == "dense"
-    assert kinds["two inputs"].output_kind == "classes"
+    assert isinstance(kinds["image"].output_kind, DenseMap)
+    assert isinstance(kinds["two inputs"].output_kind, ClassScores)
 
 
 def test_a_signal_is_drawn_as_curves_and_its_sites_as_channels_by_positions():
@@ -186,7 +187,12 @@ def test_a_torchvision_segmentation_model_with_random_weights():
     model = fcn_resnet50(weights=None, weights_backbone=None, num_classes=3, aux_loss=False)
     inputs = torch.randn(1, 3, 48, 48)
     session = ExplorerSession(model.eval(), inputs)
-    assert session.output_kind == "dense" and session.recording.logits.shape == (1, 3, 48, 48)
+    assert isinstance(session.output_kind, DenseMap) and session.recording.logits.shape == (
+        1,
+        3,
+        48,
+        48,
+    )
     region = session.region_at(10, 10, SIZE, Cut())
     _assert_same(session.explanation(region, "guided"), _direct(model, inputs, region))
 
@@ -201,7 +207,7 @@ def test_a_torchvision_detector_lists_boxes_and_a_click_picks_a_box():
         warnings.simplefilter("ignore")
         session = ExplorerSession(model, inputs)
     session.score_threshold = 0.0
-    assert session.output_kind == "detection"
+    assert isinstance(session.output_kind, Detections)
     found = session.detections()
     assert found and all(a.score >= b.score for a, b in zip(found, found[1:], strict=False))
     smallest = smallest_box(found)

@@ -5,6 +5,7 @@ pyproject.toml says so), so everything here is usable and testable without a
 notebook.
 """
 
+from gbp_widgets.explore.batch import picture_inputs
 from gbp_widgets.explore.names import (
     ALL_CHANNELS,
     COMPARED_RULES,
@@ -19,7 +20,8 @@ from gbp_widgets.explore.names import (
     forward_mask_words,
 )
 from gbp_widgets.explore.outputs import Detection, DetectionScore, unknown_class_message
-from gbp_widgets.explore.session import ExplorerSession, Result, View, picture_inputs
+from gbp_widgets.explore.passes import Result, View
+from gbp_widgets.explore.session import ExplorerSession
 from gbp_widgets.explore.state import (
     STATE,
     Control,

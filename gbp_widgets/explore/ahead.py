@@ -18,7 +18,8 @@ import numpy as np
 
 from gbp_widgets.explore.chosen import SITE_TARGET_KINDS
 from gbp_widgets.explore.names import ALL_CHANNELS
-from gbp_widgets.explore.session import ExplorerSession, View
+from gbp_widgets.explore.passes import View
+from gbp_widgets.explore.session import ExplorerSession
 from gbp_widgets.explore.state import STATE, Effect
 
 AHEAD_TRAITS = tuple(name for name, row in STATE.items() if row.ahead)

@@ -18,7 +18,7 @@ from gbp_widgets.explore.names import (
     TARGET_KIND_LABELS,
     choices_text,
 )
-from gbp_widgets.explore.outputs import unknown_class_message
+from gbp_widgets.explore.outputs import DenseMap, Detections, unknown_class_message
 from gbp_widgets.explore.session import ExplorerSession
 from gbp_widgets.images import SAMPLE_NAMES
 from gbp_widgets.models import model_names
@@ -48,7 +48,7 @@ def item(session, state, value) -> str:
 
 def target(session, state, value) -> str:
     k = len(session.classes)
-    if session.output_kind == "detection":
+    if isinstance(session.output_kind, Detections):
         return ""
     if isinstance(value, str):
         return "" if value in session.classes else unknown_class_message(value, session.classes)
@@ -125,7 +125,7 @@ def unit(session, state, value) -> str:
 def region(session, state, value) -> str:
     if value is None:
         return ""
-    if session.output_kind != "dense":
+    if not isinstance(session.output_kind, DenseMap):
         return "regions are for dense outputs (N, K, *positions); this model's output is not"
     if not isinstance(value, Region) or value.mask is None:
         return "region must be a Region(cls, mask) with a bool mask of the output's positions"
@@ -142,7 +142,7 @@ def region(session, state, value) -> str:
 def detection(session, state, value) -> str:
     if value is None:
         return ""
-    if session.output_kind != "detection":
+    if not isinstance(session.output_kind, Detections):
         return "detections are for torchvision detectors; this model's output is not one"
     found = [d.index for d in session.detections()]
     if value in found:

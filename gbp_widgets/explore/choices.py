@@ -17,6 +17,7 @@ from gbp_widgets.explore.names import (
     RULE_LABELS,
     TARGET_KIND_LABELS,
 )
+from gbp_widgets.explore.outputs import Detections
 from gbp_widgets.explore.session import ExplorerSession
 from gbp_widgets.images import SAMPLE_NAMES
 from gbp_widgets.models import model_names
@@ -44,7 +45,7 @@ def images(session: ExplorerSession) -> bool:
 
 
 def detector(session: ExplorerSession) -> bool:
-    return session.output_kind == "detection"
+    return isinstance(session.output_kind, Detections)
 
 
 def volumes(session: ExplorerSession) -> bool:

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from gbp_widgets.engine import Neuron
 from gbp_widgets.explore import checks
 from gbp_widgets.explore.names import ALL_CHANNELS
-from gbp_widgets.explore.outputs import DetectionScore
-from gbp_widgets.explore.session import ExplorerSession, Target, View
+from gbp_widgets.explore.outputs import Detections, DetectionScore
+from gbp_widgets.explore.passes import Target, View
+from gbp_widgets.explore.session import ExplorerSession
 from gbp_widgets.explore.views import Cut
 
 # Target kinds picked at a site: the site and channel traits are part of the target.
@@ -28,7 +29,7 @@ def output_target(session: ExplorerSession, state: Mapping[str, object]) -> Targ
     """What is explained at the output: the region, detection or class chosen."""
     if state["target_kind"] == "region" and state["region"] is not None:
         return state["region"]
-    if session.output_kind == "detection":
+    if isinstance(session.output_kind, Detections):
         if state["detection"] is None:
             raise ValueError(
                 f"no detection scores at least {state['score_threshold']:g}: lower the min score"
@@ -66,7 +67,7 @@ def view_of(session: ExplorerSession, state: Mapping[str, object]) -> View:
     """Everything that selects the pictures for ``state``."""
     shown = session.views[state["input_index"]]
     chosen: object = state["region"] if state["target_kind"] == "region" else None
-    if session.output_kind == "detection":
+    if isinstance(session.output_kind, Detections):
         chosen = state["detection"]
     axis = state["axis"]
     return View(

@@ -6,8 +6,9 @@ import torch
 from PIL import Image
 from torch import nn
 
+from gbp_widgets.explore.batch import picture_inputs
 from gbp_widgets.explore.names import CUSTOM
-from gbp_widgets.explore.session import ExplorerSession, picture_inputs
+from gbp_widgets.explore.session import ExplorerSession
 from gbp_widgets.images import SAMPLE_NAMES, load_image, sample_image
 from gbp_widgets.models import DEFAULT_MODEL, Preprocessing, load_model
 

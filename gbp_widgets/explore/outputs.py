@@ -4,7 +4,7 @@ torchvision detections; and the targets each kind gives (classes, regions, boxes
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +12,7 @@ import torch
 from scipy import ndimage
 
 from gbp_widgets.explore.names import OUTPUT_KINDS
+from gbp_widgets.models import coco_classes, imagenet_classes
 
 
 @dataclass(frozen=True)
@@ -39,18 +40,87 @@ class DetectionScore:
         return output[0]["scores"][self.index : self.index + 1]
 
 
-def output_kind(raw: object, chosen: torch.Tensor | None) -> str:
-    """``"classes"`` for ``(N, K)`` scores, ``"dense"`` for ``(N, K, *positions)``,
-    ``"score"`` for one score per item ``(N,)``, ``"detection"`` for torchvision's list
-    of dicts; a ``ValueError`` saying what the Explorer shows otherwise."""
+class OutputKind:
+    """What a model's output is and what it offers the Explorer: its target kinds, its
+    classes' names, how probable each class is, what explaining a class means."""
+
+    words = ""
+    # The target kinds the output offers itself (the site's channels and units come on top).
+    targets: tuple[str, ...] = ("class",)
+    # Before the top classes in a figure's title.
+    lead = ""
+
+    def class_count(self, logits: torch.Tensor) -> int:
+        return logits.shape[1]
+
+    def default_names(self, count: int) -> tuple[str, ...]:
+        return imagenet_classes() if count == 1000 else tuple(f"class {i}" for i in range(count))
+
+    def probabilities(self, logits: torch.Tensor) -> np.ndarray:
+        """``(K,)``: the softmax of the class scores of the item shown."""
+        return torch.softmax(logits.detach()[0].double().cpu(), dim=0).numpy()
+
+    def class_target(self, cls: int, region: Callable[[int], object]) -> object:
+        """What explaining class ``cls`` means: the class index itself."""
+        return cls
+
+
+class ClassScores(OutputKind):
+    words = OUTPUT_KINDS["classes"]
+
+
+class OneScore(OutputKind):
+    words = "one score per item (N,)"
+
+    def class_count(self, logits: torch.Tensor) -> int:
+        return 1
+
+    def default_names(self, count: int) -> tuple[str, ...]:
+        return ("score",)
+
+    def probabilities(self, logits: torch.Tensor) -> np.ndarray:
+        # The score itself: there is nothing to normalise it against.
+        return logits.detach()[:1].double().cpu().numpy()
+
+    def class_target(self, cls: int, region: Callable[[int], object]) -> object:
+        return None
+
+
+class DenseMap(OutputKind):
+    words = OUTPUT_KINDS["dense"]
+    targets = ("class", "region")
+    lead = "share of positions: "
+
+    def probabilities(self, logits: torch.Tensor) -> np.ndarray:
+        """The fraction of positions where each class is predicted."""
+        return class_shares(logits)
+
+    def class_target(self, cls: int, region: Callable[[int], object]) -> object:
+        """Every position of the class: ``region(cls)``."""
+        return region(cls)
+
+
+class Detections(OutputKind):
+    words = OUTPUT_KINDS["detection"]
+    targets = ("detection",)
+    lead = "scores: "
+
+    def default_names(self, count: int) -> tuple[str, ...]:
+        return coco_classes()
+
+
+def output_kind(raw: object, chosen: torch.Tensor | None) -> OutputKind:
+    """:class:`ClassScores` for ``(N, K)`` scores, :class:`DenseMap` for
+    ``(N, K, *positions)``, :class:`OneScore` for ``(N,)``, :class:`Detections` for
+    torchvision's list of dicts; a ``ValueError`` saying what the Explorer shows otherwise."""
     if chosen is not None and chosen.dim() == 1:
-        return "score"
+        return OneScore()
     if chosen is not None and chosen.dim() == 2:
-        return "classes"
+        return ClassScores()
     if chosen is not None and chosen.dim() > 2:
-        return "dense"
+        return DenseMap()
     if _is_detection(raw):
-        return "detection"
+        return Detections()
     kinds = "; ".join(OUTPUT_KINDS.values())
     raise ValueError(
         f"the Explorer shows models whose output is {kinds}. Choose the scores with output= "

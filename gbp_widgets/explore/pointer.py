@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 
 from gbp_widgets.explore.chosen import backward_rule
 from gbp_widgets.explore.names import MASK_PANELS
-from gbp_widgets.explore.outputs import unknown_class_message
-from gbp_widgets.explore.session import ExplorerSession, View
+from gbp_widgets.explore.outputs import Detections, unknown_class_message
+from gbp_widgets.explore.passes import View
+from gbp_widgets.explore.session import ExplorerSession
 
 # Arrow keys on a focused canvas: left/right step the channel, up/down the site.
 KEY_STEPS = {
@@ -38,7 +39,7 @@ def panel_click(
     if panel == "output":
         region = session.region_at(row, column, size, view.cut)
         return {"region": region, "target_kind": "region"}
-    if panel == "input" and session.output_kind == "detection":
+    if panel == "input" and isinstance(session.output_kind, Detections):
         found = session.detection_at(row, column, size)
         if found is None:
             raise ValueError("no detection's box is there: click inside a box")

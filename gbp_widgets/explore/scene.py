@@ -20,7 +20,9 @@ from gbp_widgets.colour_keys import (
     display_key,
 )
 from gbp_widgets.explore.names import COMPARED_RULES, MAP_PANELS, MASK_PANELS, RULE_LABELS
-from gbp_widgets.explore.session import ExplorerSession, View
+from gbp_widgets.explore.outputs import ClassScores, DenseMap
+from gbp_widgets.explore.passes import View
+from gbp_widgets.explore.session import ExplorerSession
 from gbp_widgets.explore.words import (
     GRID_CAPTION,
     captions,
@@ -36,7 +38,7 @@ CAM_PANEL = "cam"
 
 def panel_rows(session: ExplorerSession) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The panels by row: the maps (a dense output adds its label map), then the masks."""
-    if session.output_kind == "dense":
+    if isinstance(session.output_kind, DenseMap):
         return ("input", "output", "attribution", "activation"), MASK_PANELS
     return MAP_PANELS, MASK_PANELS
 
@@ -64,7 +66,7 @@ def panel_keys(session: ExplorerSession, view: View) -> dict[str, ColourKey | La
     """How to read each panel's colours, by panel name; none for the input and for maps
     drawn with axes of their own."""
     keys: dict[str, ColourKey | LabelKey] = {"activation": ACTIVATION_KEY}
-    if session.output_kind == "dense":
+    if isinstance(session.output_kind, DenseMap):
         keys["output"] = session.output_key()
     if session.site_names:
         keys.update(dict.fromkeys(MASK_PANELS, session.mask_key(view.site, view.channel)))
@@ -95,12 +97,11 @@ def comparison_keys(
 def title(session: ExplorerSession) -> str:
     """The top classes (a dense output's shares of positions, a detector's scores)."""
     kind = session.output_kind
-    if kind == "classes":
+    if isinstance(kind, ClassScores):
         return top_classes_title(session.probabilities, session.classes)
     top = session.top_classes(5)
     ranked = "  ".join(f"{r}. {name} {100 * p:.1f}%" for r, (_, name, p) in enumerate(top, 1))
-    lead = {"dense": "share of positions: ", "detection": "scores: "}.get(kind, "")
-    return lead + ranked
+    return kind.lead + ranked
 
 
 def figure(

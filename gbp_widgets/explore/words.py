@@ -7,7 +7,7 @@ from collections.abc import Callable
 from gbp_widgets.engine import Neuron, Region
 from gbp_widgets.explore.names import ALL_CHANNELS, MASK_PANELS, RULE_LABELS, forward_mask_words
 from gbp_widgets.explore.outputs import DetectionScore
-from gbp_widgets.explore.session import View
+from gbp_widgets.explore.passes import View
 
 # Over the channel grid in the widget, and under it in figures.
 GRID_CAPTION = "product mask, channels ranked by how much they pass"
