@@ -9,9 +9,10 @@ these pixels.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from gbp_widgets.render import as_array, robust_spread
 
@@ -111,14 +112,14 @@ def bars(
     """One horizontal bar per feature, feature ``f`` in rows ``f * size // F`` onwards
     (see :func:`bar_feature`): red right for positive, blue left for negative (or all
     in ``colour``), from a zero line at the left edge when no value is negative, else
-    in the middle. ``labels`` are written beside the bars when the rows are tall
-    enough to read."""
+    in the middle. ``labels`` are written beside the bars, in a font drawn at its pixel
+    size (never scaled), when the rows are tall enough to read."""
     array = np.nan_to_num(as_array(values).astype(np.float64).reshape(-1))
     count = array.shape[0]
     picture = Image.new("RGB", (size, size), (255, 255, 255))
     draw = ImageDraw.Draw(picture)
     height = size / count
-    left = _label_width(size) if labels is not None and height >= 9 else 0
+    left = _label_width(size) if labels is not None and height >= LABEL_PIXELS else 0
     reach = robust_spread(array, percentile)
     signed_axis = array.min() < 0
     zero = left + (size - left) / 2 if signed_axis else left + _MARGIN
@@ -129,7 +130,8 @@ def bars(
         fill = colour or (POSITIVE if value >= 0 else NEGATIVE)
         draw.rectangle([min(zero, end), top, max(zero, end), bottom], fill=fill)
         if left:
-            draw.text((2, top + (height - 9) / 2), _fit_text(labels[feature], left), fill=(0, 0, 0))
+            text = _fit_text(draw, labels[feature], left - 4)
+            draw.text((2, top + height / 2), text, fill=(0, 0, 0), font=_font(), anchor="lm")
     draw.line([zero, 0, zero, size], fill=ZERO_LINE)
     return _opaque(np.asarray(picture))
 
@@ -143,10 +145,55 @@ def _label_width(size: int) -> int:
     return int(size * 0.4)
 
 
-def _fit_text(text: str, width: int) -> str:
-    """``text`` cut to what fits in ``width`` pixels of Pillow's default 6-px font."""
-    most = max(width // 6 - 1, 1)
-    return text if len(text) <= most else text[: most - 1] + "…"
+# Labels drawn on pictures: Pillow's own scalable font at this many pixels, so they read
+# sharp at the panel size (its default bitmap font is 6 pixels high).
+LABEL_PIXELS = 11
+
+
+@cache
+def _font() -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=LABEL_PIXELS)
+
+
+def _fit_text(draw: ImageDraw.ImageDraw, text: str, width: float) -> str:
+    """``text``, cut with an ellipsis to what fits in ``width`` pixels of the label font."""
+    if draw.textlength(text, font=_font()) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=_font()) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def ranked_cells(values: object, labels: Sequence[str], per_row: int, cell: int) -> np.ndarray:
+    """Units as square cells of ``cell`` pixels, ``per_row`` to a row in the order given,
+    each grey from black (0) to white (1) with its label under it: ``(h, w, 4)``."""
+    array = np.clip(np.nan_to_num(as_array(values).astype(np.float64).reshape(-1)), 0, 1)
+    rows = -(-array.shape[0] // per_row)
+    pitch = cell + LABEL_PIXELS + 4
+    picture = Image.new("RGB", (per_row * (cell + 1) - 1, rows * pitch), (255, 255, 255))
+    draw = ImageDraw.Draw(picture)
+    for index, (value, label) in enumerate(zip(array, labels, strict=True)):
+        row, column = divmod(index, per_row)
+        left, top = column * (cell + 1), row * pitch
+        grey = int(round(value * 255))
+        draw.rectangle([left, top, left + cell - 1, top + cell - 1], fill=(grey,) * 3)
+        draw.rectangle([left, top, left + cell - 1, top + cell - 1], outline=ZERO_LINE)
+        text = _fit_text(draw, label, cell)
+        draw.text(
+            (left + cell / 2, top + cell + 2), text, fill=(0, 0, 0), font=_font(), anchor="mt"
+        )
+    return _opaque(np.asarray(picture))
+
+
+def ranked_cell_at(row: int, column: int, count: int, per_row: int, cell: int) -> int | None:
+    """The index of the cell :func:`ranked_cells` drew at pixel ``(row, column)``, if any."""
+    pitch = cell + LABEL_PIXELS + 4
+    grid_row, inside_y = divmod(row, pitch)
+    grid_column, inside_x = divmod(column, cell + 1)
+    index = grid_row * per_row + grid_column
+    if inside_x >= cell or grid_column >= per_row or index >= count or row < 0 or column < 0:
+        return None
+    return index
 
 
 def label_map(labels: object, chosen: object | None = None) -> np.ndarray:

@@ -141,6 +141,23 @@ def test_a_table_with_feature_names():
     assert torch.equal(explorer.explanation.attribution, direct.attribution)
 
 
+def test_a_linear_sites_units_are_a_ranked_row_of_labelled_cells_and_a_click_picks_one():
+    explorer = Explorer(model=built(TableNet()), inputs=torch.randn(4, 6), panel_size=SIZE)
+    grid = explorer.refresh()["grid"]
+    session = explorer.session
+    ranked = [c for c, _ in session.channel_ranking(session.result(explorer.target, "guided"), 0)]
+    product = session.site_masks(session.result(explorer.target, "guided"), 0)["product"]
+    # Cells 26 pixels square, one apart, most passing first; white where the unit passes.
+    for k, unit in enumerate(ranked[:4]):
+        centre = grid[13, k * 27 + 13, :3]
+        assert (centre == (255 if product[unit] else 0)).all(), (k, unit)
+        # Under each cell its unit's number, in black.
+        assert (grid[26:, k * 27 : k * 27 + 26, :3] < 100).any(), k
+    assert grid.shape[0] < 60, "one row of cells with their labels, not a lattice of tiles"
+    page.event(explorer.board.grid.canvas, "down", x=2 * 27 + 13, y=13)
+    assert explorer.channel == ranked[2]
+
+
 def test_two_inputs_and_a_dict_output_with_a_menu_for_the_input_shown():
     model = built(PhotoAndRecord())
     photo, record = torch.randn(2, 3, 8, 8), torch.randn(2, 5)

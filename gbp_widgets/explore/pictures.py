@@ -20,6 +20,9 @@ _CACHED_PICTURES = 96
 _GRID_TILES = 64
 _GRID_TILE_PIXELS = 32
 _TILE_GAP = 1
+# A Linear site's units in the grid: cells this wide, so many to a row, most passing first.
+_UNIT_CELL = 26
+_UNITS_PER_ROW = 16
 
 
 class SessionPictures:
@@ -228,7 +231,16 @@ class SessionPictures:
         return self._remember(("output", site), rectify)
 
     def _grid(self, result: Result, site: int, cut: Cut | None) -> np.ndarray:
-        return render.channel_grid(self._grid_tiles(result, site, cut)[1], gap=_TILE_GAP)
+        ranked, tiles = self._grid_tiles(result, site, cut)
+        if self._units(site):
+            # A unit is one number: a labelled cell says which, a 1 x 1 tile would not.
+            labels = [str(unit) for unit in ranked]
+            return drawing.ranked_cells(tiles.reshape(-1), labels, _UNITS_PER_ROW, _UNIT_CELL)
+        return render.channel_grid(tiles, gap=_TILE_GAP)
+
+    def _units(self, site: int) -> bool:
+        """Whether the site's channels are single units (a ``Linear`` layer's outputs)."""
+        return self.site_shape(site)[1:] == ()
 
     def _grid_tiles(self, result: Result, site: int, cut: Cut | None):
         """The channels shown in the grid, most passing first, and their product masks
@@ -247,6 +259,9 @@ class SessionPictures:
             return None
         ranked, tiles = self._grid_tiles(result, site, cut)
         count, height, width = tiles.shape
+        if self._units(site):
+            at = drawing.ranked_cell_at(row, column, count, _UNITS_PER_ROW, _UNIT_CELL)
+            return None if at is None else ranked[at]
         columns = math.ceil(math.sqrt(count))
         tile_row, inside_y = divmod(row, height + _TILE_GAP)
         tile_column, inside_x = divmod(column, width + _TILE_GAP)
