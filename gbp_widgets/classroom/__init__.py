@@ -23,12 +23,8 @@ from gbp_widgets.classroom.maps import (
     relu_network_mismatch,
     with_student_relu,
 )
-from gbp_widgets.classroom.relu_checks import (
-    SkipCNN,
-    check_deconvnet_relu,
-    check_guided_relu,
-    rule_formula,
-)
+from gbp_widgets.classroom.relu_checks import SkipCNN, check_deconvnet_relu, check_guided_relu
+from gbp_widgets.classroom.relu_probe import rule_formula
 
 __all__ = [
     "Feedback",

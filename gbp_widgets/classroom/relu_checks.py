@@ -11,17 +11,23 @@ message only states what was observed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gbp_widgets.classroom.feedback import Feedback, Outcome, RubricItem
+from gbp_widgets.classroom.relu_probe import (
+    RULE_NAMES,
+    Probe,
+    comparisons,
+    mask_facts,
+    probe_grid,
+    reversed_facts,
+)
 from gbp_widgets.classroom.student_code import EngineCalls, StudentCodeError, isolated, student
 from gbp_widgets.engine import GuidedBackprop
 
-_RULE_NAMES = {"guided": "guided", "deconvnet": "DeconvNet"}
 _FORMULAS = {
     "guided": "g·1[x>0]·1[g>0]",
     "deconvnet": "g·1[g>0]",
@@ -35,15 +41,6 @@ _HANDED_IN_AS = {
         "without the forward mask (x > 0)."
     ),
 }
-# Masks a backward may have built, by the comparison written; a "<" one is reversed.
-_FORWARD_COMPARISONS = {
-    None: lambda x: 1,
-    "x>0": lambda x: x > 0,
-    "x>=0": lambda x: x >= 0,
-    "x<0": lambda x: x < 0,
-    "x<=0": lambda x: x <= 0,
-}
-_BACKWARD_COMPARISONS = {None: lambda g: 1, "g>0": lambda g: g > 0, "g<0": lambda g: g < 0}
 
 
 def rubric(rule: str) -> tuple[RubricItem, ...]:
@@ -98,47 +95,6 @@ def autograd_rule_problems(function: type[torch.autograd.Function], rule: str) -
     )
 
 
-def rule_formula(rule: str, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """What ``rule`` passes below a ReLU with input ``x`` and incoming gradient ``g``."""
-    if rule == "gradient":
-        return g * (x > 0)
-    if rule == "deconvnet":
-        return g * (g > 0)
-    return g * (x > 0) * (g > 0)
-
-
-def _probe_grid() -> tuple[torch.Tensor, torch.Tensor]:
-    """``(7, 6)`` inputs and gradients: every sign of x (zero too) against every sign of g."""
-    xs = torch.tensor([2.0, 0.5, 3.0, -1.0, -2.5, -0.5, 0.0])
-    gs = torch.tensor([1.5, 0.25, 2.0, -1.0, -0.5, -2.0])
-    return torch.meshgrid(xs, gs, indexing="ij")
-
-
-@dataclass
-class _Probe:
-    """What the student's backward returned on the probe grid, next to what it should."""
-
-    x: torch.Tensor
-    g: torch.Tensor
-    got: torch.Tensor
-    rule: str
-
-    @property
-    def expected(self) -> torch.Tensor:
-        return rule_formula(self.rule, self.x, self.g)
-
-    def passes_mask(self) -> torch.Tensor:
-        return self.got != 0
-
-    def example(self, where: torch.Tensor) -> str:
-        i = int(where.flatten().nonzero()[0])
-        x, g, got = (float(t.flatten()[i]) for t in (self.x, self.g, self.got))
-        return f"at x={x:g}, g={g:g} it returns {got:g}"
-
-    def behaves_as(self, rule: str) -> bool:
-        return torch.allclose(self.got, rule_formula(rule, self.x, self.g))
-
-
 class _ReluCheck:
     def __init__(self, function: object, rule: str, partner: object) -> None:
         self.function, self.rule, self.partner = function, rule, partner
@@ -151,7 +107,7 @@ class _ReluCheck:
     def run(self) -> Feedback:
         with isolated():
             self._run_items()
-        feedback = Feedback(f"your {_RULE_NAMES[self.rule]} ReLU", flag=self.calls.flag())
+        feedback = Feedback(f"your {RULE_NAMES[self.rule]} ReLU", flag=self.calls.flag())
         feedback.outcomes = [
             self.outcomes.get(key, Outcome(item, "not checked", "fix the items above first"))
             for key, item in self.items.items()
@@ -164,7 +120,7 @@ class _ReluCheck:
         return not problem
 
     def _run_items(self) -> None:
-        x, g = _probe_grid()
+        x, g = probe_grid()
         try:
             out, leaf = self._forward(x)
         except StudentCodeError as err:
@@ -184,7 +140,7 @@ class _ReluCheck:
         if not self._record("runs", problem):
             return
         self.alone = got.detach().float()
-        self._record_masks(_Probe(x, g, self.alone, self.rule))
+        self._record_masks(Probe(x, g, self.alone, self.rule))
         self._record("grad_output", self._grad_output_problem(g_passed, g))
         self._record("ctx", self._ctx_problem(ctx))
         if all(o.status == "passed" for o in self.outcomes.values()):
@@ -201,17 +157,17 @@ class _ReluCheck:
         with self.calls, student("your forward"):
             return function.apply(leaf), leaf
 
-    def _record_masks(self, probe: _Probe) -> None:
-        comparisons = _comparisons(probe)
-        if comparisons and any("<" in c for c in comparisons if c):
-            facts = _reversed_facts(probe, *comparisons)
+    def _record_masks(self, probe: Probe) -> None:
+        written = comparisons(probe)
+        if written and any("<" in c for c in written if c):
+            facts = reversed_facts(probe, *written)
         else:
-            facts = _mask_facts(probe)
+            facts = mask_facts(probe)
         other = "deconvnet" if self.rule == "guided" else "guided"
         if probe.behaves_as(other):
             swap = self.partner is not None and self._partner_behaves_as(self.rule)
-            facts["forward_mask"] += f" Your function computes {_RULE_NAMES[other]}'s rule " + (
-                f"{_FORMULAS[other]}, and your {_RULE_NAMES[other]} function computes this "
+            facts["forward_mask"] += f" Your function computes {RULE_NAMES[other]}'s rule " + (
+                f"{_FORMULAS[other]}, and your {RULE_NAMES[other]} function computes this "
                 "one's: the two are swapped."
                 if swap
                 else f"{_FORMULAS[other]}: {_HANDED_IN_AS[self.rule]}"
@@ -223,7 +179,7 @@ class _ReluCheck:
             self._record(key, facts[key])
 
     def _partner_behaves_as(self, rule: str) -> bool:
-        x, g = _probe_grid()
+        x, g = probe_grid()
         try:
             with self.calls, student("the other function"):
                 out = self.partner.apply(x.clone().requires_grad_(True))
@@ -231,7 +187,7 @@ class _ReluCheck:
         except (StudentCodeError, AttributeError, TypeError):
             return False
         problem, got = _returned_problem(returned, x)
-        return not problem and _Probe(x, g, got.detach().float(), rule).behaves_as(rule)
+        return not problem and Probe(x, g, got.detach().float(), rule).behaves_as(rule)
 
     def _grad_output_problem(self, g_after: torch.Tensor, g: torch.Tensor) -> str:
         if torch.equal(g_after, g):
@@ -249,7 +205,7 @@ class _ReluCheck:
         return told + " Build a new tensor instead (grad_output * mask), or clone it first."
 
     def _skip_connection_error(self) -> str:
-        x, g = _probe_grid()
+        x, g = probe_grid()
         leaf = x.clone().requires_grad_(True)
         try:
             with self.calls, student("your backward"):
@@ -296,7 +252,7 @@ class _ReluCheck:
         return ""
 
     def _two_calls_error(self) -> str:
-        x, g = _probe_grid()
+        x, g = probe_grid()
         first = x.clone().requires_grad_(True)
         second = (-x.flip(0)).clone().requires_grad_(True)
         try:
@@ -395,127 +351,6 @@ def _returned_problem(returned: object, x: torch.Tensor) -> tuple[str, torch.Ten
             f"the shape of x, {tuple(x.shape)}"
         ), x
     return "", first
-
-
-def _mask_facts(probe: _Probe) -> dict[str, str]:
-    """What is wrong about where the gradient passes and with what values, per item."""
-    x, g = probe.x, probe.g
-    facts = {"forward_mask": "", "backward_mask": "", "values": ""}
-    if probe.rule == "guided":
-        negative_x = (x < 0) & probe.passes_mask()
-        zero_x = (x == 0) & probe.passes_mask()
-        if negative_x.any():
-            facts["forward_mask"] = (
-                f"where x<0 your backward still passes gradient ({probe.example(negative_x)}); "
-                "the forward mask 1[x>0] must zero it. (Leaving the mask out does this, and so "
-                "does building it from grad_output instead of the saved input.)"
-            )
-        elif zero_x.any():
-            facts["forward_mask"] = (
-                f"at x = 0 your backward passes gradient ({probe.example(zero_x)}), but "
-                "1[x>0] is 0 there: use a strict x > 0, not x >= 0."
-            )
-    else:
-        blocked = (g > 0) & (x <= 0) & ~probe.passes_mask()
-        if blocked.any():
-            facts["forward_mask"] = (
-                "DeconvNet ignores x and passes every positive gradient, but where x<=0 your "
-                f"backward blocks it ({probe.example(blocked)}): it masks by the input."
-            )
-    negative_g = (g < 0) & probe.passes_mask()
-    if negative_g.any():
-        facts["backward_mask"] = (
-            f"where g<0 your backward passes gradient ({probe.example(negative_g)}); the "
-            "backward mask 1[g>0] must zero it. (Leaving the mask out does this, and so does "
-            "building it from the saved input instead of grad_output.)"
-        )
-    facts["values"] = _values_fact(probe)
-    return facts
-
-
-def _comparisons(probe: _Probe) -> tuple[str | None, str | None] | None:
-    """The comparisons ``(on x, on g)`` whose 0/1 masks times g give exactly what the
-    student's backward returned on the probe grid, or ``None`` when no pair does."""
-    for on_x, forward in _FORWARD_COMPARISONS.items():
-        for on_g, backward in _BACKWARD_COMPARISONS.items():
-            if torch.allclose(probe.got, probe.g * forward(probe.x) * backward(probe.g)):
-                return on_x, on_g
-    return None
-
-
-def _reversed_facts(probe: _Probe, on_x: str | None, on_g: str | None) -> dict[str, str]:
-    """What is wrong, per item, with a backward that is ``g`` times masks of the written
-    comparisons, at least one of them reversed (``<`` where ``>`` belongs)."""
-    facts = {**_mask_facts(probe), "values": ""}
-    if on_x in ("x<0", "x<=0"):
-        kept = (probe.x < 0) & probe.passes_mask()
-        told = (
-            f"the comparison on x is reversed: your backward multiplies by 1[{on_x}], so "
-            f"gradient passes where x<0 ({probe.example(kept)}) and stops where x>0."
-        )
-        facts["forward_mask"] = (
-            f"{told} Use (x > 0)."
-            if probe.rule == "guided"
-            else f"{told} DeconvNet has no forward mask at all: leave x out."
-        )
-    elif on_x == _EXPECTED_ON_X[probe.rule]:
-        facts["forward_mask"] = ""
-    if on_g == "g<0":
-        kept = (probe.g < 0) & probe.passes_mask()
-        facts["backward_mask"] = (
-            "the comparison on g is reversed: your backward multiplies by 1[g<0], so it keeps "
-            f"negative gradients ({probe.example(kept)}) and drops positive ones. "
-            "Use (grad_output > 0)."
-        )
-    elif on_g == "g>0":
-        facts["backward_mask"] = ""
-    return facts
-
-
-_EXPECTED_ON_X = {"guided": "x>0", "deconvnet": None}
-
-
-def _values_fact(probe: _Probe) -> str:
-    should_pass = probe.expected != 0
-    passing = should_pass & probe.passes_mask()
-    got, g, x = probe.got[passing], probe.g[passing], probe.x[passing]
-    if passing.any() and not torch.allclose(got, g):
-        checks: list[tuple[Callable[[], bool], str]] = [
-            (
-                lambda: torch.allclose(got, torch.ones_like(got)),
-                "your backward returns the mask itself (1 where gradient passes): "
-                "multiply the mask by grad_output",
-            ),
-            (
-                lambda: torch.allclose(got, g * x),
-                "your backward multiplies grad_output by the input's values x (or relu(x)) "
-                "instead of the 0/1 mask 1[x>0]: use (x > 0), not x",
-            ),
-            (
-                lambda: torch.allclose(got, g * g),
-                "your backward multiplies grad_output by its own values (relu(g)) instead of "
-                "the 0/1 mask 1[g>0]: use (g > 0), not g",
-            ),
-            (
-                lambda: torch.allclose(got, -g),
-                "the sign is flipped: where the masks are 1, pass +g",
-            ),
-        ]
-        for matches, told in checks:
-            if matches():
-                return f"{told} ({probe.example(passing)})."
-        return (
-            "where the masks are 1 the gradient must pass unchanged, but "
-            f"{probe.example(passing & ~torch.isclose(probe.got, probe.g))} instead of g."
-        )
-    # Where x>0 and g>0 every rule passes g; blocking elsewhere is a mask's fault.
-    blocked = (probe.x > 0) & (probe.g > 0) & ~probe.passes_mask()
-    if blocked.any():
-        return (
-            f"your backward returns 0 where {_RULE_NAMES[probe.rule]} passes the gradient "
-            f"({probe.example(blocked)} instead of g)."
-        )
-    return ""
 
 
 def _shared_tensor_state(function: type) -> list[str]:
