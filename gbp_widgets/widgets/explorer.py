@@ -88,7 +88,14 @@ class Explorer(ExplorerTraits):
         with self._quiet():
             self.image = image_name(image) if image is not None or inputs is not None else "chelsea"
             self.model_name = CUSTOM if model is not None else self.model_name
-        self.board = Board(panel_size, self._hover, self.click, self._key, self._grid_click)
+        # Looked up at each event, so a timer wrapped round a method later sees it.
+        self.board = Board(
+            panel_size,
+            lambda *spot: self._hover(*spot),
+            lambda *spot: self.click(*spot),
+            lambda *key: self._key(*key),
+            lambda *point: self._grid_click(*point),
+        )
         explore = widgets.VBox([self.controls.widget, self.status, *self.board.parts])
         # The sanity tab is made when it is first opened: most Explorers never run it, and
         # its widgets would be kept in every saved notebook.
