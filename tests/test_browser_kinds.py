@@ -40,7 +40,7 @@ CELLS = [
     "with warnings.catch_warnings():\n"
     "    warnings.simplefilter('ignore')\n"
     "    det = Explorer(model=detector(), inputs=torch.rand(1, 3, 96, 96), score_threshold=0.0)\n"
-    "box = smallest_box(det.session.detections())\n"
+    "box = smallest_box(det.session.detections(0.0))\n"
     "display(vol, det)",
     "import json, numpy as np\n"
     "np.savez('kinds.npz', **{f'sig_{k}': v for k, v in sig.refresh().items()},\n"

@@ -206,18 +206,19 @@ def test_a_torchvision_detector_lists_boxes_and_a_click_picks_a_box():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         session = ExplorerSession(model, inputs)
-    session.score_threshold = 0.0
     assert isinstance(session.output_kind, Detections)
-    found = session.detections()
+    found = session.detections(0.0)
     assert found and all(a.score >= b.score for a, b in zip(found, found[1:], strict=False))
     smallest = smallest_box(found)
     x0, y0, x1, y1 = smallest.box
     row, column = int((y0 + y1) / 2 * SIZE / 96), int((x0 + x1) / 2 * SIZE / 96)
-    picked = session.detection_at(row, column, SIZE)
+    picked = session.detection_at(row, column, SIZE, 0.0)
     assert picked is not None and picked.box[0] <= (column + 0.5) * 96 / SIZE <= picked.box[2]
     target = DetectionScore(picked.index)
     _assert_same(session.explanation(target, "guided"), _direct(model, inputs, target))
-    boxed = session.panels(View(target=target, chosen=picked.index), SIZE)["input"]
+    boxed = session.panels(View(target=target, chosen=picked.index, score_threshold=0.0), SIZE)[
+        "input"
+    ]
     plain = session.views[0].input_picture(None, session.photo(), SIZE, Cut())
     assert not np.array_equal(boxed, plain), "boxes are drawn on the input"
 

@@ -144,11 +144,12 @@ def detection(session, state, value) -> str:
         return ""
     if not isinstance(session.output_kind, Detections):
         return "detections are for torchvision detectors; this model's output is not one"
-    found = [d.index for d in session.detections()]
+    threshold = state["score_threshold"]
+    found = [d.index for d in session.detections(threshold)]
     if value in found:
         return ""
     return (
-        f"no detection {value!r} scores at least {session.score_threshold:g}: choose one of {found}"
+        f"no detection {value!r} scores at least {threshold:g}: choose one of {found}"
         if found
         else "there are no detections above the threshold"
     )

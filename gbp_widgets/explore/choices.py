@@ -116,7 +116,8 @@ def channels(session: ExplorerSession, state: State) -> Options:
 def detections(session: ExplorerSession, state: State) -> Options:
     if not detector(session):
         return []
-    found = session.top_classes(len(session.detections()))
+    threshold = state["score_threshold"]
+    found = session.top_classes(len(session.detections(threshold)), threshold)
     return [(f"#{index} {name} {score:.2f}", index) for index, name, score in found]
 
 

@@ -79,5 +79,6 @@ def view_of(session: ExplorerSession, state: Mapping[str, object]) -> View:
         channel=state["channel"],
         cut=Cut(axis, state["slice"], shown.slices[axis] if shown.slices else 1),
         input_index=state["input_index"],
+        score_threshold=state["score_threshold"],
         chosen=chosen,
     )

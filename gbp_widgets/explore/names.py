@@ -48,6 +48,10 @@ OUTPUT_KINDS: dict[str, str] = {
 }
 
 ALL_CHANNELS = -1
+# The Explorer's defaults that more than one layer reads: the percentile of |attribution|
+# that saturates a map, and the score a detection needs to be listed.
+PERCENTILE = 99.0
+SCORE_THRESHOLD = 0.5
 # The image or model menu's entry for one given by the user rather than chosen there.
 CUSTOM = "custom"
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from gbp_widgets.engine import Explanation, Neuron, Region, Site
-from gbp_widgets.explore.names import ALL_CHANNELS
+from gbp_widgets.explore.names import ALL_CHANNELS, PERCENTILE, SCORE_THRESHOLD
 from gbp_widgets.explore.outputs import DetectionScore
 from gbp_widgets.explore.views import Cut
 
@@ -54,11 +54,13 @@ class View:
     target: Target
     rule: str = "guided"
     display: str = "gradient"
-    percentile: float = 99.0
+    percentile: float = PERCENTILE
     site: int = 0
     channel: int = ALL_CHANNELS
     cut: Cut = Cut()
     input_index: int = 0
+    # Detections scoring less are neither listed nor boxed.
+    score_threshold: float = SCORE_THRESHOLD
     # What the output panel or the boxes single out: the Region of a dense output, or
     # the index of a detection.
     chosen: object = None

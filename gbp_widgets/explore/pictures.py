@@ -157,9 +157,11 @@ class SessionPictures:
             ),
         )
 
-    def _boxed(self, view: View) -> int | None:
-        """The detection outlined on the input panel, if any."""
-        return view.chosen if isinstance(self.output_kind, outputs.Detections) else None
+    def _boxed(self, view: View) -> tuple | None:
+        """The detections boxed on the input panel: the threshold and the one outlined."""
+        if not isinstance(self.output_kind, outputs.Detections):
+            return None
+        return view.score_threshold, view.chosen
 
     def _input_panel(self, view: View, size: int) -> np.ndarray:
         shown = self.views[view.input_index]
@@ -168,7 +170,7 @@ class SessionPictures:
         )
         if not isinstance(self.output_kind, outputs.Detections):
             return picture
-        found = self.detections()
+        found = self.detections(view.score_threshold)
         height, width = self.photo().shape[:2]
         boxes = [
             (

@@ -40,7 +40,7 @@ def panel_click(
         region = session.region_at(row, column, size, view.cut)
         return {"region": region, "target_kind": "region"}
     if panel == "input" and isinstance(session.output_kind, Detections):
-        found = session.detection_at(row, column, size)
+        found = session.detection_at(row, column, size, view.score_threshold)
         if found is None:
             raise ValueError("no detection's box is there: click inside a box")
         return {"detection": found.index, "target_kind": "detection"}

@@ -7,6 +7,7 @@ import numpy as np
 
 from gbp_widgets.engine import Region
 from gbp_widgets.explore import outputs
+from gbp_widgets.explore.names import SCORE_THRESHOLD
 from gbp_widgets.explore.outputs import Detection
 from gbp_widgets.explore.passes import View
 from gbp_widgets.explore.views import Cut, site_unit
@@ -38,11 +39,13 @@ class SessionReadings:
         position[kept[1]] = min(column * shape[kept[1]] // size, shape[kept[1]] - 1)
         return tuple(position)
 
-    def detection_at(self, row: int, column: int, size: int) -> Detection | None:
+    def detection_at(
+        self, row: int, column: int, size: int, threshold: float = SCORE_THRESHOLD
+    ) -> Detection | None:
         """The detection whose box holds input-panel pixel ``(row, column)`` (the smallest)."""
         height, width = self.photo().shape[:2]
         return outputs.detection_at(
-            self.detections(), (column + 0.5) * width / size, (row + 0.5) * height / size
+            self.detections(threshold), (column + 0.5) * width / size, (row + 0.5) * height / size
         )
 
     def unit_at(

@@ -19,7 +19,13 @@ from gbp_widgets.colour_keys import (
     clip_note,
     display_key,
 )
-from gbp_widgets.explore.names import COMPARED_RULES, MAP_PANELS, MASK_PANELS, RULE_LABELS
+from gbp_widgets.explore.names import (
+    COMPARED_RULES,
+    MAP_PANELS,
+    MASK_PANELS,
+    PERCENTILE,
+    RULE_LABELS,
+)
 from gbp_widgets.explore.outputs import ClassScores, DenseMap
 from gbp_widgets.explore.passes import View
 from gbp_widgets.explore.session import ExplorerSession
@@ -90,16 +96,16 @@ def comparison_keys(
     attribution = attribution_key(session, view)
     keys = {} if attribution is None else dict.fromkeys(COMPARED_RULES, attribution)
     if CAM_PANEL in pictures:
-        keys[CAM_PANEL] = display_key("overlay", 99.0)
+        keys[CAM_PANEL] = display_key("overlay", PERCENTILE)
     return {name: key for name, key in keys.items() if name in pictures}
 
 
-def title(session: ExplorerSession) -> str:
+def title(session: ExplorerSession, view: View) -> str:
     """The top classes (a dense output's shares of positions, a detector's scores)."""
     kind = session.output_kind
     if isinstance(kind, ClassScores):
         return top_classes_title(session.probabilities, session.classes)
-    top = session.top_classes(5)
+    top = session.top_classes(5, view.score_threshold)
     ranked = "  ".join(f"{r}. {name} {100 * p:.1f}%" for r, (_, name, p) in enumerate(top, 1))
     return kind.lead + ranked
 
@@ -127,5 +133,5 @@ def figure(
     grid = f"{GRID_CAPTION}, at {names[view.site]}" if names else GRID_CAPTION
     keys[grid] = MASK_KEY
     note = clip_note(view.percentile) if "attribution" in own_keys else ""
-    heading = "\n".join([title(session), row_captions(session, view)[-1]]).strip()
+    heading = "\n".join([title(session, view), row_captions(session, view)[-1]]).strip()
     return panel_figure(rows, heading, note=note, keys=keys, wide=(grid, pictures["grid"]))

@@ -28,6 +28,7 @@ from gbp_widgets.engine import (
 )
 from gbp_widgets.explore import outputs
 from gbp_widgets.explore.batch import picture_inputs, prepare, views_for
+from gbp_widgets.explore.names import SCORE_THRESHOLD
 from gbp_widgets.explore.outputs import Detection
 from gbp_widgets.explore.passes import Result, Target
 from gbp_widgets.explore.pictures import SessionPictures
@@ -80,7 +81,6 @@ class ExplorerSession(SessionPictures, SessionReadings):
         self.forward_kwargs = dict(forward_kwargs or {})
         self.preprocess = preprocess
         self.feature_names = tuple(feature_names) if feature_names is not None else None
-        self.score_threshold = 0.5
         self._layer = "auto"
         self.pass_seconds = 0.0
         self._parked: OrderedDict[tuple[int, str], dict[str, object]] = OrderedDict()
@@ -268,11 +268,14 @@ class ExplorerSession(SessionPictures, SessionReadings):
         positions where each class is predicted; the score itself for one score."""
         return self.output_kind.probabilities(self.recording.logits)
 
-    def top_classes(self, k: int = 5) -> list[tuple[int, str, float]]:
+    def top_classes(
+        self, k: int = 5, threshold: float = SCORE_THRESHOLD
+    ) -> list[tuple[int, str, float]]:
         """The ``k`` most probable classes (detections, for a detector) as
         ``(index, name, probability)``."""
         if isinstance(self.output_kind, outputs.Detections):
-            return [(d.index, self.class_name(d.label), d.score) for d in self.detections()[:k]]
+            found = self.detections(threshold)[:k]
+            return [(d.index, self.class_name(d.label), d.score) for d in found]
         probabilities = self.probabilities
         order = np.argsort(probabilities)[::-1][:k]
         return [(int(i), self.class_name(int(i)), float(probabilities[i])) for i in order]
@@ -280,9 +283,9 @@ class ExplorerSession(SessionPictures, SessionReadings):
     def class_name(self, index: int) -> str:
         return self.classes[index] if 0 <= index < len(self.classes) else f"class {index}"
 
-    def detections(self) -> list[Detection]:
-        """The shown item's detections scoring at least :attr:`score_threshold`."""
-        return outputs.detections(self.recording.raw_output, self.score_threshold)
+    def detections(self, threshold: float = SCORE_THRESHOLD) -> list[Detection]:
+        """The shown item's detections scoring at least ``threshold``, best first."""
+        return outputs.detections(self.recording.raw_output, threshold)
 
     def predicted_labels(self) -> np.ndarray:
         """The class predicted at each position of a dense output, ``(*positions)``."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from gbp_widgets.explore import checks, choices
 from gbp_widgets.explore.checks import PERCENTILE_RANGE, Check
-from gbp_widgets.explore.names import ALL_CHANNELS
+from gbp_widgets.explore.names import ALL_CHANNELS, PERCENTILE, SCORE_THRESHOLD
 from gbp_widgets.explore.session import ExplorerSession
 from gbp_widgets.models import DEFAULT_MODEL
 
@@ -169,7 +169,7 @@ STATE: dict[str, Row] = {
         follows=("axis", "input_index"),
     ),
     "score_threshold": Row(
-        0.5,
+        SCORE_THRESHOLD,
         "detections scoring less are not shown",
         Value.NUMBER,
         Effect.BACKWARD,
@@ -210,7 +210,7 @@ STATE: dict[str, Row] = {
         follows=("input_index",),
     ),
     "percentile": Row(
-        99.0,
+        PERCENTILE,
         "percentile of |attribution| that saturates",
         Value.NUMBER,
         Effect.RENDER,

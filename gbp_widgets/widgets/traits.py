@@ -128,8 +128,6 @@ class ExplorerTraits(_Traits):
         self._request_draw()
 
     def _on_change(self, change) -> None:
-        if change.name == "score_threshold":
-            self.session.score_threshold = change.new
         if not self._quiet:
             self._stale |= {name for name, row in STATE.items() if change.name in row.follows}
             self._clear_status()
@@ -161,7 +159,6 @@ class ExplorerTraits(_Traits):
         """Choices for a new input (``names``: for those traits only), each trait kept
         where it still fits; the controls show the state."""
         with self._quiet(), self.hold_trait_notifications():
-            self.session.score_threshold = self.score_threshold
             for name, value in settled(self.session, self._state(), names).items():
                 setattr(self, name, value)
             self.controls.offer(self.session, self._state(), names)
