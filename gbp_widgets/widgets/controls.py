@@ -104,7 +104,9 @@ class Controls:
             widgets.HBox([getattr(self, name) for name in names], layout=line) for names in LAYOUT
         ]
         # The buttons' label sits above them: the boxes line up with the buttons.
-        lines[5].layout = widgets.Layout(align_items="flex-end")
+        lines[LAYOUT.index(("target_kind", "class_index", "class_name"))].layout = widgets.Layout(
+            align_items="flex-end"
+        )
         self.widget = widgets.VBox(lines, layout=widgets.Layout(width="auto"))
 
     def offer(
@@ -124,6 +126,8 @@ class Controls:
             for control in controls:
                 if row.shown is not None:
                     show(control, row.shown(session))
+                if row.choices is None:
+                    continue
                 if isinstance(control, widgets.IntSlider):
                     control.max = max(value for _, value in offered)
                 else:
