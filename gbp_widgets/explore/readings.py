@@ -10,7 +10,7 @@ from gbp_widgets.explore import outputs
 from gbp_widgets.explore.names import SCORE_THRESHOLD
 from gbp_widgets.explore.outputs import Detection
 from gbp_widgets.explore.passes import View
-from gbp_widgets.explore.views import Cut, site_unit
+from gbp_widgets.explore.views import Cut, panel_position, site_unit
 
 
 class SessionReadings:
@@ -20,24 +20,9 @@ class SessionReadings:
         """The 4-connected region of the class predicted under output-panel pixel
         ``(row, column)``, as ``Region(cls, mask)`` with a mask of the output's positions."""
         labels = self.predicted_labels()
-        position = self._output_position(labels.shape, row, column, size, cut)
+        position = panel_position(labels.shape, row, column, size, cut)
         mask = outputs.connected_region(labels, position)
         return Region(int(labels[position]), mask)
-
-    def _output_position(self, shape, row, column, size, cut) -> tuple[int, ...]:
-        if len(shape) == 1:
-            return (min(column * shape[0] // size, shape[0] - 1),)
-        if len(shape) == 2:
-            return (
-                min(row * shape[0] // size, shape[0] - 1),
-                min(column * shape[1] // size, shape[1] - 1),
-            )
-        kept = [a for a in range(3) if a != cut.axis]
-        position = [0, 0, 0]
-        position[cut.axis] = cut.at(shape[cut.axis])
-        position[kept[0]] = min(row * shape[kept[0]] // size, shape[kept[0]] - 1)
-        position[kept[1]] = min(column * shape[kept[1]] // size, shape[kept[1]] - 1)
-        return tuple(position)
 
     def detection_at(
         self, row: int, column: int, size: int, threshold: float = SCORE_THRESHOLD
@@ -73,7 +58,7 @@ class SessionReadings:
             values.update(y=y, x=x, rgb=tuple(int(v) for v in self.photo()[y, x]))
         if isinstance(self.output_kind, outputs.DenseMap):
             labels = self.predicted_labels()
-            at = self._output_position(labels.shape, row, column, size, view.cut)
+            at = panel_position(labels.shape, row, column, size, view.cut)
             values["predicted"] = self.class_name(int(labels[at]))
         unit = self.unit_at(view, row, column, size) if result.sites else None
         if unit is None:

@@ -22,6 +22,31 @@ PADDING_CELL = (207, 227, 255)
 _ROW_OF_CELLS = 16
 
 
+def on_panel(pixel: int, count: int, size: int) -> int:
+    """Which of ``count`` cells spread over a ``size``-pixel panel holds ``pixel``."""
+    return min(max(pixel, 0) * count // size, count - 1)
+
+
+def panel_position(
+    extents: tuple[int, ...], row: int, column: int, size: int, cut: Cut | None = None
+) -> tuple[int, ...]:
+    """The position in an array of spatial ``extents`` under pixel ``(row, column)`` of a
+    ``size``-pixel panel drawing it: a row of positions (one axis), rows and columns (two),
+    or the slice at ``cut`` (three; the first slice without one). Every view maps a pointer
+    back with this, so a click, the read-out and the label under it agree."""
+    if len(extents) == 1:
+        return (on_panel(column, extents[0], size),)
+    if len(extents) == 2:
+        return on_panel(row, extents[0], size), on_panel(column, extents[1], size)
+    cut = cut or Cut()
+    kept = [axis for axis in range(3) if axis != cut.axis]
+    position = [0, 0, 0]
+    position[cut.axis] = cut.at(extents[cut.axis])
+    position[kept[0]] = on_panel(row, extents[kept[0]], size)
+    position[kept[1]] = on_panel(column, extents[kept[1]], size)
+    return tuple(position)
+
+
 @dataclass(frozen=True)
 class Cut:
     """Where a volume is cut: ``index`` along spatial ``axis`` (0 depth, 1 height,
@@ -106,8 +131,7 @@ class ImageView(InputView):
         return display_key(display, percentile, channels=self.shape[0])
 
     def locate(self, row, column, size, cut):
-        height, width = self.shape[1:]
-        y, x = min(row * height // size, height - 1), min(column * width // size, width - 1)
+        y, x = panel_position(self.shape[1:], row, column, size)
         return Spot((slice(None), y, x), f"pixel (y={y}, x={x})")
 
 
@@ -138,14 +162,7 @@ class VolumeView(ImageView):
         )
 
     def locate(self, row, column, size, cut):
-        spatial = list(self.shape[1:])
-        kept = [axis for axis in range(3) if axis != cut.axis]
-        a, b = (spatial[axis] for axis in kept)
-        position = [0, 0, 0]
-        position[cut.axis] = cut.at(spatial[cut.axis])
-        position[kept[0]] = min(row * a // size, a - 1)
-        position[kept[1]] = min(column * b // size, b - 1)
-        d, y, x = position
+        d, y, x = panel_position(self.shape[1:], row, column, size, cut)
         return Spot((slice(None), d, y, x), f"voxel (d={d}, y={y}, x={x})")
 
 
@@ -270,23 +287,14 @@ def site_unit(
     of its :func:`site_plane` drawn at ``size``: ``(channel, position)``, the channel
     ``None`` where the picture shows every channel there; ``None`` on a padding cell."""
     spatial = shape[1:]
-    plane_shape = _plane_shape(shape, channel, cut)
-    r = min(row * plane_shape[0] // size, plane_shape[0] - 1)
-    c = min(column * plane_shape[1] // size, plane_shape[1] - 1)
     chosen = None if channel == ALL_CHANNELS else channel
+    if len(spatial) in (2, 3):
+        return chosen, panel_position(spatial, row, column, size, cut)
+    r, c = panel_position(_plane_shape(shape, channel, cut), row, column, size)
     if len(spatial) == 0:
-        unit = r * plane_shape[1] + c
+        unit = r * _plane_shape(shape, channel, cut)[1] + c
         return (unit, ()) if unit < shape[0] else None
-    if len(spatial) == 1:
-        return (chosen if chosen is not None else r), (c,)
-    if len(spatial) == 2:
-        return chosen, (r, c)
-    axis = cut.axis if cut is not None else 0
-    position = [0, 0, 0]
-    kept = [a for a in range(3) if a != axis]
-    position[axis] = cut.at(spatial[axis]) if cut is not None else 0
-    position[kept[0]], position[kept[1]] = r, c
-    return chosen, tuple(position)
+    return (chosen if chosen is not None else r), (c,)
 
 
 def _plane_shape(shape: tuple[int, ...], channel: int, cut: Cut | None) -> tuple[int, int]:
