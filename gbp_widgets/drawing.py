@@ -108,12 +108,14 @@ def bars(
     labels: Sequence[str] | None = None,
     percentile: float = 100.0,
     colour: tuple[int, int, int] | None = None,
+    write: bool = True,
 ) -> np.ndarray:
     """One horizontal bar per feature, feature ``f`` in rows ``f * size // F`` onwards
     (see :func:`bar_feature`): red right for positive, blue left for negative (or all
     in ``colour``), from a zero line at the left edge when no value is negative, else
     in the middle. ``labels`` are written beside the bars, in a font drawn at its pixel
-    size (never scaled), when the rows are tall enough to read."""
+    size (never scaled), when the rows are tall enough to read; with ``write`` false
+    their column is left empty, for a figure to write them (:func:`bar_labels`)."""
     array = np.nan_to_num(as_array(values).astype(np.float64).reshape(-1))
     count = array.shape[0]
     picture = Image.new("RGB", (size, size), (255, 255, 255))
@@ -129,11 +131,20 @@ def bars(
         end = zero + float(np.clip(value, -reach, reach)) * scale
         fill = colour or (POSITIVE if value >= 0 else NEGATIVE)
         draw.rectangle([min(zero, end), top, max(zero, end), bottom], fill=fill)
-        if left:
+        if left and write:
             text = _fit_text(draw, labels[feature], left - 4)
             draw.text((2, top + height / 2), text, fill=(0, 0, 0), font=_font(), anchor="lm")
     draw.line([zero, 0, zero, size], fill=ZERO_LINE)
     return _opaque(np.asarray(picture))
+
+
+def bar_labels(labels: Sequence[str], size: int) -> tuple[tuple[tuple[float, str], ...], int]:
+    """Where :func:`bars` puts each label at ``size`` pixels: ``((row, label), ...)`` and
+    the width of the label column; none where the rows are too short to read."""
+    height = size / len(labels)
+    if height < LABEL_PIXELS:
+        return (), 0
+    return tuple(((f + 0.5) * height, label) for f, label in enumerate(labels)), _label_width(size)
 
 
 def bar_feature(row: int, count: int, size: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import textwrap
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -12,6 +13,17 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from gbp_widgets.colour_keys import ColourKey, LabelKey
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """A picture with words that the figure writes over it in its own font, so they stay
+    sharp at any resolution: ``labels`` are ``(row, text)``, ``row`` in picture pixels,
+    each written from the left edge within ``width`` pixels."""
+
+    picture: np.ndarray
+    labels: tuple[tuple[float, str], ...]
+    width: int
 
 
 class NotebookFigure(Figure):
@@ -47,8 +59,8 @@ def panel_figure(
     caption is in ``keys``, ``wide`` (a caption and a picture, such as a channel grid)
     across the bottom, and ``note`` beneath everything.
 
-    ``panels`` maps a caption to an ``(H, W, 3 or 4)`` ``uint8`` picture: one row, or a
-    sequence of such rows.
+    ``panels`` maps a caption to an ``(H, W, 3 or 4)`` ``uint8`` picture (or a
+    :class:`Labelled` one): one row, or a sequence of such rows.
     """
     rows = [panels] if isinstance(panels, Mapping) else list(panels)
     if not any(rows):
@@ -100,7 +112,16 @@ _KEY_INCHES = 0.42
 _WIDE_ROWS = 1.5
 
 
-def _picture(axis, caption: str, picture: np.ndarray, wrap: int = 30) -> None:
+def _picture(axis, caption: str, picture: np.ndarray | Labelled, wrap: int = 30) -> None:
+    if isinstance(picture, Labelled):
+        # As many characters as the label column holds at this panel's width (a character
+        # of the 7-point font is about 4 points wide).
+        points = axis.get_position().width * axis.figure.get_figwidth() * 72
+        most = max(int(points * picture.width / picture.picture.shape[1] / 4.2), 2)
+        for row, text in picture.labels:
+            shown = text if len(text) <= most else text[: most - 1] + "…"
+            axis.text(2, row, shown, fontsize=7, va="center", ha="left")
+        picture = picture.picture
     axis.imshow(picture, interpolation="nearest")
     # Wrapped, so a long caption never runs into its neighbour's.
     axis.set_title("\n".join(textwrap.wrap(caption, wrap)) or caption, fontsize=10)

@@ -129,7 +129,7 @@ def test_a_volume_is_sliced_with_the_slider_and_a_bad_slice_is_refused():
 def test_a_table_with_feature_names():
     model, rows = built(TableNet()), torch.randn(4, 6)
     names = ["age", "height", "weight", "pulse", "sugar", "sleep"]
-    explorer = Explorer(model=model, inputs=rows, feature_names=names, panel_size=SIZE)
+    explorer = Explorer(model=model, inputs=rows, feature_names=names, panel_size=96)
     assert explorer.readout(0, 30)["where"] == "age (#0)"
     assert [v for _, v in explorer.controls.display.options] == [
         "gradient",
@@ -139,6 +139,10 @@ def test_a_table_with_feature_names():
     ]
     direct = _direct(model, rows[:1], explorer.target)
     assert torch.equal(explorer.explanation.attribution, direct.attribution)
+    # The figure writes the feature names in its own font, beside both bar charts.
+    figure = explorer.figure()
+    written = [text.get_text() for axis in figure.axes for text in axis.texts]
+    assert all(written.count(name) == 2 for name in names), written
 
 
 def test_a_linear_sites_units_are_a_ranked_row_of_labelled_cells_and_a_click_picks_one():

@@ -29,6 +29,7 @@ from gbp_widgets.explore.names import (
 from gbp_widgets.explore.outputs import ClassScores, DenseMap
 from gbp_widgets.explore.passes import View
 from gbp_widgets.explore.session import ExplorerSession
+from gbp_widgets.explore.views import TableView
 from gbp_widgets.explore.words import (
     GRID_CAPTION,
     captions,
@@ -36,7 +37,7 @@ from gbp_widgets.explore.words import (
     site_words,
     target_words,
 )
-from gbp_widgets.figures import NotebookFigure, panel_figure, top_classes_title
+from gbp_widgets.figures import Labelled, NotebookFigure, panel_figure, top_classes_title
 
 # The Grad-CAM heat map, shown beside the compared rules for Guided Grad-CAM.
 CAM_PANEL = "cam"
@@ -121,7 +122,8 @@ def figure(
     with the top classes."""
     # A picture cannot be hovered or clicked: its label map is only labels.
     words = {**panel_captions(session, view), "output": "predicted labels"}
-    rows = [{words[name]: pictures[name] for name in row} for row in panel_rows(session)]
+    shown = {**pictures, **_labelled(session, view, pictures["input"].shape[0])}
+    rows = [{words[name]: shown[name] for name in row} for row in panel_rows(session)]
     own_keys = panel_keys(session, view)
     keys = {words[name]: key for name, key in own_keys.items()}
     if comparison:
@@ -135,3 +137,18 @@ def figure(
     note = clip_note(view.percentile) if "attribution" in own_keys else ""
     heading = "\n".join([title(session, view), row_captions(session, view)[-1]]).strip()
     return panel_figure(rows, heading, note=note, keys=keys, wide=(grid, pictures["grid"]))
+
+
+def _labelled(session: ExplorerSession, view: View, size: int) -> dict[str, Labelled]:
+    """A table's bars with their feature names written by the figure; none otherwise."""
+    shown = session.views[view.input_index]
+    if not isinstance(shown, TableView):
+        return {}
+    result = session.result(view.target, view.rule)
+    return shown.figure_panels(
+        session.input_values(view.input_index),
+        session.attribution(result, view.input_index),
+        view.display,
+        view.percentile,
+        size,
+    )

@@ -17,6 +17,7 @@ import numpy as np
 from gbp_widgets import drawing, render
 from gbp_widgets.colour_keys import MASK_KEY, SHARE_ON_KEY, ColourKey, display_key
 from gbp_widgets.explore.names import ALL_CHANNELS, DISPLAY_LABELS
+from gbp_widgets.figures import Labelled
 
 PADDING_CELL = (207, 227, 255)
 _ROW_OF_CELLS = 16
@@ -198,6 +199,26 @@ class TableView(InputView):
 
     def attribution_picture(self, attribution, display, percentile, picture, size, cut):
         return drawing.bars(drawing.signed(attribution, display), size, self.names(), percentile)
+
+    def figure_panels(
+        self,
+        values: np.ndarray,
+        attribution: np.ndarray,
+        display: str,
+        percentile: float,
+        size: int,
+    ) -> dict[str, Labelled]:
+        """The input and attribution bars for a figure, their labels written by the figure
+        in its own font (a picture's pixels go blurry when the figure scales them)."""
+        names = self.names()
+        labels, width = drawing.bar_labels(names, size)
+        plain = {
+            "input": drawing.bars(values, size, names, colour=drawing.NEUTRAL, write=False),
+            "attribution": drawing.bars(
+                drawing.signed(attribution, display), size, names, percentile, write=False
+            ),
+        }
+        return {name: Labelled(picture, labels, width) for name, picture in plain.items()}
 
     def locate(self, row, column, size, cut):
         feature = drawing.bar_feature(row, self.shape[0], size)
