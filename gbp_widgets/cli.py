@@ -90,9 +90,7 @@ def _add_dataset_command(commands) -> None:
     dataset.add_argument(
         "--weights", default="default", help="default, none (random weights) or a weight name"
     )
-    dataset.add_argument(
-        "--rule", default="guided", choices=COMPARED_RULES, help="the rule of the maps kept"
-    )
+    dataset.add_argument("--rule", default="guided", help="guided, gradient or deconvnet")
     dataset.add_argument("--batch-size", type=int, default=32, help="items per batch")
     dataset.add_argument(
         "--device",

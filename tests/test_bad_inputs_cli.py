@@ -157,13 +157,3 @@ def test_help_lists_the_model_names(capsys):
     shown = " ".join(capsys.readouterr().out.split())
     assert "efficientnet_lite0 (the default, offline)" in shown
     assert "resnet18" in shown and "vgg16" in shown and "package.module:function" in shown
-
-
-def test_a_data_set_rule_that_is_not_offered_is_refused_with_the_rules(tmp_path, capsys):
-    with pytest.raises(SystemExit) as stopped:
-        main(["explain-dataset", str(tmp_path), "--out", str(tmp_path / "out"), "--rule", "lrp"])
-    assert stopped.value.code == 2
-    assert "invalid choice: 'lrp' (choose from 'gradient', 'deconvnet', 'guided')" in (
-        capsys.readouterr().err
-    )
-    assert not (tmp_path / "out").exists()
