@@ -67,7 +67,7 @@ def target_kind(session, state, value) -> str:
 def rule(session, state, value) -> str:
     if value not in EXPLORER_RULES:
         return f"unknown rule {value!r}: use one of {', '.join(EXPLORER_RULES)}"
-    if value == "gradcam" and (session.kind != "image" or session.as_tuple):
+    if value == "gradcam" and not session.one_photo:
         return "Guided Grad-CAM needs a feature map of an image model: choose another rule"
     return ""
 

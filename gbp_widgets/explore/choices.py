@@ -41,7 +41,7 @@ def _numbers(count: int) -> Options:
 
 def images(session: ExplorerSession) -> bool:
     """Whether the session shows one photo (pictures, uploads and Grad-CAM apply)."""
-    return session.kind == "image" and not session.as_tuple
+    return session.one_photo
 
 
 def detector(session: ExplorerSession) -> bool:
@@ -116,9 +116,8 @@ def channels(session: ExplorerSession, state: State) -> Options:
 def detections(session: ExplorerSession, state: State) -> Options:
     if not detector(session):
         return []
-    threshold = state["score_threshold"]
-    found = session.top_classes(len(session.detections(threshold)), threshold)
-    return [(f"#{index} {name} {score:.2f}", index) for index, name, score in found]
+    found = session.detections(state["score_threshold"])
+    return [(f"#{d.index} {session.class_name(d.label)} {d.score:.2f}", d.index) for d in found]
 
 
 def kept(session: ExplorerSession, state: State, value: object) -> object:

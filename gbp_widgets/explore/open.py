@@ -60,7 +60,7 @@ def named_session(name: str, shown: Image.Image | torch.Tensor) -> ExplorerSessi
 def switched_model(session: ExplorerSession, name: str) -> ExplorerSession:
     """A session for model ``name`` on the photo ``session`` shows (the first sample
     when it shows no single photo)."""
-    if session.kind == "image" and not session.as_tuple:
+    if session.one_photo:
         return named_session(name, Image.fromarray(session.photo()))
     return named_session(name, sample_image(SAMPLE_NAMES[0]))
 

@@ -199,6 +199,12 @@ class ExplorerSession(SessionPictures, SessionReadings):
     def kind(self) -> str:
         return self.views[0].kind
 
+    @property
+    def one_photo(self) -> bool:
+        """Whether each item is one picture: then photos, uploads and Grad-CAM (which
+        weights an image model's feature map) apply."""
+        return self.kind == "image" and not self.as_tuple
+
     def set_layer(self, layer: str) -> None:
         """Grad-CAM layer (a module path, or ``"auto"``); a new forward pass keeps its output."""
         if layer == self._layer:
@@ -228,7 +234,7 @@ class ExplorerSession(SessionPictures, SessionReadings):
             raise ValueError(f"no module called {layer!r} in this model for Grad-CAM")
         tensors = tuple(t[item : item + 1] for t in self.batch)
         args, kwargs = self._arguments_of(item)
-        spatial = self.kind == "image" and not self.as_tuple
+        spatial = self.one_photo
 
         def record(keep: tuple[str, ...], last: bool) -> Recording:
             return self.engine.record(
