@@ -5,10 +5,12 @@ a signal, an image, a volume), then blocks of convolutions or linear layers, bat
 group / layer norms, max and average pooling, residual adds, concatenations and modules
 called twice, each followed by a rectifier in one of the spellings the README lists
 (modules, functions, methods, in-place forms, clamps, thresholds, maxima against zero,
-``aten`` operators), sometimes edited in place afterwards. With ``net.twin = True`` the
-same network, with the same parameters, computes the same values with every rectifier
-written as out-of-place ``F.relu`` / ``F.hardtanh(x, 0, k)``, the only forms the formula
-reference (``tests/reference.py``) knows.
+``aten`` operators), sometimes edited in place afterwards. With ``gated=True`` gated
+activations (GELU, SiLU, Mish, Hardswish and ``x * sigmoid(x)``, in their spellings) are
+drawn among them. With ``net.twin = True`` the same network, with the same parameters,
+computes the same values with every rectifier written as out-of-place ``F.relu`` /
+``F.hardtanh(x, 0, k)`` and every gated call through ``tests.reference.gated``, the only
+forms the formula reference (``tests/reference.py``) knows.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from tests.reference import gated
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class Spelling:
     upper: float | None
     written: Callable[[torch.Tensor], torch.Tensor]
     keeps_output: bool = False
+    # A gated call: its site kind and its out-of-place form with the same values.
+    gate: str | None = None
+    plain: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
 def _unassigned(edit):
@@ -78,6 +85,58 @@ SPELLINGS = (
     Spelling("aten.hardtanh.default(0, 3)", 3.0, lambda h: torch.ops.aten.hardtanh(h, 0.0, 3.0)),
 )
 
+
+def _times_own_sigmoid_in_place(h):
+    h *= torch.sigmoid(h)
+    return h
+
+
+def _sigmoid_product(h):
+    return h * torch.sigmoid(h)
+
+
+def _gelu_tanh(h):
+    return F.gelu(h, approximate="tanh")
+
+
+def _gated(name, kind, written, plain, in_place=False):
+    return Spelling(name, None, written, keeps_output=in_place, gate=kind, plain=plain)
+
+
+GATED_SPELLINGS = (
+    _gated("nn.GELU()", "gelu", lambda h: nn.GELU()(h), F.gelu),
+    _gated("nn.GELU('tanh')", "gelu_tanh", lambda h: nn.GELU(approximate="tanh")(h), _gelu_tanh),
+    _gated("F.gelu", "gelu", F.gelu, F.gelu),
+    _gated(
+        "aten.gelu(approximate='tanh')",
+        "gelu_tanh",
+        lambda h: torch.ops.aten.gelu.default(h, approximate="tanh"),
+        _gelu_tanh,
+    ),
+    _gated("nn.SiLU()", "silu", lambda h: nn.SiLU()(h), F.silu),
+    _gated("nn.SiLU(inplace=True)", "silu", lambda h: nn.SiLU(inplace=True)(h), F.silu, True),
+    _gated("F.silu(inplace=True)", "silu", lambda h: F.silu(h, inplace=True), F.silu, True),
+    _gated("aten.silu_", "silu", torch.ops.aten.silu_.default, F.silu, True),
+    _gated("nn.Mish()", "mish", lambda h: nn.Mish()(h), F.mish),
+    _gated("F.mish(inplace=True)", "mish", lambda h: F.mish(h, inplace=True), F.mish, True),
+    _gated("nn.Hardswish()", "hardswish", lambda h: nn.Hardswish()(h), F.hardswish),
+    _gated(
+        "F.hardswish(inplace=True)",
+        "hardswish",
+        lambda h: F.hardswish(h, inplace=True),
+        F.hardswish,
+        True,
+    ),
+    _gated("aten.hardswish", "hardswish", torch.ops.aten.hardswish.default, F.hardswish),
+    _gated("h * torch.sigmoid(h)", "silu", _sigmoid_product, _sigmoid_product),
+    _gated("torch.sigmoid(h) * h", "silu", lambda h: torch.sigmoid(h) * h, _sigmoid_product),
+    _gated(
+        "torch.mul(h, h.sigmoid())", "silu", lambda h: torch.mul(h, h.sigmoid()), _sigmoid_product
+    ),
+    _gated("h.mul_(h.sigmoid())", "silu", lambda h: h.mul_(h.sigmoid()), _sigmoid_product, True),
+    _gated("h *= torch.sigmoid(h)", "silu", _times_own_sigmoid_in_place, _sigmoid_product, True),
+)
+
 EDITS = {
     "mul_": (lambda h: h.mul_(0.5), lambda h: h * 0.5),
     "add_": (lambda h: h.add_(0.25), lambda h: h + 0.25),
@@ -115,7 +174,12 @@ class RandomNet(nn.Module):
 
     def _act(self, h, spelling: Spelling, edit: str | None = None):
         if self.twin:
-            h = F.relu(h) if spelling.upper is None else F.hardtanh(h, 0.0, spelling.upper)
+            if spelling.gate:
+                h = gated(h, spelling.gate, spelling.plain)
+            elif spelling.upper is None:
+                h = F.relu(h)
+            else:
+                h = F.hardtanh(h, 0.0, spelling.upper)
             return EDITS[edit][1](h) if edit else h
         h = spelling.written(h)
         return EDITS[edit][0](h) if edit else h
@@ -139,8 +203,9 @@ class RandomNet(nn.Module):
         return self._act(layer(self._act(layer(h), inner)), outer)
 
 
-def random_net(seed: int, rank: int) -> tuple[RandomNet, torch.Tensor]:
-    """A network for ``(N, ...)`` inputs of ``rank`` and an input for it, both from ``seed``."""
+def random_net(seed: int, rank: int, gates: bool = False) -> tuple[RandomNet, torch.Tensor]:
+    """A network for ``(N, ...)`` inputs of ``rank`` and an input for it, both from ``seed``;
+    with ``gates``, gated activations are drawn among the rectifiers."""
     draw = random.Random(seed)
     torch.manual_seed(seed)
     shape = _SHAPES[rank]
@@ -158,7 +223,7 @@ def random_net(seed: int, rank: int) -> tuple[RandomNet, torch.Tensor]:
         return len(layers) - 1
 
     def spelling() -> Spelling:
-        return draw.choice(SPELLINGS)
+        return draw.choice(SPELLINGS + GATED_SPELLINGS if gates else SPELLINGS)
 
     for _ in range(draw.randint(2, 5)):
         kind = draw.choice(["layer", "layer", "norm", "pool", "residual", "concat", "reuse"])

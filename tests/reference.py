@@ -8,6 +8,7 @@ autograd Function while the ``with`` block runs. The Function saves the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -27,7 +28,62 @@ def formula(rule: str) -> BackwardRule:
             return g * (g > 0)
         return g * forward * (g > 0)
 
+    backward.rule = rule
     return backward
+
+
+# The gates s(x) of f(x) = x * s(x), written from their definitions.
+GATE_FORMULAS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "gelu": lambda x: (1.0 + torch.erf(x / math.sqrt(2.0))) / 2.0,
+    "gelu_tanh": lambda x: (
+        (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3))) / 2.0
+    ),
+    "silu": lambda x: 1.0 / (1.0 + torch.exp(-x)),
+    "mish": lambda x: torch.tanh(torch.log1p(torch.exp(x))),
+    "hardswish": lambda x: torch.clamp(x + 3.0, 0.0, 6.0) / 6.0,
+}
+
+
+class _Gated(torch.autograd.Function):
+    """A gated call under a rule: the gradient of ``x * s(x)`` by autograd, ``relu(g)``, or
+    ``relu(g) * s(x)``. The forward value is the model's own (``plain``), so values agree
+    with the engine's and only the rules are compared."""
+
+    @staticmethod
+    def forward(ctx, x, kind, plain, rule):
+        ctx.save_for_backward(x)
+        ctx.kind, ctx.rule = kind, rule
+        return plain(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        gate = GATE_FORMULAS[ctx.kind]
+        if ctx.rule == "gradient":
+            with torch.enable_grad():
+                leaf = x.detach().requires_grad_(True)
+                (through,) = torch.autograd.grad(leaf * gate(leaf), leaf, g)
+        elif ctx.rule == "deconvnet":
+            through = g * (g > 0)
+        else:
+            through = g * (g > 0) * gate(x)
+        return through, None, None, None
+
+
+# The patched run in progress, which a twin's gated calls join.
+_ACTIVE: list[Patched] = []
+
+
+def gated(x: torch.Tensor, kind: str, plain: Callable) -> torch.Tensor:
+    """A gated call in a twin network: under a patched run, the reference rule (named by
+    the run's :func:`formula`) at it; otherwise just ``plain(x)``."""
+    if not _ACTIVE:
+        return plain(x)
+    seen = _ACTIVE[-1]
+    out = _Gated.apply(x, kind, plain, seen.rule.rule)
+    seen.outputs.append(out)
+    seen.forwards.append(GATE_FORMULAS[kind](x.detach()))
+    return out
 
 
 class _Rectifier(torch.autograd.Function):
@@ -47,17 +103,19 @@ class _Rectifier(torch.autograd.Function):
 
 
 class Patched:
-    """What the patched run saw: the output and upper bound of each rectifier call, in order."""
+    """What the patched run saw: the output and forward mask of each rectifier call (and
+    gated call of a twin), in order."""
 
     def __init__(self, rule: BackwardRule) -> None:
         self.rule = rule
         self.outputs: list[torch.Tensor] = []
-        self.uppers: list[float | None] = []
+        self.forwards: list[torch.Tensor] = []
 
     def rectify(self, x: torch.Tensor, upper: float | None, inplace: bool) -> torch.Tensor:
+        forward = (x > 0) if upper is None else (x > 0) & (x < upper)
         out = _Rectifier.apply(x, upper, inplace, self.rule, len(self.outputs))
         self.outputs.append(out)
-        self.uppers.append(upper)
+        self.forwards.append(forward)
         return out
 
 
@@ -95,11 +153,13 @@ def patched_rectifiers(rule: BackwardRule):
         (F, "hardtanh", patched_hardtanh),
     ]
     saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    _ACTIVE.append(seen)
     try:
         for owner, name, replacement in patches:
             setattr(owner, name, replacement)
         yield seen
     finally:
+        _ACTIVE.remove(seen)
         for owner, name, original in saved:
             setattr(owner, name, original)
 
@@ -156,16 +216,50 @@ def reference_general(
 
 
 def reference_masks(model, inputs, score_of, rule: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``(forward, backward)`` bool masks at every rectifier call, in call order, under
-    ``rule``: ``1[x>0]`` (``1[0<x<k]``) and ``1[g>0]`` for the gradient ``g`` of
-    ``score_of(raw output)`` arriving at the call's output."""
+    """``(forward, backward)`` masks at every rectifier (and twin's gated) call, in call
+    order, under ``rule``: ``1[x>0]`` (``1[0<x<k]``; the gate ``s(x)`` at a gated call)
+    and ``1[g>0]`` for the gradient ``g`` of ``score_of(raw output)`` arriving at the
+    call's output."""
+    return [
+        (forward, grad > 0) for forward, grad in reference_site_grads(model, inputs, score_of, rule)
+    ]
+
+
+def reference_site_grads(
+    model, inputs, score_of, rule: str
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(forward mask, gradient g at the output)`` at every call, as :func:`reference_masks`
+    (``g`` is zeros where no gradient arrived)."""
     with patched_rectifiers(formula(rule)) as seen:
         leaves = tuple(t.detach().clone().requires_grad_(True) for t in inputs)
         score = score_of(model(*(leaf.clone() for leaf in leaves)))
         grads = torch.autograd.grad(score, seen.outputs, allow_unused=True)
-    masks = []
-    for out, upper, grad in zip(seen.outputs, seen.uppers, grads, strict=True):
-        forward = (out > 0) if upper is None else (out > 0) & (out < upper)
-        backward = torch.zeros_like(forward) if grad is None else grad > 0
-        masks.append((forward, backward))
-    return masks
+    return [
+        (forward, torch.zeros_like(out) if grad is None else grad)
+        for out, forward, grad in zip(seen.outputs, seen.forwards, grads, strict=True)
+    ]
+
+
+@contextmanager
+def patched_gates():
+    """Route torch's GELU, SiLU, Mish and Hardswish functions through :func:`gated`, for
+    library models that cannot be twinned; used inside :func:`patched_rectifiers` (as by
+    :func:`reference_general`), their calls get the reference rule. In-place calls are
+    made out of place, with the same values."""
+    originals = {name: getattr(F, name) for name in ("gelu", "silu", "mish", "hardswish")}
+
+    def gelu(input, approximate="none"):
+        kind = "gelu" if approximate == "none" else "gelu_tanh"
+        return gated(input, kind, lambda x: originals["gelu"](x, approximate=approximate))
+
+    def one_of(kind):
+        return lambda input, inplace=False: gated(input, kind, originals[kind])
+
+    replacements = {"gelu": gelu, **{kind: one_of(kind) for kind in ("silu", "mish", "hardswish")}}
+    try:
+        for name, replacement in replacements.items():
+            setattr(F, name, replacement)
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(F, name, original)

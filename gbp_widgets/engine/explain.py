@@ -12,6 +12,7 @@ from gbp_widgets.engine.explanation import (
     warn_about_coverage,
     warn_about_scores,
 )
+from gbp_widgets.engine.gated import check_activations
 from gbp_widgets.engine.guard import check_model, model_device_and_dtype
 from gbp_widgets.engine.inputs import Inputs, PreparedInputs, prepare_inputs, split_batch, to_device
 from gbp_widgets.engine.outputs import OutputChoice
@@ -26,9 +27,19 @@ class GuidedBackprop:
     The model is never changed: hooks and the function mode exist only while a
     forward pass runs, the model is in eval mode only then, and gradients are
     taken with ``torch.autograd.grad`` so no ``.grad`` lands on its parameters.
+
+    ``activations="relu"`` (the default) is the published method: its rules act
+    at ReLU-family calls, and GELU, SiLU, Mish and Hardswish are backpropagated
+    as plain gradients and listed in ``Explanation.not_guided``.
+    ``activations="gated"`` is our extension, not the published method: each
+    of those gated calls ``f(x) = x * s(x)`` is a site too, with the gate
+    ``s(x)`` in ``[0, 1]`` as its (soft) forward mask; guided passes
+    ``relu(g) * s(x)``, deconvnet ``relu(g)``, gradient the exact ``g * f'(x)``.
+    At ReLU-family calls both settings give the same maps and masks, bit for bit.
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, activations: str = "relu") -> None:
+        self.activations = check_activations(activations)
         self.model = check_model(model)
 
     def record(
@@ -59,6 +70,7 @@ class GuidedBackprop:
             output=output,
             forward_args=self._on_device(forward_args, "forward_args"),
             forward_kwargs=self._on_device(forward_kwargs or {}, "forward_kwargs"),
+            activations=self.activations,
         )
 
     def explain(
@@ -112,6 +124,7 @@ class GuidedBackprop:
                 output=output,
                 forward_args=args,
                 forward_kwargs=kwargs,
+                activations=self.activations,
             ).explain(chunk_target, rule, retain=False)
             for (tensors, args, kwargs), chunk_target in tqdm(
                 list(zip(chunks, targets, strict=True)),

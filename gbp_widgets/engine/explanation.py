@@ -28,7 +28,9 @@ class Explanation:
     raw output, that raw output. ``target`` is the resolved ``(N,)`` class
     tensor, the :class:`Neuron` or :class:`Region`, or the score function.
     ``sites`` has one :class:`Site` per ReLU-family call in forward order;
-    ``not_guided`` lists the calls the rules do not cover.
+    ``not_guided`` lists the calls the rules do not cover. ``activations`` is
+    ``"relu"`` (the published method) or ``"gated"`` (gated calls are sites too,
+    with soft masks: our extension).
     """
 
     attribution: torch.Tensor | tuple[torch.Tensor, ...]
@@ -37,6 +39,7 @@ class Explanation:
     rule: str
     sites: tuple[Site, ...]
     not_guided: tuple[NotGuided, ...]
+    activations: str = "relu"
 
     def site(self, name: str) -> Site:
         """The site called ``name``; ``KeyError`` naming the first few sites if none."""
@@ -89,31 +92,50 @@ def _join_site(per_chunk: list[Site]) -> Site:
     shape = (sum(s.shape[0] for s in per_chunk), *first.shape[1:])
     forward = tuple(p for s in per_chunk for p in s.forward_parts)
     backward = tuple(p for s in per_chunk for p in s.backward_parts)
-    return Site(first.name, first.kind, shape, forward, backward)
+    return Site(first.name, first.kind, shape, forward, backward, first.soft)
 
 
-def coverage_message(rule: str, site_count: int, not_guided: tuple[NotGuided, ...]) -> str:
+# The gated kinds as ``activations="relu"`` reports them, for the hint to try gates.
+_GATED_REPORTS = frozenset({"gelu", "silu", "mish", "hardswish", "sigmoid"})
+
+
+def coverage_message(
+    rule: str, site_count: int, not_guided: tuple[NotGuided, ...], activations: str = "relu"
+) -> str:
     """What the rule did not cover in a pass ("" when it covered everything)."""
     problems = []
+    gated = activations == "gated"
     if not site_count:
+        calls = "ReLU-family or gated" if gated else "ReLU-family"
         problems.append(
-            "the model made no ReLU-family calls, so every rule gives the plain input gradient"
+            f"the model made no {calls} calls, so every rule gives the plain input gradient"
         )
     if not_guided:
         counts = Counter(kind for _, kind in not_guided)
         listed = ", ".join(f"{kind} ({n} call{'s' if n > 1 else ''})" for kind, n in counts.items())
+        covered = "ReLU, ReLU6 and Hardtanh(0, k)" + (
+            ", and GELU, SiLU, Mish and Hardswish by their gates," if gated else ""
+        )
+        hint = ""
+        if not gated and counts.keys() & _GATED_REPORTS:
+            hint = (
+                "; activations='gated' makes GELU, SiLU, Mish and Hardswish (and x * sigmoid(x) "
+                "written out) sites, with their gate s(x) as a soft forward mask (our extension "
+                "of the method)"
+            )
         problems.append(
-            f"the {rule!r} rule covers ReLU, ReLU6 and Hardtanh(0, k) however they are written; "
-            "these "
+            f"the {rule!r} rule covers {covered} however they are written; these "
             f"nonlinearities were backpropagated as plain gradients: {listed} (see "
-            "Explanation.not_guided for where they are)"
+            f"Explanation.not_guided for where they are){hint}"
         )
     return "; ".join(problems)
 
 
 def warn_about_coverage(explanation: Explanation, stacklevel: int = 3) -> None:
     """Warn once about uncovered nonlinearities and about a model with no ReLU at all."""
-    message = coverage_message(explanation.rule, len(explanation.sites), explanation.not_guided)
+    message = coverage_message(
+        explanation.rule, len(explanation.sites), explanation.not_guided, explanation.activations
+    )
     if message:
         warnings.warn(message, GuidedBackpropWarning, stacklevel=stacklevel)
 

@@ -18,6 +18,7 @@ from types import TracebackType
 
 import torch
 from torch import nn
+from torch.nn.modules.module import register_module_forward_pre_hook
 
 _LAYERS = (nn.modules.conv._ConvNd, nn.Linear)
 _RANK_NAMES = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
@@ -27,16 +28,17 @@ LayerCall = tuple[str, nn.Module, torch.Tensor]
 
 
 class FirstLayerCall:
-    """Notes the first convolution or linear layer that ``model`` calls, with its input.
+    """Notes the first convolution or linear layer of ``modules`` called, with its input.
 
-    The hooks remove themselves at that first call, so the rest of the pass
-    runs without them; they react only in the thread that entered
-    :meth:`watching`.
+    One global pre-hook watches module calls until that first one and then removes
+    itself, so the rest of the pass runs without it (hooking every layer of a large
+    model would cost more than the watching); it reacts only in the thread that
+    entered :meth:`watching`.
     """
 
-    def __init__(self, model: nn.Module) -> None:
-        self._model = model
-        self._handles: list = []
+    def __init__(self, modules: tuple[tuple[str, nn.Module], ...]) -> None:
+        self._layers = {id(module): path for path, module in modules if isinstance(module, _LAYERS)}
+        self._handle = None
         self._owner: int | None = None
         self.first: LayerCall | None = None
 
@@ -44,28 +46,25 @@ class FirstLayerCall:
     def watching(self) -> Iterator[FirstLayerCall]:
         self._owner = threading.get_ident()
         try:
-            for path, module in self._model.named_modules():
-                if isinstance(module, _LAYERS):
-                    self._handles.append(module.register_forward_pre_hook(self._hook(path)))
+            if self._layers:
+                self._handle = register_module_forward_pre_hook(self._hook)
             yield self
         finally:
             self._remove()
             self._owner = None
 
-    def _hook(self, path: str):
-        def hook(module: nn.Module, args: tuple) -> None:
-            if threading.get_ident() != self._owner or self.first is not None:
-                return
-            if args and isinstance(args[0], torch.Tensor):
-                self.first = (path, module, args[0])
-            self._remove()
-
-        return hook
+    def _hook(self, module: nn.Module, args: tuple) -> None:
+        path = self._layers.get(id(module))
+        if path is None or threading.get_ident() != self._owner or self.first is not None:
+            return
+        if args and isinstance(args[0], torch.Tensor):
+            self.first = (path, module, args[0])
+        self._remove()
 
     def _remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
 
 
 def failure_hint(

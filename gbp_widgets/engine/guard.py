@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -35,13 +35,14 @@ def check_model(model: object) -> nn.Module:
 
 
 @contextmanager
-def evaluation_mode(model: nn.Module) -> Iterator[None]:
-    """Put every submodule in eval mode, restoring each one's own flag afterwards.
+def evaluation_mode(modules: Iterable[nn.Module]) -> Iterator[None]:
+    """Put every module of ``modules`` (a model's, from ``model.modules()``) in eval mode,
+    restoring each one's own flag afterwards.
 
     Eval mode keeps batch norm from updating its running statistics and turns
     dropout off, so the explanation is deterministic and the buffers untouched.
     """
-    training = [module for module in model.modules() if module.training]
+    training = [module for module in modules if module.training]
     try:
         for module in training:
             module.training = False

@@ -65,8 +65,8 @@ def prepare_inputs(model: nn.Module, inputs: Inputs) -> PreparedInputs:
         raise ValueError("inputs is an empty tuple: give at least one tensor to attribute")
     for position, tensor in enumerate(given):
         _check_tensor(tensor, f"inputs[{position}]" if as_tuple else "inputs")
-    layer = first_layer(model)
-    unbatched = not as_tuple and given[0].dim() == 3 and _is_conv(layer, 2)
+    # The module walk only where it decides something.
+    unbatched = not as_tuple and given[0].dim() == 3 and _is_conv(first_layer(model), 2)
     batched = tuple(t.unsqueeze(0) if unbatched else t for t in given)
     sizes = {t.shape[0] for t in batched}
     if len(sizes) > 1:

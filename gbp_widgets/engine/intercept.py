@@ -18,6 +18,14 @@ import torch
 from torch.autograd.function import once_differentiable
 from torch.overrides import TorchFunctionMode
 
+from gbp_widgets.engine.gated import (
+    GATED_FUNCTIONS,
+    PRODUCTS,
+    GatedCall,
+    RuleGate,
+    WrittenOut,
+    parse_gated,
+)
 from gbp_widgets.engine.recurrent import FUSED_RELU, FUSED_UNCOVERED, unrolled
 from gbp_widgets.engine.rules import apply_rule, forward_mask
 from gbp_widgets.engine.sites import BackwardState
@@ -59,6 +67,8 @@ _CANDIDATES = frozenset(
 
 
 _WATCHED = _CANDIDATES | UNCOVERED | FUSED_RELU | FUSED_UNCOVERED.keys()
+# With gates, a sigmoid may be half of ``x * sigmoid(x)``, completed by a product.
+_WRITTEN_OUT = PRODUCTS | {"sigmoid"}
 
 
 class ReluCall(NamedTuple):
@@ -92,7 +102,8 @@ def function_name(func: object) -> str:
 
     ``aten`` overloads (``torch.ops.aten.relu_.default``) give their operator
     name (``relu_``); a leading underscore (``F.threshold`` arrives as
-    ``_threshold``) is dropped. A trailing underscore marks an in-place call.
+    ``_threshold``) is dropped, and so are an operator's (``Tensor.__mul__`` is
+    ``mul``, ``__imul__`` is ``imul``). A trailing underscore marks an in-place call.
     """
     try:
         return _NAMES[func]
@@ -105,7 +116,7 @@ def function_name(func: object) -> str:
         name = func._qualified_op_name.split("::")[-1]
     else:
         name = getattr(func, "__name__", "")
-    name = name.lstrip("_")
+    name = name[2:-2] if name.startswith("__") and name.endswith("__") else name.lstrip("_")
     try:
         _NAMES[func] = name
     except TypeError:
@@ -269,7 +280,11 @@ class RuleReLU(torch.autograd.Function):
 
 
 SiteFactory = Callable[[ReluCall], torch.Tensor]
-UncoveredSink = Callable[[str], None]
+# Receives a gated call and, for ``x * sigmoid(x)`` written out, the sigmoid's report to
+# withdraw (its name becomes the site's).
+GatedFactory = Callable[[GatedCall, object], torch.Tensor]
+# Records an uncovered call's kind and returns the report it made.
+UncoveredSink = Callable[[str], object]
 
 
 class ReluInterceptor(TorchFunctionMode):
@@ -280,19 +295,34 @@ class ReluInterceptor(TorchFunctionMode):
     affect an input gradient and run unchanged). ``on_uncovered`` receives the
     kind of each uncovered nonlinearity called, and of rectifiers inside a
     custom ``autograd.Function``, whose own backward decides their gradient.
+    With ``on_gated`` (``activations="gated"``), gated calls (GELU, SiLU, Mish,
+    Hardswish, ``x * sigmoid(x)``) go to it instead of being reported.
     """
 
-    def __init__(self, on_relu: SiteFactory, on_uncovered: UncoveredSink) -> None:
+    def __init__(
+        self,
+        on_relu: SiteFactory,
+        on_uncovered: UncoveredSink,
+        on_gated: GatedFactory | None = None,
+    ) -> None:
         super().__init__()
         self._on_relu = on_relu
         self._on_uncovered = on_uncovered
+        self._on_gated = on_gated
+        self._written = WrittenOut() if on_gated else None
+        self._watched = _WATCHED | PRODUCTS if on_gated else _WATCHED
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = function_name(func)
+        base = name.rstrip("_")
         # Most calls (convolutions, adds, views) are none of ours: one set look-up.
-        if name.rstrip("_") not in _WATCHED:
+        if base not in self._watched:
             return func(*args, **kwargs)
+        if self._written is not None and (base in GATED_FUNCTIONS or base in _WRITTEN_OUT):
+            made = self._gated(func, name, base, args, kwargs)
+            if made is not None:
+                return made
         if name in FUSED_RELU and torch.is_grad_enabled():
             return unrolled(name, args, kwargs, self._rectify)
         if name in FUSED_UNCOVERED and torch.is_grad_enabled():
@@ -308,6 +338,28 @@ class ReluInterceptor(TorchFunctionMode):
             else:
                 self._report_hidden(call.kind)
         return func(*args, **kwargs)
+
+    def _gated(self, func, name: str, base: str, args: tuple, kwargs: dict):
+        """The output of a gated call made a site, or ``None`` to go on as without gates."""
+        inplace = name.endswith("_") or base == "imul"
+        if base in GATED_FUNCTIONS:
+            call = parse_gated(base, func, args, kwargs, inplace)
+            if call is None:
+                return None
+            if _differentiable(call.input):
+                return self._on_gated(call, None)
+            self._report_hidden(call.gate.kind)
+            return func(*args, **kwargs)
+        if base == "sigmoid":
+            if inplace or not args or not _differentiable(args[0]) or len(args) > 1 or kwargs:
+                return None
+            out = func(*args, **kwargs)
+            self._written.saw_sigmoid(args[0], out, self._on_uncovered("sigmoid"))
+            return out
+        found = self._written.product(func, args, kwargs, inplace)
+        if found is None or not _differentiable(found[0].input):
+            return func(*args, **kwargs)
+        return self._on_gated(*found)
 
     def _rectify(self, x: torch.Tensor) -> torch.Tensor:
         """One ReLU of a fused recurrent kernel written out step by step."""
@@ -333,9 +385,12 @@ def _inside_custom_function() -> bool:
             return False
         code = frame.f_code
         if code.co_name == "forward" and code.co_varnames[:1] == ("ctx",):
-            return code is not RuleReLU.forward.__code__
+            return code not in _ENGINE_FUNCTIONS
         frame = frame.f_back
     return False
+
+
+_ENGINE_FUNCTIONS = (RuleReLU.forward.__code__, RuleGate.forward.__code__)
 
 
 def _differentiable(tensor: torch.Tensor) -> bool:

@@ -15,6 +15,10 @@ from torch import nn
 # stops a runaway walk in deeply recursive models.
 _MAX_FRAMES = 64
 
+# ``model.named_modules()`` walked once per forward pass and shared by everything that
+# needs it: a walk costs about as much as a small layer.
+Modules = tuple[tuple[str, nn.Module], ...]
+
 
 class CallNamer:
     """Names calls ``path#k``: the enclosing module's path and a per-path count from 1.
@@ -26,9 +30,9 @@ class CallNamer:
     model's.
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, modules: Modules) -> None:
         self._root = type(getattr(model, "_orig_mod", model)).__name__
-        self._paths = {id(module): _eager_path(path) for path, module in model.named_modules()}
+        self._paths = {id(module): _eager_path(path) for path, module in modules}
         self._calls: Counter[str] = Counter()
 
     def next_name(self) -> str:
@@ -52,6 +56,8 @@ class CallNamer:
 def _eager_path(path: str) -> str:
     """``path`` without the ``_orig_mod`` steps that ``torch.compile`` wrappers add, so
     a compiled model's sites carry the names of the eager model's."""
+    if "_orig_mod" not in path:
+        return path
     return ".".join(part for part in path.split(".") if part != "_orig_mod")
 
 
@@ -71,9 +77,9 @@ class OutputKeeper:
     """
 
     def __init__(
-        self, model: nn.Module, keep: tuple[str, ...] = (), keep_last_spatial: bool = False
+        self, modules: Modules, keep: tuple[str, ...] = (), keep_last_spatial: bool = False
     ) -> None:
-        self._model = model
+        self._modules = modules
         self._keep = set(keep)
         self._keep_last_spatial = keep_last_spatial
         self._owner: int | None = None
@@ -94,7 +100,7 @@ class OutputKeeper:
         self._owner = threading.get_ident()
         handles = []
         try:
-            for path, module in self._model.named_modules():
+            for path, module in self._modules:
                 if path and (path in self._keep or self._keep_last_spatial):
                     handles.append(module.register_forward_hook(self._hook(path)))
             yield self

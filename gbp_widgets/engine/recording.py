@@ -10,6 +10,7 @@ from torch import nn
 from gbp_widgets.engine.bitmask import PackedMask, pack
 from gbp_widgets.engine.explanation import Explanation
 from gbp_widgets.engine.failures import FirstLayerCall, failure_hint
+from gbp_widgets.engine.gated import GATED, GatedCall, RuleGate, check_activations
 from gbp_widgets.engine.guard import eager_only, evaluation_mode, model_lock
 from gbp_widgets.engine.intercept import ReluCall, ReluInterceptor, RuleReLU
 from gbp_widgets.engine.modules import CallNamer, OutputKeeper
@@ -68,6 +69,8 @@ class Recording:
     when the module returned them. ``keep_values`` keeps each site's
     pre-activation input (``site_inputs``) and, per backward pass, the
     gradient at its output (``Backprop.site_grads``), for read-outs.
+    ``activations="gated"`` makes gated calls (GELU, SiLU, Mish, Hardswish)
+    sites too (see :mod:`gbp_widgets.engine.gated`); ``"relu"`` reports them.
     """
 
     def __init__(
@@ -82,7 +85,9 @@ class Recording:
         output: OutputChoice = None,
         forward_args: tuple = (),
         forward_kwargs: dict | None = None,
+        activations: str = "relu",
     ) -> None:
+        self.activations = check_activations(activations)
         self.capture_masks = capture_masks
         self.keep_outputs = keep_outputs
         self.keep_values = keep_values
@@ -90,8 +95,9 @@ class Recording:
         self.state = BackwardState()
         self.sites: list[SiteRecord] = []
         self.not_guided: list[NotGuided] = []
-        self._namer = CallNamer(model)
-        self._keeper = OutputKeeper(model, keep=keep, keep_last_spatial=keep_last_spatial)
+        self._modules = tuple(model.named_modules())
+        self._namer = CallNamer(model, self._modules)
+        self._keeper = OutputKeeper(self._modules, keep=keep, keep_last_spatial=keep_last_spatial)
         given = inputs if isinstance(inputs, tuple) else (inputs,)
         with torch.inference_mode(False), torch.enable_grad():
             self.inputs = tuple(t.detach().clone().requires_grad_(True) for t in given)
@@ -101,13 +107,15 @@ class Recording:
         self.logits, self._output_error = _chosen(self.raw_output, output)
 
     def _forward(self, model: nn.Module, args: tuple, kwargs: dict) -> object:
-        interceptor = ReluInterceptor(self._on_relu, self._on_uncovered)
+        gated = self._on_gated if self.activations == GATED else None
+        interceptor = ReluInterceptor(self._on_relu, self._on_uncovered, gated)
         # Clones, so a model that rectifies its input in place does not write
         # into the leaves that gradients are taken with respect to.
         copies = [leaf.clone() for leaf in self.inputs]
-        watch = FirstLayerCall(model)
+        watch = FirstLayerCall(self._modules)
         try:
-            with model_lock(model), evaluation_mode(model), self._keeper.active(), eager_only():
+            modules = (module for _, module in self._modules)
+            with model_lock(model), evaluation_mode(modules), self._keeper.active(), eager_only():
                 with watch.watching(), interceptor:
                     return model(*copies, *args, **kwargs)
         except (RuntimeError, ValueError, IndexError) as err:
@@ -143,8 +151,32 @@ class Recording:
         self.sites.append(SiteRecord(index, name, call.kind, call.upper, shape, kept, bits))
         return out
 
-    def _on_uncovered(self, kind: str) -> None:
-        self.not_guided.append(NotGuided(self._namer.next_name(), kind))
+    def _on_gated(self, call: GatedCall, report: NotGuided | None) -> torch.Tensor:
+        """A gated call made a site; ``x * sigmoid(x)`` written out takes the name its
+        sigmoid was reported under, and the report is withdrawn."""
+        index = len(self.sites)
+        if report is None:
+            name = self._namer.next_name()
+        else:
+            name = report.name
+            self.not_guided.remove(report)
+        x = call.input
+        # Before the call runs: an in-place one overwrites its input.
+        if self.keep_values:
+            self.site_inputs[index] = x.detach().clone()
+        shape = tuple(x.shape)
+        gates: list[torch.Tensor] = []
+        out = RuleGate.apply(x, call.sigmoid, call, self.state, index, gates)
+        kept = out if self.keep_outputs else None
+        gate = gates[0] if self.capture_masks else None
+        record = SiteRecord(index, name, call.gate.kind, None, shape, kept, gate, call.gate)
+        self.sites.append(record)
+        return out
+
+    def _on_uncovered(self, kind: str) -> NotGuided:
+        report = NotGuided(self._namer.next_name(), kind)
+        self.not_guided.append(report)
+        return report
 
     def backprop(
         self,
@@ -199,6 +231,7 @@ class Recording:
             rule=rule,
             sites=result.sites,
             not_guided=tuple(self.not_guided),
+            activations=self.activations,
         )
 
     def _seed(self, target: Target):
@@ -243,14 +276,15 @@ class Recording:
 
     def _sites(self, captured: dict | None) -> tuple[Site, ...]:
         if captured is None:
-            return tuple(Site(r.name, r.kind, r.shape) for r in self.sites)
+            return tuple(Site(r.name, r.kind, r.shape, soft=r.gate is not None) for r in self.sites)
         return tuple(
             Site(
                 r.name,
                 r.kind,
                 r.shape,
-                (r.forward_bits,),
+                (r.forward_part,),
                 (self._backward_bits(r, captured),),
+                soft=r.gate is not None,
             )
             for r in self.sites
         )

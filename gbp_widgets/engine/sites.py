@@ -45,13 +45,19 @@ class BackwardState:
             self.grads[index] = grad
 
 
+# A forward mask as stored: packed bits for a rectifier's ``1[x>0]``, the float gate
+# ``s(x)`` itself for a gated call's soft mask.
+ForwardPart = PackedMask | torch.Tensor
+
+
 @dataclass
 class SiteRecord:
-    """One ReLU-family call as seen in the forward pass.
+    """One ReLU-family (or, with gates, gated) call as seen in the forward pass.
 
     ``output`` is the call's output ``(N, ...)`` tensor when the recording
-    keeps outputs, for neuron targets; ``forward_bits`` its packed forward mask
-    when masks are captured.
+    keeps outputs, for neuron targets; ``forward_part`` its forward mask when
+    masks are captured. ``gate`` is the gated call's :class:`~gbp_widgets.engine.gated.Gate`
+    (``None`` at a rectifier).
     """
 
     index: int
@@ -60,27 +66,33 @@ class SiteRecord:
     upper: float | None
     shape: tuple[int, ...]
     output: torch.Tensor | None
-    forward_bits: PackedMask | None
+    forward_part: ForwardPart | None
+    gate: object = None
 
 
 @dataclass(frozen=True)
 class Site:
-    """A ReLU-family call and what the rules saw there.
+    """A ReLU-family call (or, with ``activations="gated"``, a gated one) and what the
+    rules saw there.
 
     ``name`` is the enclosing module's path plus a call number counted from 1
     (``layer1.0.relu#2`` is the second call of that module); functional calls
     made directly in the model's own ``forward`` carry the model's class name.
-    ``kind`` is ``"relu"``, ``"relu6"`` or ``"hardtanh"``; ``shape`` is the
-    ``(N, ...)`` shape of the call's input. Masks are ``bool`` tensors of that
-    shape, unpacked on access from bit-packed storage; they exist only when
-    the explanation captured masks.
+    ``kind`` is ``"relu"``, ``"relu6"`` or ``"hardtanh"``, or for a gated call
+    ``"gelu"``, ``"gelu_tanh"``, ``"silu"``, ``"mish"`` or ``"hardswish"``;
+    ``shape`` is the ``(N, ...)`` shape of the call's input. Masks have that
+    shape and exist only when the explanation captured masks. At a rectifier
+    they are ``bool``, unpacked on access from bit-packed storage. At a gated
+    call (``soft``) the forward mask is the gate ``s(x)``, a float in ``[0, 1]``
+    of the input's dtype, and the product is ``s(x) * 1[g>0]``.
     """
 
     name: str
     kind: str
     shape: tuple[int, ...]
-    forward_parts: tuple[PackedMask, ...] = field(default=(), repr=False)
+    forward_parts: tuple[ForwardPart, ...] = field(default=(), repr=False)
     backward_parts: tuple[PackedMask, ...] = field(default=(), repr=False)
+    soft: bool = False
 
     @property
     def captured(self) -> bool:
@@ -89,7 +101,8 @@ class Site:
 
     @property
     def forward_mask(self) -> torch.Tensor:
-        """``1[x>0]`` (``1[0<x<k]`` for ReLU6 / Hardtanh) as a ``bool`` tensor."""
+        """``1[x>0]`` (``1[0<x<k]`` for ReLU6 / Hardtanh) as a ``bool`` tensor; at a gated
+        call the gate ``s(x)``, a float tensor in ``[0, 1]``."""
         return self._join(self.forward_parts, "forward_mask")
 
     @property
@@ -103,16 +116,23 @@ class Site:
 
     @property
     def product(self) -> torch.Tensor:
-        """Forward AND backward mask: exactly where guided backprop passes."""
+        """Forward AND backward mask: exactly where guided backprop passes (at a gated
+        call ``s(x) * 1[g>0]``, how much of ``relu(g)`` it passes)."""
+        if self.soft:
+            return self.forward_mask * self.backward_mask
         return self.forward_mask & self.backward_mask
 
     def open_shares(self, mask: str) -> torch.Tensor:
         """Per item, the share of units open in ``mask`` (``"forward_mask"``,
         ``"backward_mask"`` or ``"product"``): ``(N,)`` float, counted on the packed
-        bits without unpacking them where each item fills whole bytes."""
+        bits without unpacking them where each item fills whole bytes. At a gated
+        call a unit counts as open by its gate: the share is the mean of the mask."""
         if mask not in ("forward_mask", "backward_mask", "product"):
             raise ValueError(f"unknown mask {mask!r}: forward_mask, backward_mask or product")
         self._require_captured(mask)
+        if self.soft:
+            values = getattr(self, mask)
+            return values.reshape(values.shape[0], -1).float().mean(dim=1).cpu()
         counts = []
         for forward, backward in zip(self.forward_parts, self.backward_parts, strict=True):
             if mask == "forward_mask":
@@ -130,7 +150,7 @@ class Site:
     @property
     def mask_nbytes(self) -> int:
         """Bytes used by this site's stored masks."""
-        return sum(p.nbytes for p in self.forward_parts + self.backward_parts)
+        return sum(_nbytes(p) for p in self.forward_parts + self.backward_parts)
 
     def _require_captured(self, what: str) -> None:
         if not self.captured:
@@ -139,11 +159,24 @@ class Site:
                 "capture_masks=False; explain again with capture_masks=True"
             )
 
-    def _join(self, parts: tuple[PackedMask | None, ...], what: str) -> torch.Tensor:
+    def _join(self, parts: tuple[ForwardPart | None, ...], what: str) -> torch.Tensor:
         self._require_captured(what)
-        chunks = [p.unpack() if p is not None else self._empty_like(i) for i, p in enumerate(parts)]
+        chunks = [
+            _unpacked(p) if p is not None else self._empty_like(i) for i, p in enumerate(parts)
+        ]
         return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
     def _empty_like(self, part: int) -> torch.Tensor:
         template = self.forward_parts[part]
-        return torch.zeros(template.shape, dtype=torch.bool, device=template.bits.device)
+        device = template.device if isinstance(template, torch.Tensor) else template.bits.device
+        return torch.zeros(template.shape, dtype=torch.bool, device=device)
+
+
+def _unpacked(part: ForwardPart) -> torch.Tensor:
+    return part if isinstance(part, torch.Tensor) else part.unpack()
+
+
+def _nbytes(part: ForwardPart | None) -> int:
+    if isinstance(part, torch.Tensor):
+        return part.numel() * part.element_size()
+    return 0 if part is None else part.nbytes
