@@ -14,9 +14,14 @@ from matplotlib.backend_bases import FigureCanvasBase
 from gbp_widgets import render
 from gbp_widgets.colour_keys import clip_note, display_key
 from gbp_widgets.dataset import explain_dataset
-from gbp_widgets.engine import GuidedBackprop, guided_gradcam_from, warn_about_coverage
+from gbp_widgets.engine import (
+    GuidedBackprop,
+    check_activations,
+    guided_gradcam_from,
+    warn_about_coverage,
+)
 from gbp_widgets.explore import unknown_class_message
-from gbp_widgets.explore.names import COMPARED_RULES, RULE_LABELS
+from gbp_widgets.explore.names import COMPARED_RULES, GATED_NOTE, RULE_LABELS
 from gbp_widgets.figures import panel_figure, top_classes_title
 from gbp_widgets.images import SAMPLE_NAMES, ImageError, load_image, sample_image
 from gbp_widgets.models import (
@@ -70,8 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)"
     )
+    _add_activations(explain)
     _add_dataset_command(commands)
     return parser
+
+
+def _add_activations(command) -> None:
+    command.add_argument(
+        "--activations",
+        default="relu",
+        help="relu (the published method: rules at ReLU-family calls only) or gated (GELU, "
+        "SiLU, Mish and Hardswish too, through their gates s(x): our extension)",
+    )
 
 
 def _add_dataset_command(commands) -> None:
@@ -112,6 +127,7 @@ def _add_dataset_command(commands) -> None:
         action="store_true",
         help="also store each item's whole map (columns attribution, attribution_shape)",
     )
+    _add_activations(dataset)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,6 +160,7 @@ def _explain_dataset(args: argparse.Namespace) -> int:
         args.folder,
         args.out,
         rule=args.rule,
+        activations=args.activations,
         preprocess=loaded.preprocess,
         classes=loaded.classes,
         batch_size=args.batch_size,
@@ -169,6 +186,7 @@ def explain_to_file(args: argparse.Namespace) -> tuple[Path, str]:
         raise ValueError("give an IMAGE file or --sample, not both")
     if args.sample and args.sample not in SAMPLE_NAMES:
         raise ValueError(f"unknown sample {args.sample!r}: use one of {', '.join(SAMPLE_NAMES)}")
+    check_activations(args.activations)
     stem = Path(args.image).stem if args.image else (args.sample or "chelsea")
     out = _writable(args.out or Path(f"gbp-{stem}.png"))
     device = _device(args.device)
@@ -177,7 +195,7 @@ def explain_to_file(args: argparse.Namespace) -> tuple[Path, str]:
     loaded = _load(args.model, args.weights, names)
     model = loaded.model.to(device)
     crop = loaded.preprocess.crop(picture)
-    recording = GuidedBackprop(model).record(
+    recording = GuidedBackprop(model, activations=args.activations).record(
         loaded.preprocess.normalize(crop), capture_masks=False, keep_last_spatial=True
     )
     scores = recording.logits.detach()[0]
@@ -196,6 +214,8 @@ def explain_to_file(args: argparse.Namespace) -> tuple[Path, str]:
     title = f"{loaded.name}: explaining '{classes[explained]}' ({explained})\n" + top_classes_title(
         probabilities, classes
     )
+    if args.activations == "gated":
+        title += "\n" + GATED_NOTE
     signed, heat = display_key("gradient"), display_key("overlay")
     keys = {c: heat if c.startswith("Grad-CAM (") else signed for c in panels if c != "input"}
     _save_whole(panel_figure(panels, title, note=clip_note(), keys=keys), out)

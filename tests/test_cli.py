@@ -5,8 +5,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
+from gbp_widgets import GuidedBackpropWarning
 from gbp_widgets.cli import main
 
 
@@ -78,3 +80,32 @@ def test_module_entry_point_refuses_image_and_sample_together(tmp_path):
         cwd=tmp_path,
     )
     assert run.returncode == 2 and "not both" in run.stderr
+
+
+def test_gated_activations_reach_the_figure_and_say_what_they_are(tmp_path, monkeypatch):
+    from gbp_widgets import cli
+
+    seen = {}
+
+    def figure(panels, title, note, keys):
+        seen[len(seen)] = (title, panels["Guided"])
+        return _Saved()
+
+    monkeypatch.setattr(cli, "panel_figure", figure)
+    common = ["explain", "--sample", "rocket", "--model", "mobilenet_v3_small", "--weights", "none"]
+    with pytest.warns(GuidedBackpropWarning, match="hardswish .* activations='gated'"):
+        assert main([*common, "--out", str(tmp_path / "a.png")]) == 0
+    # With gates only the squeeze-excite blocks' hard sigmoids are left out.
+    with pytest.warns(GuidedBackpropWarning, match=r"plain gradients: hardsigmoid \(9 calls\)"):
+        assert main([*common, "--activations", "gated", "--out", str(tmp_path / "b.png")]) == 0
+    (plain_title, plain), (gated_title, gated) = seen[0], seen[1]
+    assert "our extension of the published method" in gated_title
+    assert "extension" not in plain_title
+    assert not np.array_equal(plain, gated)
+
+
+def test_unknown_activations_exit_2_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "x.png"
+    assert main(["explain", "--sample", "coffee", "--activations", "swish", "--out", str(out)]) == 2
+    assert "unknown activations 'swish': use 'relu'" in capsys.readouterr().err
+    assert not out.exists()

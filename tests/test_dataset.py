@@ -70,6 +70,20 @@ def test_the_mask_recorded_follows_the_rule(digits, tmp_path):
     assert results.to_pandas()["label"].isna().all()
 
 
+def test_gated_sites_record_the_mean_of_their_soft_mask(digits, tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 3, padding=1), nn.GELU(), nn.Flatten(), nn.Linear(6 * 8 * 8, 10)
+    ).eval()
+    x, _ = digits
+    results = explain_dataset(model, x, tmp_path / "out", activations="gated", target=2)
+    site = GuidedBackprop(model, activations="gated").explain(x[7:8], target=2).sites[0]
+    assert results.sites == ["1#1"] and site.kind == "gelu"
+    assert np.allclose(results.item(7)["pass_fraction"], [float(site.product.mean())])
+    with pytest.raises(ValueError, match="activations: 'gated' there, 'relu' now"):
+        explain_dataset(model, x, tmp_path / "out", target=2)
+
+
 class StopsAt(Dataset):
     """Items of ``x``; asking for item ``stop`` interrupts the job as Ctrl-C would."""
 
@@ -127,6 +141,10 @@ def test_other_arguments_into_the_same_folder_are_refused(digits, tmp_path):
         (lambda m, x, out: explain_dataset(m, DataLoader(x, shuffle=True), out), "shuffle=False"),
         (lambda m, x, out: explain_dataset(m, x, out, engine="spark"), "engine 'spark'"),
         (lambda m, x, out: explain_dataset(m, x, out, rule="lrp"), "unknown rule 'lrp'"),
+        (
+            lambda m, x, out: explain_dataset(m, x, out, activations="swish"),
+            "unknown activations 'swish': use 'relu'",
+        ),
         (lambda m, x, out: explain_dataset(m, x, out, batch_size=0), "at least 1"),
         (lambda m, x, out: explain_dataset(m, x, out, target="label"), "needs every item"),
         (lambda m, x, out: explain_dataset(m, str(out), out), "needs preprocess="),

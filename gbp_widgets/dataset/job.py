@@ -15,7 +15,7 @@ from gbp_widgets.dataset.results import DatasetResults
 from gbp_widgets.dataset.rows import RowMaker, on_device
 from gbp_widgets.dataset.sources import Item, PictureFolder, data_length, items
 from gbp_widgets.dataset.store import ResultsFolder
-from gbp_widgets.engine import RULES
+from gbp_widgets.engine import RULES, check_activations
 from gbp_widgets.models import load_model
 
 ENGINES = ("local", "ray")
@@ -27,6 +27,7 @@ def explain_dataset(
     out: str | Path,
     *,
     rule: str = "guided",
+    activations: str = "relu",
     target: int | str | None = None,
     output: object = None,
     preprocess=None,
@@ -46,12 +47,16 @@ def explain_dataset(
     already preprocessed; or a folder of pictures (class sub-folders give labels, as
     ``ImageFolder``), read through ``preprocess`` (a PIL picture to a ``(C, H, W)``
     tensor). ``target``: ``None`` for each item's predicted class, a class index, or
-    ``"label"`` for each item's own label. Running the same call again resumes.
+    ``"label"`` for each item's own label. ``activations``: ``"relu"`` (the published
+    method) or ``"gated"`` (GELU, SiLU, Mish and Hardswish get the rule through their gates:
+    our extension; see :class:`gbp_widgets.GuidedBackprop`). Running the same call again
+    resumes.
 
     Each row: ``index``, ``path``, ``label``, ``label_name``, ``predicted``, ``top5`` and
     ``top5_probability``, ``target``, ``rule``, ``saliency`` (``|map|``, max over
     channels, at most 112 px a side, float16), ``pass_fraction`` (the share of units the
-    rule lets through at every site, in the engine's site order) and ``skipped`` (why an
+    rule lets through at every site, in the engine's site order; at a gated site the mean
+    of its soft mask) and ``skipped`` (why an
     item could not be read; its other fields are empty). ``attributions=True`` adds each
     item's whole map: ``attribution`` (float32, flattened) and ``attribution_shape``, so
     ``numpy.reshape(row.attribution, row.attribution_shape)`` reads it without gbp-widgets.
@@ -65,6 +70,7 @@ def explain_dataset(
         raise ValueError(f"engine {engine!r} is not available: use {', '.join(map(repr, ENGINES))}")
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}: use one of {', '.join(RULES)}")
+    check_activations(activations)
     if not (target is None or target == "label" or isinstance(target, int)):
         raise ValueError(f"target {target!r}: use None (predicted), a class index or 'label'")
     if batch_size < 1:
@@ -89,6 +95,7 @@ def explain_dataset(
             "weights": weights_fingerprint(model),
             "length": length,
             "rule": rule,
+            "activations": activations,
             "target": target,
             "output": repr(output) if output is not None else None,
             "attributions": bool(attributions),
@@ -106,14 +113,14 @@ def explain_dataset(
             data,
             folder,
             done,
-            (rule, target, output, attributions),
+            (rule, target, output, attributions, activations),
             batch_size=batch_size,
             device=device,
             address=ray_address,
             actors=ray_actors,
         )
     else:
-        job = (rule, target, output, attributions)
+        job = (rule, target, output, attributions, activations)
         _explain_here(model, data, folder, done, job, batch_size, device)
     folder.summary()
     return DatasetResults(out)

@@ -43,7 +43,7 @@ def explain_on_ray(
 ) -> None:
     """Write a row for every position of ``data`` not in ``done`` into ``folder``.
 
-    ``job`` is ``(rule, target, output, attributions)``. Each actor takes one GPU when
+    ``job`` is ``(rule, target, output, attributions, activations)``. Each actor takes one GPU when
     ``device`` is a CUDA device, else one CPU."""
     pending = [i for i in range(data_length(data)) if i not in done]
     if not pending:

@@ -51,9 +51,15 @@ class RowMaker:
     """Turns a batch of items into a table of rows, one per item, in the batch's order."""
 
     def __init__(
-        self, model: nn.Module, rule: str, target, output, attributions: bool = False
+        self,
+        model: nn.Module,
+        rule: str,
+        target,
+        output,
+        attributions: bool = False,
+        activations: str = "relu",
     ) -> None:
-        self.engine = GuidedBackprop(model)
+        self.engine = GuidedBackprop(model, activations=activations)
         self.rule, self.target, self.output = rule, target, output
         self.attributions = attributions
         self.sites: list[str] | None = None

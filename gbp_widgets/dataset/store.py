@@ -25,7 +25,9 @@ SUMMARY_COLUMNS = (
     "pass_fraction",
 )
 # Decide the rows; batch size, device and engine do not.
-DECIDING = ("weights", "length", "rule", "target", "output", "attributions")
+DECIDING = ("weights", "length", "rule", "activations", "target", "output", "attributions")
+# What a manifest written before a deciding key existed meant by leaving it out.
+_BEFORE_THE_KEY = {"activations": "relu"}
 
 
 def import_pyarrow():
@@ -66,6 +68,7 @@ class ResultsFolder:
                 )
             _write_atomically(self.path / MANIFEST, json.dumps(manifest, indent=1).encode())
             return
+        stored = _BEFORE_THE_KEY | stored
         differ = [key for key in DECIDING if stored.get(key) != manifest.get(key)]
         if differ:
             told = ", ".join(

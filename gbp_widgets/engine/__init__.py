@@ -5,6 +5,7 @@ engine's own business (an import-linter contract in pyproject.toml keeps it so).
 """
 
 from gbp_widgets.engine.explain import GuidedBackprop
+from gbp_widgets.engine.gated import ACTIVATIONS, GATES, Gate, check_activations
 from gbp_widgets.engine.explanation import (
     Explanation,
     GuidedBackpropWarning,
@@ -26,11 +27,14 @@ from gbp_widgets.engine.sites import NotGuided, Site
 from gbp_widgets.engine.targets import Neuron, Region, Target, class_targets
 
 __all__ = [
+    "ACTIVATIONS",
+    "GATES",
     "RULES",
     "Backprop",
     "Explanation",
     "GuidedBackprop",
     "GuidedBackpropWarning",
+    "Gate",
     "GuidedGradCAM",
     "Neuron",
     "NotGuided",
@@ -41,6 +45,7 @@ __all__ = [
     "Site",
     "Target",
     "apply_rule",
+    "check_activations",
     "choose_output",
     "class_targets",
     "coverage_message",

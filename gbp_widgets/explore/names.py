@@ -12,6 +12,11 @@ RULE_LABELS: dict[str, str] = {
     "gradcam": "Guided Grad-CAM",
 }
 EXPLORER_RULES: tuple[str, ...] = tuple(RULE_LABELS)
+# Said wherever maps made with activations="gated" are shown: what they are and are not.
+GATED_NOTE = (
+    "activations='gated': GELU, SiLU, Mish and Hardswish pass through their gates s(x), "
+    "our extension of the published method"
+)
 COMPARED_RULES: tuple[str, ...] = ("gradient", "deconvnet", "guided")
 
 DISPLAY_LABELS: dict[str, str] = {
