@@ -82,3 +82,6 @@ ACTIVATION_KEY = ColourKey(_ramp("inferno"), ("0", "", "peak"))
 # render.mask_picture: one channel is white where on; all channels, the share that is on.
 MASK_KEY = ColourKey(_ramp(None), ("off", "", "on"))
 SHARE_ON_KEY = ColourKey(_ramp(None), ("0", "share of channels on", "1"))
+# A gated site's soft masks (activations="gated"): grey levels of the gate s(x) in [0, 1].
+GATE_KEY = ColourKey(_ramp(None), ("0", "gate s(x)", "1"))
+MEAN_GATE_KEY = ColourKey(_ramp(None), ("0", "gate s(x), mean of channels", "1"))

@@ -23,6 +23,7 @@ REFUSED = [
     ("image", "/nonexistent/photo.png", "does not exist, and it is not a sample image"),
     ("image", 3, "expected a unicode string"),
     ("model_name", "alexnet9", "no model 'alexnet9'"),
+    ("activations", "swish", "unknown activations 'swish': use 'relu'"),
     ("layer", "_fc", "'_fc' is a Linear, which gives no feature map"),
     ("layer", "nope", "no module called 'nope'"),
     ("item", 1, "item 1 is out of range: there are 1 items"),

@@ -5,13 +5,13 @@ engine's own business (an import-linter contract in pyproject.toml keeps it so).
 """
 
 from gbp_widgets.engine.explain import GuidedBackprop
-from gbp_widgets.engine.gated import ACTIVATIONS, GATES, Gate, check_activations
 from gbp_widgets.engine.explanation import (
     Explanation,
     GuidedBackpropWarning,
     coverage_message,
     warn_about_coverage,
 )
+from gbp_widgets.engine.gated import ACTIVATIONS, GATES, Gate, check_activations
 from gbp_widgets.engine.gradcam import (
     GuidedGradCAM,
     gradcam_map,

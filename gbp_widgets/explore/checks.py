@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from gbp_widgets.engine import Region
+from gbp_widgets.engine import Region, check_activations
 from gbp_widgets.explore.names import (
     ALL_CHANNELS,
     CUSTOM,
@@ -62,6 +62,14 @@ def target_kind(session, state, value) -> str:
     if value in TARGET_KIND_LABELS:
         return f"target kind {value!r} does not fit this model: use {choices_text(kinds)}"
     return f"unknown target kind {value!r}: use {choices_text(kinds)}"
+
+
+def activations(session, state, value) -> str:
+    try:
+        check_activations(value)
+    except ValueError as err:
+        return str(err)
+    return ""
 
 
 def rule(session, state, value) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from gbp_widgets.explore.chosen import backward_rule, target_of
 from gbp_widgets.explore.names import (
+    ACTIVATION_LABELS,
     ALL_CHANNELS,
     CUSTOM,
     DISPLAY_LABELS,
@@ -83,6 +84,10 @@ def slices(session: ExplorerSession, state: State) -> Options:
 
 def target_kinds(session: ExplorerSession, state: State) -> Options:
     return [(TARGET_KIND_LABELS[kind], kind) for kind in session.target_kinds()]
+
+
+def activations(session: ExplorerSession, state: State) -> Options:
+    return [(label, value) for value, label in ACTIVATION_LABELS.items()]
 
 
 def rules(session: ExplorerSession, state: State) -> Options:

@@ -12,6 +12,8 @@ RULE_LABELS: dict[str, str] = {
     "gradcam": "Guided Grad-CAM",
 }
 EXPLORER_RULES: tuple[str, ...] = tuple(RULE_LABELS)
+# The activations menu: the engine's choices in words.
+ACTIVATION_LABELS: dict[str, str] = {"relu": "ReLU family", "gated": "+ gates (ours)"}
 # Said wherever maps made with activations="gated" are shown: what they are and are not.
 GATED_NOTE = (
     "activations='gated': GELU, SiLU, Mish and Hardswish pass through their gates s(x), "

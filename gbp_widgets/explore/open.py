@@ -46,7 +46,9 @@ def open_session(
         raise ValueError(f"your model could not be explained: {describe(err)}") from err
 
 
-def named_session(name: str, shown: Image.Image | torch.Tensor) -> ExplorerSession:
+def named_session(
+    name: str, shown: Image.Image | torch.Tensor, activations: str = "relu"
+) -> ExplorerSession:
     """A session for :func:`load_model` ``name`` on picture ``shown``."""
     loaded = load_model(name)
     return ExplorerSession(
@@ -54,15 +56,15 @@ def named_session(name: str, shown: Image.Image | torch.Tensor) -> ExplorerSessi
         **picture_inputs(shown, loaded.preprocess),
         classes=loaded.classes,
         preprocess=loaded.preprocess,
+        activations=activations,
     )
 
 
 def switched_model(session: ExplorerSession, name: str) -> ExplorerSession:
     """A session for model ``name`` on the photo ``session`` shows (the first sample
     when it shows no single photo)."""
-    if session.one_photo:
-        return named_session(name, Image.fromarray(session.photo()))
-    return named_session(name, sample_image(SAMPLE_NAMES[0]))
+    shown = Image.fromarray(session.photo()) if session.one_photo else sample_image(SAMPLE_NAMES[0])
+    return named_session(name, shown, session.activations)
 
 
 def picture(image: object) -> Image.Image | torch.Tensor:
@@ -95,4 +97,6 @@ def new_input(session: ExplorerSession, name: str, value: object) -> ExplorerSes
         session.set_item(value)
     elif name == "layer":
         session.set_layer(value)
+    elif name == "activations":
+        session.set_activations(value)
     return session

@@ -63,13 +63,21 @@ class SessionPictures:
         return result.attributions[index].reshape(self.views[index].shape)
 
     def site_masks(self, result: Result, site: int) -> dict[str, np.ndarray]:
-        """The three boolean masks at ``site`` for the item shown, ``(C, *spatial)``."""
+        """The three masks at ``site`` for the item shown, ``(C, *spatial)``: boolean, or
+        at a gated site the gate ``s(x)`` and the product as floats in ``[0, 1]``."""
 
         def unpack() -> dict[str, np.ndarray]:
             chosen = result.sites[site]
-            forward = chosen.forward_mask[0].cpu().numpy()
-            backward = chosen.backward_mask[0].cpu().numpy()
-            return {"forward": forward, "backward": backward, "product": forward & backward}
+            masks = {
+                "forward": chosen.forward_mask[0],
+                "backward": chosen.backward_mask[0],
+                "product": chosen.product[0],
+            }
+            # Soft masks in float32 (a half-precision model's are float16); bools as they are.
+            return {
+                name: (mask.float() if mask.is_floating_point() else mask).cpu().numpy()
+                for name, mask in masks.items()
+            }
 
         return self._remember(("masks", result.serial, site), unpack)
 
@@ -223,12 +231,15 @@ class SessionPictures:
 
     def site_output(self, site: int) -> np.ndarray:
         """What the ReLU at ``site`` returned for the item shown, ``(C, *spatial)``: its
-        pre-activation rectified (and clipped at ``k`` for ReLU6 / Hardtanh)."""
+        pre-activation rectified (and clipped at ``k`` for ReLU6 / Hardtanh); at a gated
+        site, the activation ``x * s(x)``."""
 
         def rectify() -> np.ndarray:
             pre = self.recording.site_inputs[site][0].detach().float()
-            upper = self.recording.sites[site].upper
-            return pre.clamp(0.0, upper).cpu().numpy()
+            record = self.recording.sites[site]
+            if record.gate is not None:
+                return record.gate.activation(pre).cpu().numpy()
+            return pre.clamp(0.0, record.upper).cpu().numpy()
 
         return self._remember(("output", site), rectify)
 

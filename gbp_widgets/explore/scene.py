@@ -53,16 +53,19 @@ def panel_rows(session: ExplorerSession) -> tuple[tuple[str, ...], tuple[str, ..
 def panel_captions(session: ExplorerSession, view: View) -> dict[str, str]:
     """Each panel's caption, by panel name."""
     layer = session.result(view.target, view.rule).layer if view.rule == "gradcam" else ""
-    rectifier = session.site_rectifier(view.site) if session.site_names else None
-    return captions(view, session.class_name, layer, rectifier)
+    if not session.site_names:
+        return captions(view, session.class_name, layer, None)
+    rectifier, gate = session.site_rectifier(view.site), session.site_gate(view.site)
+    return captions(view, session.class_name, layer, rectifier, gate)
 
 
 def row_captions(session: ExplorerSession, view: View) -> list[str]:
     """The words over each row of :func:`panel_rows`: the site it shows, in full."""
-    site = ""
+    site, gated = "", False
     if session.site_names:
         site = site_words(session.site_names[view.site], session.site_rectifier(view.site))
-    return [row_caption(names, view, site) for names in panel_rows(session)]
+        gated = session.site_gate(view.site) is not None
+    return [row_caption(names, view, site, gated) for names in panel_rows(session)]
 
 
 def attribution_key(session: ExplorerSession, view: View) -> ColourKey | None:
@@ -76,7 +79,7 @@ def panel_keys(session: ExplorerSession, view: View) -> dict[str, ColourKey | La
     if isinstance(session.output_kind, DenseMap):
         keys["output"] = session.output_key()
     if session.site_names:
-        keys.update(dict.fromkeys(MASK_PANELS, session.mask_key(view.site, view.channel)))
+        keys.update(session.mask_keys(view.site, view.channel))
     attribution = attribution_key(session, view)
     if attribution is not None:
         keys["attribution"] = attribution

@@ -19,8 +19,8 @@ from torch import nn
 from gbp_widgets.colour_keys import ColourKey, LabelKey, label_key
 from gbp_widgets.engine import (
     Explanation,
+    Gate,
     GuidedBackprop,
-    Recording,
     Region,
     coverage_message,
     gradcam_map,
@@ -33,7 +33,8 @@ from gbp_widgets.explore.outputs import Detection
 from gbp_widgets.explore.passes import Result, Target
 from gbp_widgets.explore.pictures import SessionPictures
 from gbp_widgets.explore.readings import SessionReadings
-from gbp_widgets.explore.views import site_mask_key
+from gbp_widgets.explore.recorder import SessionRecording
+from gbp_widgets.explore.views import site_mask_keys
 from gbp_widgets.models import Preprocessing
 
 # Room for the view shown and the backward passes drawn ahead of it (the other rules for
@@ -46,7 +47,7 @@ _PARKED_ITEMS = 2
 _PARKED_RESULTS = 2
 
 
-class ExplorerSession(SessionPictures, SessionReadings):
+class ExplorerSession(SessionRecording, SessionPictures, SessionReadings):
     """The Explorer's model, inputs and caches, for any kind of input and output.
 
     ``inputs``: what :meth:`GuidedBackprop.explain` takes, a float tensor
@@ -58,7 +59,9 @@ class ExplorerSession(SessionPictures, SessionReadings):
     item, when known. ``preprocess``: turns photos into inputs, and undoes its
     normalisation to show image tensors; without it, image tensors are shown
     scaled from their own minimum to maximum. ``kinds``: the view per input,
-    chosen from its shape when not given. The model is never modified.
+    chosen from its shape when not given. ``activations``: the engine's (``"gated"``
+    makes GELU, SiLU, Mish and Hardswish sites too: our extension). The model is never
+    modified.
     """
 
     def __init__(
@@ -74,8 +77,9 @@ class ExplorerSession(SessionPictures, SessionReadings):
         kinds: tuple[str, ...] | None = None,
         preprocess: Preprocessing | None = None,
         pictures: list[np.ndarray] | None = None,
+        activations: str = "relu",
     ) -> None:
-        self.engine = GuidedBackprop(model)
+        self.engine = GuidedBackprop(model, activations=activations)
         self.output = output
         self.forward_args = tuple(forward_args)
         self.forward_kwargs = dict(forward_kwargs or {})
@@ -205,55 +209,10 @@ class ExplorerSession(SessionPictures, SessionReadings):
         weights an image model's feature map) apply."""
         return self.kind == "image" and not self.as_tuple
 
-    def set_layer(self, layer: str) -> None:
-        """Grad-CAM layer (a module path, or ``"auto"``); a new forward pass keeps its output."""
-        if layer == self._layer:
-            return
-        recording = self._record(self.item, layer)
-        # Refused before anything changes: a layer Grad-CAM cannot weight.
-        layer_activations(recording, None if layer == "auto" else layer)
-        self.recording, self._layer = recording, layer
-        self._parked = OrderedDict()
-        self._forget()
-
-    def layer_choices(self) -> tuple[str, ...]:
-        """Module paths worth offering for Grad-CAM: containers and convolutions."""
-        return tuple(
-            path
-            for path, module in self.engine.model.named_modules()
-            if path and (len(module._modules) or isinstance(module, nn.modules.conv._ConvNd))
-        )
-
     def _forget(self) -> None:
         self._results.clear()
         self._derived.clear()
         self._regions.clear()
-
-    def _record(self, item: int, layer: str) -> Recording:
-        if layer != "auto" and layer not in dict(self.engine.model.named_modules()):
-            raise ValueError(f"no module called {layer!r} in this model for Grad-CAM")
-        tensors = tuple(t[item : item + 1] for t in self.batch)
-        args, kwargs = self._arguments_of(item)
-        spatial = self.one_photo
-
-        def record(keep: tuple[str, ...], last: bool) -> Recording:
-            return self.engine.record(
-                tensors if self.as_tuple else tensors[0],
-                keep=keep,
-                keep_last_spatial=last,
-                keep_values=True,
-                output=self.output,
-                forward_args=args,
-                forward_kwargs=kwargs,
-            )
-
-        recording = record(() if layer == "auto" else (layer,), spatial and layer == "auto")
-        if spatial and layer == "auto" and recording.last_spatial_changed:
-            # The model edits its last feature map in place: keep that map as returned.
-            path = recording.last_spatial[0]
-            recording = record((path,), False)
-            recording.last_spatial = (path, recording.kept[path])
-        return recording
 
     # -- what the model said ------------------------------------------------------------
 
@@ -333,16 +292,24 @@ class ExplorerSession(SessionPictures, SessionReadings):
         """The site's output shape for the item shown, ``(C, *spatial)``."""
         return tuple(self.recording.sites[site].shape[1:])
 
-    def mask_key(self, site: int, channel: int) -> ColourKey:
-        """How to read the mask panels at ``site`` showing ``channel``."""
-        return site_mask_key(self.site_shape(site), channel)
+    def site_gate(self, site: int) -> Gate | None:
+        """The gated activation at ``site`` (``activations="gated"``), ``None`` at a
+        rectifier."""
+        return self.recording.sites[site].gate
+
+    def mask_keys(self, site: int, channel: int) -> dict[str, ColourKey]:
+        """How to read each mask panel at ``site`` showing ``channel``, by panel name."""
+        return site_mask_keys(self.site_shape(site), channel, self.site_gate(site) is not None)
 
     def channels(self, site: int) -> int:
         return self.site_shape(site)[0] if self.site_names else 0
 
     def coverage(self, rule: str) -> str:
         """What ``rule`` does not cover in this model ("" when it covers everything)."""
-        return coverage_message(rule, len(self.recording.sites), tuple(self.recording.not_guided))
+        recording = self.recording
+        return coverage_message(
+            rule, len(recording.sites), tuple(recording.not_guided), recording.activations
+        )
 
     # -- backward passes ----------------------------------------------------------------
 

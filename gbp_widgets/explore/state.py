@@ -114,6 +114,16 @@ STATE: dict[str, Row] = {
         choices=choices.models,
         settle=choices.kept,
     ),
+    "activations": Row(
+        "relu",
+        "'relu' (the published method) or 'gated': GELU, SiLU, Mish and Hardswish sites "
+        "too, their gate s(x) a soft forward mask (our extension)",
+        Value.TEXT,
+        Effect.INPUT,
+        checks.activations,
+        (Control("activations", Widget.MENU, "activations"),),
+        choices=choices.activations,
+    ),
     "layer": Row(
         "auto",
         "Grad-CAM layer: a module path or 'auto'",

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from gbp_widgets import drawing, render
-from gbp_widgets.colour_keys import MASK_KEY, SHARE_ON_KEY, ColourKey, display_key
+from gbp_widgets.colour_keys import (
+    GATE_KEY,
+    MASK_KEY,
+    MEAN_GATE_KEY,
+    SHARE_ON_KEY,
+    ColourKey,
+    display_key,
+)
 from gbp_widgets.explore.names import ALL_CHANNELS, DISPLAY_LABELS
 from gbp_widgets.figures import Labelled
 
@@ -273,12 +280,16 @@ def site_plane(values: np.ndarray, channel: int, cut: Cut | None) -> np.ndarray:
     return cells.reshape(rows, columns)
 
 
-def site_mask_key(site_shape: tuple[int, ...], channel: int) -> ColourKey:
-    """The key to the mask panels of a site whose values are ``site_shape``,
-    ``(C, *spatial)``: a share of channels where :func:`site_plane` averages them (an
-    image or volume site, all channels), else each cell on or off."""
+def site_mask_keys(site_shape: tuple[int, ...], channel: int, soft: bool) -> dict[str, ColourKey]:
+    """The keys to the mask panels (by panel name) of a site whose values are
+    ``site_shape``, ``(C, *spatial)``: a share of channels where :func:`site_plane`
+    averages them (an image or volume site, all channels), else each cell on or off. At
+    a gated site (``soft``) the forward mask and the product are grey levels of the gate
+    ``s(x)`` (averaged over channels alike)."""
     averaged = len(site_shape) >= 3 and channel == ALL_CHANNELS
-    return SHARE_ON_KEY if averaged else MASK_KEY
+    on_off = SHARE_ON_KEY if averaged else MASK_KEY
+    gate = (MEAN_GATE_KEY if averaged else GATE_KEY) if soft else on_off
+    return {"forward": gate, "backward": on_off, "product": gate}
 
 
 def cell_layout(count: int) -> tuple[int, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gbp_widgets.engine import Neuron, Region
+from gbp_widgets.engine import Gate, Neuron, Region
 from gbp_widgets.explore.names import ALL_CHANNELS, MASK_PANELS, RULE_LABELS, forward_mask_words
 from gbp_widgets.explore.outputs import DetectionScore
 from gbp_widgets.explore.passes import View
@@ -44,11 +44,13 @@ def captions(
     class_name: Callable[[int], str],
     layer: str = "",
     rectifier: tuple[str, float | None] | None = ("relu", None),
+    gate: Gate | None = None,
 ) -> dict[str, str]:
     """Short plain-text captions of the panels for ``view``, by panel name; the site they
     show is named once for their row (:func:`row_caption`). ``rectifier`` is the site's
     ``(kind, ceiling)``, ``None`` for a model without sites; the forward mask's caption
-    gives its formula (``1[0<x<6]`` for a ReLU6)."""
+    gives its formula (``1[0<x<6]`` for a ReLU6), or at a gated site (``gate``) says it
+    is the gate ``s(x)``."""
     rule = RULE_LABELS[view.rule] + (f" at {layer}" if layer else "")
     words = {
         "input": "input",
@@ -58,6 +60,13 @@ def captions(
     if rectifier is None:
         none = "(no ReLU sites)"
         return words | {name: f"{name} {none}" for name in ("activation", *MASK_PANELS)}
+    if gate is not None:
+        return words | {
+            "activation": f"output of the {gate.kind}",
+            "forward": "forward: gate s(x)",
+            "backward": "backward 1[g>0]",
+            "product": "s(x) 1[g>0]: what guided passes",
+        }
     return words | {
         "activation": "output of the site",
         "forward": f"forward {forward_mask_words(rectifier[1])}",
@@ -66,12 +75,15 @@ def captions(
     }
 
 
-def row_caption(names: tuple[str, ...], view: View, site: str) -> str:
+def row_caption(names: tuple[str, ...], view: View, site: str, gated: bool = False) -> str:
     """The words over a row of panels ``names`` that show site ``site`` (named in full,
-    see :func:`site_words`): which site and channels; ``""`` for a row that shows none."""
+    see :func:`site_words`; ``gated``: a gated call's site): which site and channels;
+    ``""`` for a row that shows none."""
     if not site:
         return ""
     channels = "all channels" if view.channel == ALL_CHANNELS else f"channel {view.channel}"
+    noun = "gated site" if gated else "ReLU site"
     if set(MASK_PANELS) & set(names):
-        return f"masks at ReLU site {site}, {channels}"
-    return f"output panel: ReLU site {site}, {channels}" if "activation" in names else ""
+        extension = " (soft masks: our extension of the method)" if gated else ""
+        return f"masks at {noun} {site}, {channels}{extension}"
+    return f"output panel: {noun} {site}, {channels}" if "activation" in names else ""

@@ -55,7 +55,7 @@ _STYLES = {
 
 # Controls by line, in the order they are shown.
 LAYOUT = (
-    ("image", "upload", "model", "save"),
+    ("image", "upload", "model", "activations", "save"),
     ("item", "input_index", "axis", "slice"),
     ("rule", "layer", "compare"),
     ("display", "percentile"),
