@@ -64,7 +64,7 @@ def test_gates_chosen_in_the_menu_become_sites_with_soft_masks(explorer):
         "masks at gated site 1#1 (gelu), all channels (soft masks: our extension of the method)"
     )
     assert captions["forward"] == "forward: gate s(x)"
-    assert captions["product"] == "s(x) 1[g>0]: what guided passes"
+    assert captions["product"] == "product s(x) 1[g>0]"
     assert keys["forward"] == keys["product"] == "0 | gate s(x), mean of channels | 1"
     assert keys["backward"] == "0 | share of channels on | 1"
     # Grey levels between black and white, not only the two of a boolean mask.
@@ -79,7 +79,8 @@ def test_gates_chosen_in_the_menu_become_sites_with_soft_masks(explorer):
     assert live_words(explorer.rows[1])[0].startswith("masks at gated site 3#1 (silu), channel")
     figure = explorer.figure()
     words = [[t.get_text() for t in axis.get_xticklabels()] for axis in figure.axes]
-    assert words.count(["0", "gate s(x)", "1"]) == 2  # the forward mask and the product
+    # The forward mask, the product and the channel grid of products.
+    assert words.count(["0", "gate s(x)", "1"]) == 3
     titles = [axis.get_title() for axis in figure.axes]
     assert "forward: gate s(x)" in titles
 

@@ -38,6 +38,7 @@ def guided_gradcam(
     target: Target = None,
     layer: str | nn.Module | None = None,
     output: OutputChoice = None,
+    activations: str = "relu",
 ) -> GuidedGradCAM:
     """Guided Grad-CAM of ``target`` (as in :meth:`GuidedBackprop.explain`).
 
@@ -48,8 +49,9 @@ def guided_gradcam(
     edits it in place afterwards. One forward pass serves both backward passes
     (plain gradient to the layer, guided to the input); a second is needed
     only when ``layer=None`` finds a map that a later in-place edit changed.
+    ``activations`` is the guided half's (see :class:`GuidedBackprop`).
     """
-    engine = GuidedBackprop(model)
+    engine = GuidedBackprop(model, activations=activations)
     path = _layer_path(model, layer)
     recording = engine.record(
         inputs, keep=(path,) if path else (), keep_last_spatial=path is None, output=output

@@ -136,7 +136,8 @@ def figure(
         keys.update({compared[name]: key for name, key in shown.items()})
     names = session.site_names
     grid = f"{GRID_CAPTION}, at {names[view.site]}" if names else GRID_CAPTION
-    keys[grid] = MASK_KEY
+    # The grid shows each channel's product whole: a gated site's in grey levels.
+    keys[grid] = session.mask_keys(view.site, 0)["product"] if names else MASK_KEY
     note = clip_note(view.percentile) if "attribution" in own_keys else ""
     heading = "\n".join([title(session, view), row_captions(session, view)[-1]]).strip()
     return panel_figure(rows, heading, note=note, keys=keys, wide=(grid, pictures["grid"]))

@@ -65,7 +65,7 @@ def captions(
             "activation": f"output of the {gate.kind}",
             "forward": "forward: gate s(x)",
             "backward": "backward 1[g>0]",
-            "product": "s(x) 1[g>0]: what guided passes",
+            "product": "product s(x) 1[g>0]",
         }
     return words | {
         "activation": "output of the site",

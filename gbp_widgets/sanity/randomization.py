@@ -19,7 +19,13 @@ from torch import nn
 from tqdm import tqdm
 
 from gbp_widgets import render
-from gbp_widgets.engine import GuidedBackprop, Target, class_targets, prepare_inputs
+from gbp_widgets.engine import (
+    GuidedBackprop,
+    Target,
+    check_activations,
+    class_targets,
+    prepare_inputs,
+)
 from gbp_widgets.figures import NotebookFigure, gray_key
 from gbp_widgets.sanity.metrics import METRICS, normalised_map, similarities
 
@@ -37,13 +43,14 @@ class SanityResult:
     metric averaged over the images: ``step``, ``randomised``, ``rule``,
     ``metric``, ``value`` (NaN where a map is constant, so that its correlation
     is undefined). ``mode`` is ``"cascading"`` or ``"independent"``;
-    ``order`` is ``"top_down"`` or ``"bottom_up"``.
+    ``order`` is ``"top_down"`` or ``"bottom_up"``; ``activations`` the engine's.
     """
 
     mode: str
     rules: tuple[str, ...]
     steps: list[str]
     order: str = "top_down"
+    activations: str = "relu"
     maps: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
     records: list[dict[str, object]] = field(default_factory=list)
 
@@ -74,7 +81,7 @@ class SanityResult:
         for axis, metric in zip(axes, METRICS, strict=True):
             for rule in self.rules:
                 curve = np.array([self.value(rule, s, metric) for s in positions])
-                (line,) = axis.plot(positions, curve, marker="o", label=rule)
+                (line,) = axis.plot(positions, curve, marker="o", label=self._named(rule))
                 # Undefined similarities (a constant map) are crosses on the floor, not 0.
                 gaps = np.flatnonzero(np.isnan(curve))
                 axis.plot(gaps, np.full(gaps.size, bottom + 0.03), "x", color=line.get_color())
@@ -90,6 +97,11 @@ class SanityResult:
         figure.supxlabel(self._step_label(), fontsize=8)
         figure.tight_layout()
         return figure
+
+    def _named(self, rule: str) -> str:
+        """A rule as its curves and rows are labelled: with gates, the rules that use them
+        say so (the gradient rule is the exact gradient either way)."""
+        return f"{rule}, gates" if self.activations == "gated" and rule != "gradient" else rule
 
     def _what(self) -> str:
         direction = "from the output down" if self.order == "top_down" else "from the input up"
@@ -125,7 +137,7 @@ class SanityResult:
                 axis.set_xticks([]), axis.set_yticks([])
                 if row == 0:
                     axis.set_title(step, fontsize=7, rotation=45)
-            axes[row, 0].set_ylabel(rule, fontsize=9)
+            axes[row, 0].set_ylabel(self._named(rule), fontsize=9)
         gray_key(figure, axes, "|map| / its 99th percentile (clipped at 1)")
         figure.suptitle(f"|map| at each step: {self._what().lower()}", fontsize=10)
         figure.supxlabel(self._step_label(), fontsize=8)
@@ -189,6 +201,7 @@ def cascading_randomization(
     seed: int = 0,
     max_steps: int | None = None,
     progress: Progress = True,
+    activations: str = "relu",
 ) -> SanityResult:
     """Randomise blocks cumulatively, from the output down (``order="top_down"``) or
     from the input up (``"bottom_up"``), on a copy of ``model``.
@@ -197,8 +210,11 @@ def cascading_randomization(
     :meth:`GuidedBackprop.explain`; ``None`` fixes each item's class as
     predicted by the *original* model. ``max_steps`` stops after that many
     blocks. ``progress``: a tqdm bar, ``False``, or ``callback(done, total)``.
+    ``activations``: the engine's (``"gated"``: GELU, SiLU, Mish and Hardswish get the
+    rules through their gates, our extension; see :class:`gbp_widgets.GuidedBackprop`).
     """
-    return _run(model, inputs, target, rules, order, seed, max_steps, progress, cumulative=True)
+    args = (model, inputs, target, rules, order, seed, max_steps, progress, activations)
+    return _run(*args, cumulative=True)
 
 
 def independent_randomization(
@@ -210,13 +226,16 @@ def independent_randomization(
     seed: int = 0,
     max_steps: int | None = None,
     progress: Progress = True,
+    activations: str = "relu",
 ) -> SanityResult:
     """Randomise one block at a time with every other block as trained; otherwise as
     :func:`cascading_randomization`."""
-    return _run(model, inputs, target, rules, order, seed, max_steps, progress, cumulative=False)
+    args = (model, inputs, target, rules, order, seed, max_steps, progress, activations)
+    return _run(*args, cumulative=False)
 
 
-def _run(model, inputs, target, rules, order, seed, max_steps, progress, cumulative):
+def _run(model, inputs, target, rules, order, seed, max_steps, progress, activations, cumulative):
+    check_activations(activations)
     if order not in ("top_down", "bottom_up"):
         raise ValueError(f"order must be 'top_down' or 'bottom_up', got {order!r}")
     blocks = parameter_blocks(model)
@@ -230,23 +249,22 @@ def _run(model, inputs, target, rules, order, seed, max_steps, progress, cumulat
     with torch.no_grad():
         logits = working(batch)
     classes = target if target is not None else class_targets(None, logits).cpu()
-    result = SanityResult(
-        "cascading" if cumulative else "independent", tuple(rules), [ORIGINAL, *blocks], order
-    )
-    original = _maps(working, batch, classes, rules)
+    mode = "cascading" if cumulative else "independent"
+    result = SanityResult(mode, tuple(rules), [ORIGINAL, *blocks], order, activations)
+    original = _maps(working, batch, classes, rules, activations)
     _record(result, 0, ORIGINAL, original, original)
     report = _progress(progress, len(blocks))
     for step, block in enumerate(blocks, start=1):
         if not cumulative:
             working = copy.deepcopy(model).eval()
         reinitialise(working, block, seed + step)
-        _record(result, step, block, original, _maps(working, batch, classes, rules))
+        _record(result, step, block, original, _maps(working, batch, classes, rules, activations))
         report(step)
     return result
 
 
-def _maps(model, batch, classes, rules) -> dict[str, list[np.ndarray]]:
-    engine = GuidedBackprop(model)
+def _maps(model, batch, classes, rules, activations) -> dict[str, list[np.ndarray]]:
+    engine = GuidedBackprop(model, activations=activations)
     maps = {}
     for rule in rules:
         attribution = engine.explain(batch, target=classes, rule=rule, capture_masks=False)
