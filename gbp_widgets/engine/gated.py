@@ -22,7 +22,7 @@ from torch.autograd.function import once_differentiable
 from gbp_widgets.engine.sites import BackwardState
 
 ACTIVATIONS: tuple[str, ...] = ("relu", "gated")
-RELU_ONLY, GATED = ACTIVATIONS
+GATED = ACTIVATIONS[1]
 
 
 def check_activations(activations: object) -> str:
@@ -38,12 +38,10 @@ def check_activations(activations: object) -> str:
 
 @dataclass(frozen=True)
 class Gate:
-    """One gated activation: the site ``kind``, its gate ``s(x)`` in words and its value at
-    ``x = 0``, the activation itself and its exact gradient ``g * f'(x)`` with autograd's
-    own kernel."""
+    """One gated activation: the site ``kind``, its gate's value at ``x = 0``, the activation
+    itself and its exact gradient ``g * f'(x)`` with autograd's own kernel."""
 
     kind: str
-    words: str
     at_zero: float
     activation: Callable[[torch.Tensor], torch.Tensor]
     gradient: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -51,7 +49,7 @@ class Gate:
     def from_output(self, output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """``s(x)`` read off the call's own output as ``f(x) / x`` (``at_zero`` where ``x``
         is 0): two cheap kernels where computing the gate afresh costs several (``erf``,
-        ``tanh``), and exactly the gate that made the output."""
+        ``tanh``), and the gate that made the output, to rounding."""
         return (output.detach() / x.detach()).nan_to_num_(nan=self.at_zero)
 
 
@@ -60,17 +58,19 @@ _ATEN = torch.ops.aten
 GATES: dict[str, Gate] = {
     gate.kind: gate
     for gate in (
-        Gate("gelu", "Phi(x)", 0.5, F.gelu, lambda g, x: _ATEN.gelu_backward(g, x)),
+        # The gates: Phi(x), the standard normal CDF, for GELU; 0.5 (1 + tanh(sqrt(2/pi)
+        # (x + 0.044715 x^3))) for its tanh form; sigmoid(x) for SiLU; tanh(softplus(x))
+        # for Mish; relu6(x + 3) / 6 for Hardswish.
+        Gate("gelu", 0.5, F.gelu, lambda g, x: _ATEN.gelu_backward(g, x)),
         Gate(
             "gelu_tanh",
-            "0.5 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))",
             0.5,
             lambda x: F.gelu(x, approximate="tanh"),
             lambda g, x: _ATEN.gelu_backward(g, x, approximate="tanh"),
         ),
-        Gate("silu", "sigmoid(x)", 0.5, F.silu, _ATEN.silu_backward),
-        Gate("mish", "tanh(softplus(x))", math.tanh(math.log(2.0)), F.mish, _ATEN.mish_backward),
-        Gate("hardswish", "relu6(x + 3) / 6", 0.5, F.hardswish, _ATEN.hardswish_backward),
+        Gate("silu", 0.5, F.silu, _ATEN.silu_backward),
+        Gate("mish", math.tanh(math.log(2.0)), F.mish, _ATEN.mish_backward),
+        Gate("hardswish", 0.5, F.hardswish, _ATEN.hardswish_backward),
     )
 }
 
