@@ -103,6 +103,14 @@ def test_back_to_relu_the_sites_go_and_the_model_is_untouched(explorer):
     assert all(torch.equal(after[k], v) for k, v in before.items())
 
 
+def test_the_sanity_tab_runs_with_the_explorers_activations(explorer):
+    explorer.activations = "gated"
+    result = explorer.run_sanity(max_steps=1)
+    assert result.activations == "gated"
+    labels = [axis.get_ylabel() for axis in result.grid_figure().axes]
+    assert "guided, gates" in labels and "gradient" in labels
+
+
 def test_the_constructor_takes_activations_and_refuses_unknown_ones():
     inputs = torch.randn(1, 3, 16, 16)
     explorer = Explorer(model=gated_model(), inputs=inputs, panel_size=64, activations="gated")

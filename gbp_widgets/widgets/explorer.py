@@ -257,10 +257,12 @@ class Explorer(ExplorerTraits):
 
     def run_sanity(self, max_steps: int | None = None):
         """Cascading randomisation of the shown model on the shown item, for the class
-        target (see the "sanity" tab); returns the :class:`~gbp_widgets.sanity.SanityResult`."""
+        target and the Explorer's activations (see the "sanity" tab); returns the
+        :class:`~gbp_widgets.sanity.SanityResult`."""
         session = self.session
+        model, inputs = session.engine.model, session.inputs
         try:
-            return self.sanity.run(session.engine.model, session.inputs, self.target, max_steps)
+            return self.sanity.run(model, inputs, self.target, max_steps, session.activations)
         except Exception as err:  # noqa: BLE001 - a failed run must not break the Explorer
             self._report(f"the sanity check failed ({describe(err)})")
             return None

@@ -43,9 +43,15 @@ class SanityTab:
         )
 
     def run(
-        self, model: nn.Module, inputs: torch.Tensor, target: int, max_steps: int | None = None
+        self,
+        model: nn.Module,
+        inputs: torch.Tensor,
+        target: int,
+        max_steps: int | None = None,
+        activations: str = "relu",
     ) -> SanityResult:
-        """Run the test and show it; returns the :class:`SanityResult`."""
+        """Run the test (with the engine's ``activations``) and show it; returns the
+        :class:`SanityResult`."""
         self.progress.value = 0
 
         def advance(done: int, total: int) -> None:
@@ -53,7 +59,12 @@ class SanityTab:
             self.progress.value = done
 
         result = cascading_randomization(
-            model, inputs, target=[target], max_steps=max_steps, progress=advance
+            model,
+            inputs,
+            target=[target],
+            max_steps=max_steps,
+            progress=advance,
+            activations=activations,
         )
         self.result = result
         self.grid.draw(result.grid())
