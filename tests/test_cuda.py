@@ -50,3 +50,20 @@ def test_chunked_cuda_memory_is_bounded_by_the_chunk():
         return torch.cuda.max_memory_allocated()
 
     assert peak(4) < 0.5 * peak(None)
+
+
+@pytest.mark.parametrize("rule", ["gradient", "deconvnet", "guided"])
+def test_gated_cuda_matches_cpu(rule):
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.efficientnet_b0(weights=None, num_classes=5).eval()
+    x = torch.randn(2, 3, 64, 64)
+    on_cpu = GuidedBackprop(model, activations="gated").explain(x, target=[1, 2], rule=rule)
+    on_gpu = GuidedBackprop(model.cuda(), activations="gated").explain(x, [1, 2], rule)
+    scale = on_cpu.attribution.abs().max().item()
+    torch.testing.assert_close(on_gpu.attribution, on_cpu.attribution, rtol=1e-3, atol=1e-3 * scale)
+    for cpu_site, gpu_site in zip(on_cpu.sites, on_gpu.sites, strict=True):
+        assert gpu_site.soft and gpu_site.forward_mask.device.type == "cuda"
+        gate = gpu_site.forward_mask.cpu()
+        torch.testing.assert_close(gate, cpu_site.forward_mask, atol=1e-4, rtol=0)
