@@ -127,6 +127,17 @@ def _add_dataset_command(commands) -> None:
         action="store_true",
         help="also store each item's whole map (columns attribution, attribution_shape)",
     )
+    dataset.add_argument(
+        "--metrics",
+        nargs="+",
+        default=(),
+        metavar="METRIC",
+        help="also score each map: deletion and/or insertion (columns deletion_auc, "
+        "insertion_auc; each costs --metric-steps + 1 forward passes per item)",
+    )
+    dataset.add_argument(
+        "--metric-steps", type=int, default=100, help="steps of each metric's curve"
+    )
     _add_activations(dataset)
 
 
@@ -169,6 +180,8 @@ def _explain_dataset(args: argparse.Namespace) -> int:
         ray_address=args.ray or None,
         ray_actors=args.actors,
         attributions=args.attributions,
+        metrics=tuple(args.metrics),
+        metric_steps=args.metric_steps,
     )
     print(results.summary(loaded.classes))
     return 0

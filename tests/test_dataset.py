@@ -148,6 +148,18 @@ def test_other_arguments_into_the_same_folder_are_refused(digits, tmp_path):
         (lambda m, x, out: explain_dataset(m, x, out, batch_size=0), "at least 1"),
         (lambda m, x, out: explain_dataset(m, x, out, target="label"), "needs every item"),
         (lambda m, x, out: explain_dataset(m, str(out), out), "needs preprocess="),
+        (
+            lambda m, x, out: explain_dataset(m, x, out, metrics=("aopc",)),
+            "unknown metrics 'aopc': use 'deletion', 'insertion'",
+        ),
+        (
+            lambda m, x, out: explain_dataset(m, x, out, metrics=("deletion", "deletion")),
+            "names one twice",
+        ),
+        (
+            lambda m, x, out: explain_dataset(m, x, out, metrics=("deletion",), metric_steps=0),
+            "metric_steps must be a whole number >= 1, got 0",
+        ),
     ],
 )
 def test_wrong_calls_are_told_what_to_do(call, words, digits, tmp_path):
@@ -303,3 +315,82 @@ def test_a_folders_picture_is_what_the_model_saw_where_the_crop_is_known(tmp_pat
     assert cropped.picture.size == (16, 16)  # the centre square the model saw, like the map
     whole = PictureFolder(root, gray_8x8).item(0)
     assert whole.picture.size == (24, 16)  # an unknown preprocessing: the whole file
+
+
+def test_metric_columns_hold_each_items_deletion_and_insertion_areas(digits, tmp_path):
+    from tests.curve_reference import reference_blur, reference_curve
+    from tests.reference import reference_attribution
+
+    model, (x, y) = small_cnn(), digits
+    out = tmp_path / "out"
+    metrics = ("deletion", "insertion")
+    results = explain_dataset(
+        model, TensorDataset(x, y), out, batch_size=16, metrics=metrics, metric_steps=6
+    )
+    frame = pd.read_parquet(out).set_index("index").sort_index()
+    assert frame["deletion_auc"].notna().all() and frame["insertion_auc"].notna().all()
+    with torch.no_grad():
+        predicted = model(x).argmax(1)
+    guided = reference_attribution(model, x, predicted, "guided")
+    blurred = reference_blur(x)
+    for i in (0, 17, 69):
+        for column, baseline, delete in (
+            ("deletion_auc", torch.zeros_like(x), True),
+            ("insertion_auc", blurred, False),
+        ):
+            _, area = reference_curve(
+                model, x[i], guided[i], int(predicted[i]), 6, baseline[i], delete
+            )
+            assert abs(frame.loc[i, column] - area) < 1e-6
+    means = frame["deletion_auc"].mean(), frame["insertion_auc"].mean()
+    assert f"mean deletion_auc {means[0]:.3f}, insertion_auc {means[1]:.3f}" in results.summary()
+    # The manifest decides: other metrics, or other steps, do not resume this folder.
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(ValueError, match="metric_steps: 6 there, 7 now"):
+        explain_dataset(model, TensorDataset(x, y), out, metrics=metrics, metric_steps=7)
+    with pytest.raises(ValueError, match=r"metrics: \['deletion', 'insertion'\] there, \[\] now"):
+        explain_dataset(model, TensorDataset(x, y), out)
+    assert sorted(p.name for p in out.iterdir()) == before
+    plain = explain_dataset(model, TensorDataset(x, y), tmp_path / "plain")
+    assert "deletion_auc" not in plain.to_pandas().columns and "mean" not in plain.summary()
+
+
+def test_a_folder_written_before_metrics_existed_resumes_without_them(digits, tmp_path):
+    model, (x, y) = small_cnn(), digits
+    out = tmp_path / "out"
+    explain_dataset(model, TensorDataset(x[:32], y[:32]), out, batch_size=16)
+    manifest = json.loads((out / "_manifest.json").read_text())
+    for key in ("metrics", "metric_steps"):
+        del manifest[key]
+    (out / "_manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="metrics: \\[\\] there, \\['deletion'\\] now"):
+        explain_dataset(model, TensorDataset(x[:32], y[:32]), out, metrics=("deletion",))
+    assert len(explain_dataset(model, TensorDataset(x[:32], y[:32]), out)) == 32
+
+
+def test_metrics_of_an_output_that_is_not_class_scores_are_refused(digits, tmp_path):
+    class Dense(nn.Module):
+        def forward(self, x):
+            return torch.cat([x.relu(), -x], dim=1)  # (N, 2, H, W): scores at every position
+
+    with pytest.raises(TypeError, match="need class scores"):
+        explain_dataset(Dense(), digits[0], tmp_path / "out", target=1, metrics=("deletion",))
+    assert not list((tmp_path / "out").glob("*.parquet"))
+
+
+def test_the_command_line_adds_the_metric_columns_and_sums_them_up(tmp_path, capsys):
+    from gbp_widgets import sample_image
+    from gbp_widgets.cli import main
+
+    (tmp_path / "photos").mkdir()
+    sample_image("coffee").save(tmp_path / "photos" / "coffee.png")
+    out = tmp_path / "results"
+    command = ["explain-dataset", str(tmp_path / "photos"), "--out", str(out)]
+    assert main(command + ["--metrics", "deletion", "insertion", "--metric-steps", "3"]) == 0
+    frame = pd.read_parquet(out)
+    printed = capsys.readouterr().out
+    assert f"mean deletion_auc {frame['deletion_auc'][0]:.3f}" in printed
+    assert 0 <= frame["deletion_auc"][0] <= 1 and 0 <= frame["insertion_auc"][0] <= 1
+    assert main(command[:2] + ["--out", str(tmp_path / "r"), "--metrics", "aopc"]) == 2
+    assert "unknown metrics 'aopc'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

@@ -70,6 +70,15 @@ def test_rows_equal_the_local_engines(local_ray, digits, tmp_path):
     assert on_ray.sites == here.sites == ["1#1", "4#1"]
 
 
+def test_metric_columns_equal_the_local_engines(local_ray, digits, tmp_path):
+    model, data = small_cnn(), TensorDataset(*digits)
+    both = {"batch_size": 16, "metrics": ("insertion", "deletion"), "metric_steps": 5}
+    on_ray = explain_dataset(model, data, tmp_path / "ray", engine="ray", **both).to_pandas()
+    here = explain_dataset(model, data, tmp_path / "here", **both).to_pandas()
+    for column in ("deletion_auc", "insertion_auc"):
+        assert np.allclose(on_ray[column], here[column], atol=1e-9)
+
+
 def test_a_worker_killed_mid_run_costs_no_item_and_writes_none_twice(local_ray, digits, tmp_path):
     model, (x, y) = small_cnn(), digits
     marker = tmp_path / "killed"

@@ -16,6 +16,7 @@ from gbp_widgets.dataset.rows import RowMaker, on_device
 from gbp_widgets.dataset.sources import Item, PictureFolder, data_length, items
 from gbp_widgets.dataset.store import ResultsFolder
 from gbp_widgets.engine import RULES, check_activations
+from gbp_widgets.metrics import CURVES
 from gbp_widgets.models import load_model
 
 ENGINES = ("local", "ray")
@@ -38,6 +39,8 @@ def explain_dataset(
     ray_address: str | None = None,
     ray_actors: int | None = None,
     attributions: bool = False,
+    metrics: Sequence[str] = (),
+    metric_steps: int = 100,
 ) -> DatasetResults:
     """Explain every item of ``data`` into a Parquet folder ``out``, one row per item.
 
@@ -60,6 +63,11 @@ def explain_dataset(
     item could not be read; its other fields are empty). ``attributions=True`` adds each
     item's whole map: ``attribution`` (float32, flattened) and ``attribution_shape``, so
     ``numpy.reshape(row.attribution, row.attribution_shape)`` reads it without gbp-widgets.
+    ``metrics=("deletion", "insertion")`` adds ``deletion_auc`` and ``insertion_auc``: the
+    areas under each item's curves of the target's probability over ``metric_steps``
+    steps (:func:`gbp_widgets.metrics.deletion`, zeros baseline, and
+    :func:`~gbp_widgets.metrics.insertion`, blurred baseline), ``batch_size`` copies per
+    forward pass; each costs ``metric_steps + 1`` forward passes per item.
 
     ``engine="ray"`` runs the same job as a Ray Data pipeline on ``ray_actors`` actors
     (default: one per CPU of the cluster, or one per GPU with ``device="cuda"``), each
@@ -75,6 +83,7 @@ def explain_dataset(
         raise ValueError(f"target {target!r}: use None (predicted), a class index or 'label'")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    metrics = _check_metrics(metrics, metric_steps)
     if ray_actors is not None and ray_actors < 1:
         raise ValueError(f"ray_actors must be at least 1, got {ray_actors}")
     if isinstance(model, str):
@@ -99,11 +108,14 @@ def explain_dataset(
             "target": target,
             "output": repr(output) if output is not None else None,
             "attributions": bool(attributions),
+            "metrics": list(metrics),
+            "metric_steps": metric_steps if metrics else None,
             "classes": list(classes) if classes is not None else None,
             "label_names": list(data.classes) if isinstance(data, PictureFolder) else None,
         }
     )
     done = folder.done()
+    job = (rule, target, output, attributions, activations, metrics, metric_steps)
     if engine == "ray":
         # Ray is an extra, imported only when asked for.
         from gbp_widgets.dataset.on_ray import explain_on_ray
@@ -113,14 +125,13 @@ def explain_dataset(
             data,
             folder,
             done,
-            (rule, target, output, attributions, activations),
+            job,
             batch_size=batch_size,
             device=device,
             address=ray_address,
             actors=ray_actors,
         )
     else:
-        job = (rule, target, output, attributions, activations)
         _explain_here(model, data, folder, done, job, batch_size, device)
     folder.summary()
     return DatasetResults(out)
@@ -137,6 +148,22 @@ def _explain_here(model, data, folder: ResultsFolder, done: set[int], job, batch
         for batch in _batches(items(data, done), batch_size):
             folder.write(maker.rows(batch))
             bar.update(len(batch))
+
+
+def _check_metrics(metrics: Sequence[str], steps: int) -> tuple[str, ...]:
+    """``metrics`` as a tuple of known curve names, each once, with a usable step count."""
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    unknown = [name for name in metrics if name not in CURVES]
+    if unknown:
+        raise ValueError(
+            f"unknown metrics {', '.join(map(repr, unknown))}: use {', '.join(map(repr, CURVES))}"
+        )
+    if len(set(metrics)) != len(metrics):
+        raise ValueError(f"metrics {list(metrics)} names one twice: name each once")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"metric_steps must be a whole number >= 1, got {steps!r}")
+    return tuple(metrics)
 
 
 def weights_fingerprint(model: nn.Module) -> str:

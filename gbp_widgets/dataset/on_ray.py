@@ -43,7 +43,8 @@ def explain_on_ray(
 ) -> None:
     """Write a row for every position of ``data`` not in ``done`` into ``folder``.
 
-    ``job`` is ``(rule, target, output, attributions, activations)``. Each actor takes one GPU when
+    ``job`` is ``RowMaker``'s arguments after the model: ``(rule, target, output,
+    attributions, activations, metrics, metric_steps)``. Each actor takes one GPU when
     ``device`` is a CUDA device, else one CPU."""
     pending = [i for i in range(data_length(data)) if i not in done]
     if not pending:

@@ -110,6 +110,12 @@ class DatasetResults:
             lines.append(
                 "labelled by folder names that are not the model's class names: no accuracy"
             )
+        areas = [f"{name}_auc" for name in self.manifest.get("metrics", [])]
+        if areas:
+            compute = import_pyarrow().compute
+            table = self.table(columns=areas)
+            means = [f"{name} {compute.mean(table[name]).as_py():.3f}" for name in areas]
+            lines.append(f"mean {', '.join(means)} (per item in the columns of those names)")
         lines.append(f"results in {self.path} (pandas.read_parquet reads the folder)")
         return "\n".join(lines)
 

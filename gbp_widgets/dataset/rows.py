@@ -16,6 +16,7 @@ from torch import nn
 from gbp_widgets.dataset.sources import THUMBNAIL, Item
 from gbp_widgets.dataset.store import import_pyarrow
 from gbp_widgets.engine import GuidedBackprop
+from gbp_widgets.metrics import CURVES
 
 TOP = 5
 # The mask whose open share each rule's row records, per site.
@@ -29,6 +30,7 @@ COMPUTED = (
     "pass_fraction",
     "attribution",
     "attribution_shape",
+    *(f"{name}_auc" for name in CURVES),
 )
 PASSING_MASK = {"guided": "product", "gradient": "forward_mask", "deconvnet": "backward_mask"}
 # How a reader names each of those masks: in curves, captions and summaries.
@@ -58,16 +60,19 @@ class RowMaker:
         output,
         attributions: bool = False,
         activations: str = "relu",
+        metrics: tuple[str, ...] = (),
+        metric_steps: int = 100,
     ) -> None:
         self.engine = GuidedBackprop(model, activations=activations)
         self.rule, self.target, self.output = rule, target, output
         self.attributions = attributions
+        self.metrics, self.metric_steps = tuple(metrics), metric_steps
         self.sites: list[str] | None = None
 
     def rows(self, batch: list[Item]) -> object:
         readable = [item for item in batch if item.input is not None]
         computed = self._explain(readable) if readable else {}
-        pa, types = import_pyarrow(), column_types(self.attributions)
+        pa, types = import_pyarrow(), column_types(self.attributions, self.metrics)
         columns: dict[str, list] = {name: [] for name in types}
         for item in batch:
             row = computed.get(item.index, {})
@@ -106,9 +111,11 @@ class RowMaker:
             else None
         )
         targets = torch.as_tensor(explanation.target).reshape(-1).tolist()
+        areas = self._areas(inputs, explanation.attribution, targets)
         rows = {}
         for i, item in enumerate(readable):
             row = {"target": int(targets[i]), "saliency": saliency[i].tolist()}
+            row |= {column: aucs[i] for column, aucs in areas.items()}
             row["pass_fraction"] = passing[i].tolist()
             if self.attributions:
                 row |= _full(explanation.attribution, i)
@@ -119,6 +126,26 @@ class RowMaker:
                 row["top5_probability"] = top.values.tolist()
             rows[item.index] = row
         return rows
+
+    def _areas(self, inputs, attribution, targets: list[int]) -> dict[str, list[float]]:
+        """Each asked-for curve's area per item: ``{"deletion_auc": [...], ...}``."""
+        if self.metrics and isinstance(attribution, tuple):
+            raise ValueError("metrics= scores models of one input; this one takes several")
+        return {
+            f"{name}_auc": [
+                curve.auc
+                for curve in CURVES[name](
+                    self.engine.model,
+                    inputs,
+                    attribution,
+                    targets,
+                    steps=self.metric_steps,
+                    batch_size=len(inputs),
+                    output=self.output,
+                )
+            ]
+            for name in self.metrics
+        }
 
 
 def _thumbnails(attribution: object) -> np.ndarray:
@@ -176,26 +203,31 @@ def _full(attribution: object, i: int) -> dict:
     return {"attribution": values.reshape(-1).numpy(), "attribution_shape": list(values.shape)}
 
 
-def column_types(attributions: bool = False) -> dict:
+def column_types(attributions: bool = False, metrics: tuple[str, ...] = ()) -> dict:
     """Each column's pyarrow type, as a function that makes it; the full attribution's two
-    columns only when asked for."""
+    columns and each metric's area only when asked for."""
     pa = import_pyarrow()
+    areas = {f"{name}_auc": pa.float64 for name in metrics}
     full = {
         "attribution": lambda: pa.list_(pa.float32()),
         "attribution_shape": lambda: pa.list_(pa.int64()),
     }
-    return {
-        "index": pa.int64,
-        "path": pa.string,
-        "label": pa.int64,
-        "label_name": pa.string,
-        "predicted": pa.int64,
-        "top5": lambda: pa.list_(pa.int64()),
-        "top5_probability": lambda: pa.list_(pa.float32()),
-        "target": pa.int64,
-        "rule": pa.string,
-        "saliency": lambda: pa.list_(pa.list_(pa.float16())),
-        "pass_fraction": lambda: pa.list_(pa.float32()),
-        "skipped": pa.string,
-        "picture": pa.binary,
-    } | (full if attributions else {})
+    return (
+        {
+            "index": pa.int64,
+            "path": pa.string,
+            "label": pa.int64,
+            "label_name": pa.string,
+            "predicted": pa.int64,
+            "top5": lambda: pa.list_(pa.int64()),
+            "top5_probability": lambda: pa.list_(pa.float32()),
+            "target": pa.int64,
+            "rule": pa.string,
+            "saliency": lambda: pa.list_(pa.list_(pa.float16())),
+            "pass_fraction": lambda: pa.list_(pa.float32()),
+            "skipped": pa.string,
+            "picture": pa.binary,
+        }
+        | (full if attributions else {})
+        | areas
+    )

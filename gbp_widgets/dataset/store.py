@@ -25,9 +25,19 @@ SUMMARY_COLUMNS = (
     "pass_fraction",
 )
 # Decide the rows; batch size, device and engine do not.
-DECIDING = ("weights", "length", "rule", "activations", "target", "output", "attributions")
+DECIDING = (
+    "weights",
+    "length",
+    "rule",
+    "activations",
+    "target",
+    "output",
+    "attributions",
+    "metrics",
+    "metric_steps",
+)
 # What a manifest written before a deciding key existed meant by leaving it out.
-_BEFORE_THE_KEY = {"activations": "relu"}
+_BEFORE_THE_KEY = {"activations": "relu", "metrics": [], "metric_steps": None}
 
 
 def import_pyarrow():

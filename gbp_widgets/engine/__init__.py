@@ -19,10 +19,11 @@ from gbp_widgets.engine.gradcam import (
     guided_gradcam_from,
     layer_activations,
 )
+from gbp_widgets.engine.guard import evaluation_mode, model_device_and_dtype, model_lock
 from gbp_widgets.engine.inputs import PreparedInputs, prepare_inputs
 from gbp_widgets.engine.outputs import OutputError, choose_output
 from gbp_widgets.engine.recording import Backprop, Recording
-from gbp_widgets.engine.rules import RULES, apply_rule
+from gbp_widgets.engine.rules import RULES, apply_rule, check_rule
 from gbp_widgets.engine.sites import NotGuided, Site
 from gbp_widgets.engine.targets import Neuron, Region, Target, class_targets
 
@@ -46,13 +47,17 @@ __all__ = [
     "Target",
     "apply_rule",
     "check_activations",
+    "check_rule",
     "choose_output",
     "class_targets",
     "coverage_message",
     "gradcam_map",
+    "evaluation_mode",
     "guided_gradcam",
     "guided_gradcam_from",
     "layer_activations",
+    "model_device_and_dtype",
+    "model_lock",
     "prepare_inputs",
     "warn_about_coverage",
 ]

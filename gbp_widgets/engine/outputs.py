@@ -18,13 +18,15 @@ class OutputError(TypeError):
     """The model's output could not be turned into a tensor of scores."""
 
 
-def choose_output(raw: object, choice: OutputChoice = None) -> torch.Tensor:
+def choose_output(raw: object, choice: OutputChoice = None, graph: bool = True) -> torch.Tensor:
     """The score tensor in ``raw`` (what ``forward`` returned), as ``choice`` says.
 
     ``None``: ``raw`` itself when it is a tensor, else its ``logits`` (or
     ``out``) entry or attribute. A ``str`` picks a key or attribute, an ``int``
     an item of a tuple or list, a callable maps ``raw`` to the tensor.
     Raises :class:`OutputError` describing ``raw`` when that gives no tensor.
+    ``graph=False`` accepts scores computed without autograd (forward passes that
+    only read the scores, as the faithfulness metrics' do).
     """
     if choice is None:
         chosen = raw if isinstance(raw, torch.Tensor) else _default_entry(raw)
@@ -48,10 +50,10 @@ def choose_output(raw: object, choice: OutputChoice = None) -> torch.Tensor:
             f"output={choice!r} chose {describe(chosen)} from {describe(raw)}; it must choose "
             "a tensor of scores"
         )
-    return check_scores(chosen, f"the chosen output ({describe(chosen)})")
+    return check_scores(chosen, f"the chosen output ({describe(chosen)})", graph)
 
 
-def check_scores(scores: torch.Tensor, what: str) -> torch.Tensor:
+def check_scores(scores: torch.Tensor, what: str, graph: bool = True) -> torch.Tensor:
     """``scores`` if it is a float tensor that autograd can differentiate, else an
     :class:`OutputError` that says what it is and what to do instead."""
     if not scores.is_floating_point():
@@ -60,7 +62,7 @@ def check_scores(scores: torch.Tensor, what: str) -> torch.Tensor:
             "computed from the inputs. Return the logits or probabilities before any argmax, "
             "rounding or comparison, or choose them with output="
         )
-    if not scores.requires_grad:
+    if graph and not scores.requires_grad:
         raise OutputError(
             f"{what} does not depend on the inputs through autograd (it does not require "
             "grad): the model cut it off with .detach(), torch.no_grad(), .item() or a round "

@@ -3,6 +3,7 @@ differently from one trained on the true labels. Small CNNs on scikit-learn's di
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,14 +94,20 @@ def load_digits_tensors() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def train(
-    images: torch.Tensor, labels: torch.Tensor, epochs: int, seed: int, goal: float = 0.99
-) -> DigitsCNN:
-    """Adam, batches of 64, until the training accuracy reaches ``goal`` (checked every
-    ``CHECK_EVERY`` epochs) or ``epochs`` have run; deterministic for a given ``seed``."""
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    epochs: int,
+    seed: int,
+    goal: float = 0.99,
+    make: Callable[[], nn.Module] = DigitsCNN,
+) -> nn.Module:
+    """A new ``make()`` model trained with Adam, batches of 64, until the training accuracy
+    reaches ``goal`` (checked every ``CHECK_EVERY`` epochs) or ``epochs`` have run;
+    deterministic for a given ``seed``."""
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = DigitsCNN()
+        model = make()
     optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
     for epoch in range(1, epochs + 1):
         model.train()
