@@ -109,16 +109,18 @@ class TrustTable:
     def order(self, column: str) -> list[str]:
         """Row names best first by ``column``: ``"pointing"`` (most hits), ``"deletion"``
         (lowest mean AUC) or ``"insertion"`` (highest mean AUC)."""
-        if column not in ("pointing", "deletion", "insertion"):
-            raise ValueError(
-                f"unknown column {column!r}: use 'pointing', 'deletion' or 'insertion'"
-            )
-        score = {
-            "pointing": lambda row: -row.pointing,
-            "deletion": lambda row: row.deletion.mean(),
-            "insertion": lambda row: -row.insertion.mean(),
-        }[column]
-        return sorted(self.rows, key=lambda name: score(self.rows[name]))
+        if column not in BEST_FIRST:
+            raise ValueError(f"unknown column {column!r}: use {', '.join(map(repr, BEST_FIRST))}")
+        return sorted(self.rows, key=lambda name: BEST_FIRST[column](self.rows[name]))
+
+
+# Each column's sort key, smallest for the best row: most hits, least AUC deleted, most AUC
+# inserted.
+BEST_FIRST = {
+    "pointing": lambda row: -row.pointing,
+    "deletion": lambda row: row.deletion.mean(),
+    "insertion": lambda row: -row.insertion.mean(),
+}
 
 
 def centre_map(images: torch.Tensor) -> torch.Tensor:
