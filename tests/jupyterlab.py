@@ -219,8 +219,9 @@ def serving(command: list[str], root: Path, probe: str, name: str) -> Iterator[N
 
 
 @contextmanager
-def chromium_page(width: int, height: int) -> Iterator:
-    """A page of headless Chromium with a ``width`` x ``height`` viewport, closed on leaving.
+def chromium_page(width: int, height: int, flags: tuple[str, ...] = ()) -> Iterator:
+    """A page of headless Chromium with a ``width`` x ``height`` viewport, closed on leaving;
+    ``flags``: Chromium's own, beside ours (a fake camera, say).
 
     Errors the page's scripts left uncaught are added to the report of a test that fails:
     a blank canvas is often a script that stopped. They do not fail a test by themselves,
@@ -230,7 +231,7 @@ def chromium_page(width: int, height: int) -> Iterator:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=ensure_chromium(), args=CHROMIUM_FLAGS, headless=True
+            executable_path=ensure_chromium(), args=[*CHROMIUM_FLAGS, *flags], headless=True
         )
         errors: list[str] = []
         try:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 
-def _receive(widget: widgets.Widget, data: dict) -> None:
-    widget.comm.handle_msg({"content": {"data": data}, "buffers": []})
+def _receive(widget: widgets.Widget, data: dict, buffers: list | None = None) -> None:
+    widget.comm.handle_msg({"content": {"data": data}, "buffers": buffers or []})
 
 
 def choose(control: widgets.Widget, value: object) -> None:
@@ -38,3 +38,14 @@ def click(strip, x: float, y: float) -> None:
 
 def press(strip, key: str) -> None:
     event(strip.canvas, "key", key=key)
+
+
+def update(widget: widgets.Widget, **state) -> None:
+    """The page sets attributes of ``widget``'s model (a click on the webcam bar's
+    toggles sets ``active``, ``paused`` or ``follow``; the page's camera sets ``state``)."""
+    _receive(widget, {"method": "update", "state": state})
+
+
+def frame(camera: widgets.Widget, frame_id: int, rgba: bytes) -> None:
+    """The page's camera sends frame ``frame_id``: square RGBA bytes."""
+    _receive(camera, {"method": "custom", "content": {"event": "frame", "id": frame_id}}, [rgba])

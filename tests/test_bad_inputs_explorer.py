@@ -45,6 +45,9 @@ REFUSED = [
     ("region", Region(3), "regions are for dense outputs"),
     ("detection", 0, "detections are for torchvision detectors"),
     ("compare", "yes", "'compare' trait"),
+    ("webcam", "yes", "'webcam' trait"),
+    ("freeze", "yes", "'freeze' trait"),
+    ("follow_top", "yes", "'follow_top' trait"),
 ]
 
 # (control, value a person can give it, message fragment, trait)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from gbp_widgets.engine import prepare_inputs
@@ -15,8 +16,18 @@ from gbp_widgets.models import Preprocessing
 
 def picture_inputs(image: object, preprocess: Preprocessing) -> dict[str, object]:
     """``inputs`` ``(1, 3, H, W)`` and ``pictures`` (the photo shown) for one picture: a
-    PIL image (cropped and normalised by ``preprocess``) or a model-ready ``(3, H, W)``
-    or ``(1, 3, H, W)`` tensor (shown by undoing ``preprocess``'s normalisation)."""
+    PIL image (cropped and normalised by ``preprocess``), a ``(size, size, 3)`` uint8
+    array already cropped to ``preprocess.size`` (a webcam frame: normalised only), or a
+    model-ready ``(3, H, W)`` or ``(1, 3, H, W)`` tensor (shown by undoing
+    ``preprocess``'s normalisation)."""
+    if isinstance(image, np.ndarray):
+        side = preprocess.size
+        if image.shape != (side, side, 3) or image.dtype != np.uint8:
+            raise ValueError(
+                f"a cropped picture must be ({side}, {side}, 3) uint8 RGB for this model, "
+                f"not {image.dtype} {image.shape}"
+            )
+        return {"inputs": preprocess.normalize(Image.fromarray(image))[None], "pictures": [image]}
     if isinstance(image, torch.Tensor):
         tensor = image.detach().to("cpu", torch.float32)
         tensor = tensor if tensor.dim() == 4 else tensor[None]

@@ -192,6 +192,15 @@ def anything(session, state, value) -> str:
     return ""
 
 
+def webcam(session, state, value) -> str:
+    if value and not session.one_photo:
+        return (
+            f"the webcam gives pictures, and this Explorer shows {session.kind} inputs: "
+            "open it on an image model to use the webcam"
+        )
+    return ""
+
+
 def image(session, state, value) -> str:
     # Any other text is a picture's path: whether it opens is known only by opening it.
     if isinstance(value, str) and value:

@@ -22,6 +22,8 @@ KEY_STEPS = {
     "ArrowUp": ("site", -1),
     "ArrowDown": ("site", 1),
 }
+# The Deep Visualization Toolbox's key for holding the camera's frame.
+FREEZE_KEYS = ("f", "F")
 
 
 def panel_click(
@@ -68,7 +70,10 @@ def key_step(
     key: str, state: Mapping[str, object], sites: int, channels: Sequence[int]
 ) -> dict[str, object]:
     """Key ``key`` on a focused canvas: the next or previous site (of ``sites``), or the
-    next or previous of ``channels`` in the channel menu's order; kept at the ends."""
+    next or previous of ``channels`` in the channel menu's order, kept at the ends; with
+    the webcam on, ``f`` freezes the frame or lets the frames come again."""
+    if key in FREEZE_KEYS and state["webcam"]:
+        return {"freeze": not state["freeze"]}
     if key not in KEY_STEPS:
         return {}
     name, step = KEY_STEPS[key]

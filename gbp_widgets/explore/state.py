@@ -297,6 +297,29 @@ STATE: dict[str, Row] = {
         checks.anything,
         (Control("compare", Widget.TOGGLE, "compare rules"),),
     ),
+    # The webcam's three toggles are drawn by the webcam bar (widgets/camera.py), which
+    # also holds the camera, so they have no control of their own here.
+    "webcam": Row(
+        False,
+        "explain the browser's camera, frame by frame, as it comes (image models)",
+        Value.FLAG,
+        Effect.RENDER,
+        checks.webcam,
+    ),
+    "freeze": Row(
+        False,
+        "with the webcam: hold the frame shown, as an uploaded photo (the f key too)",
+        Value.FLAG,
+        Effect.RENDER,
+        checks.anything,
+    ),
+    "follow_top": Row(
+        True,
+        "with the webcam: explain each frame's top class (off: the class chosen stays)",
+        Value.FLAG,
+        Effect.RENDER,
+        checks.anything,
+    ),
 }
 
 

@@ -87,3 +87,10 @@ def row_caption(names: tuple[str, ...], view: View, site: str, gated: bool = Fal
         extension = " (soft masks: our extension of the method)" if gated else ""
         return f"masks at {noun} {site}, {channels}{extension}"
     return f"output panel: {noun} {site}, {channels}" if "activation" in names else ""
+
+
+def frame_words(top: tuple[int, str, float]) -> str:
+    """The input panel's caption for a webcam frame: its top class ``(index, name,
+    probability)`` with the probability, ``"webcam: espresso 71%"``."""
+    _, name, probability = top
+    return f"webcam: {name} {100 * probability:.0f}%"

@@ -16,8 +16,10 @@ def bind(
     control: widgets.Widget,
     quiet: Quiet,
     refused: Callable[[str], None],
+    attribute: str = "value",
 ) -> None:
-    """Keep ``control.value`` and ``owner``'s trait ``name`` equal, both ways.
+    """Keep ``control.value`` (or another ``attribute`` of it) and ``owner``'s trait
+    ``name`` equal, both ways.
 
     A value the trait refuses (1500 typed into the class box, say) raises
     ``TraitError`` in the owner; here its message goes to ``refused`` and the control
@@ -37,17 +39,17 @@ def bind(
         kept = getattr(owner, name)
         if kept != change.new:
             with quiet():
-                control.value = kept
+                setattr(control, attribute, kept)
 
     def to_control(change) -> None:
         # The value now, not the change's: an observer may have moved it on (a picture's
         # path is listed as "custom" once shown).
         value = getattr(owner, name)
-        if control.value != value:
+        if getattr(control, attribute) != value:
             with quiet():
-                control.value = value
+                setattr(control, attribute, value)
 
-    control.observe(to_trait, "value")
+    control.observe(to_trait, attribute)
     owner.observe(to_control, name)
 
 

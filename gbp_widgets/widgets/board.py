@@ -18,7 +18,7 @@ from gbp_widgets.explore.scene import (
     panel_keys,
     row_captions,
 )
-from gbp_widgets.explore.words import GRID_CAPTION
+from gbp_widgets.explore.words import GRID_CAPTION, frame_words
 from gbp_widgets.widgets.binding import close_parts
 from gbp_widgets.widgets.canvas import GAP, GridCanvas, PanelStrip
 from gbp_widgets.widgets.text import key_html, readout_html
@@ -91,11 +91,15 @@ class Board:
         view: View,
         pictures: Mapping[str, np.ndarray],
         compare: bool,
+        live: bool = False,
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Draw ``pictures`` (the session's panels for ``view``) with their words and keys,
         and the comparison row when ``compare``; the pictures at the panel size and the
-        comparison's pictures."""
+        comparison's pictures. ``live``: the input is a webcam frame, captioned with its
+        top class."""
         words = panel_captions(session, view)
+        if live:
+            words["input"] = frame_words(session.top_classes(1)[0])
         fitted = self._fitted(pictures)
         keys = {name: key_html(key, self.size) for name, key in panel_keys(session, view).items()}
         for strip, caption in zip(self.rows, row_captions(session, view), strict=True):

@@ -1,8 +1,8 @@
 """The Explorer's controls, made from the state table, laid out, and given a session's choices.
 
 Every control of a row of :data:`gbp_widgets.explore.state.STATE` is made here from
-its kind; the class pickers (the top-5 buttons and the name box), the upload and the
-save button are the only controls not bound to one trait.
+its kind; the class pickers (the top-5 buttons and the name box), the upload, the webcam
+bar (three traits' toggles in one widget) and the save button are made here by hand.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ipywidgets.widgets.widget_selection import ToggleButtonsStyle
 
 from gbp_widgets.explore import STATE, ExplorerSession, Row, Widget, options
 from gbp_widgets.widgets.binding import show
+from gbp_widgets.widgets.camera import Camera
 
 
 def _made(widget: Widget, row: Row, label: str, parts: dict) -> widgets.Widget:
@@ -56,7 +57,8 @@ _STYLES = {
 # Controls by line, in the order they are shown.
 LAYOUT = (
     ("image", "upload", "model", "activations", "save"),
-    ("item", "input_index", "axis", "slice"),
+    # The webcam bar shares a line with the item controls, which a single photo never shows.
+    ("camera", "item", "input_index", "axis", "slice"),
     ("rule", "layer", "compare"),
     ("display", "percentile"),
     ("top",),
@@ -89,6 +91,7 @@ class Controls:
         self.upload = widgets.FileUpload(
             accept="image/*", multiple=False, description="upload", layout=pictures
         )
+        self.camera = Camera(layout=pictures)
         self.save = widgets.Button(description="save PNG", icon="download")
         self.top = widgets.ToggleButtons(
             options=[("-", 0)], description="top-5", style=styles[Widget.BUTTONS], layout=classes
@@ -134,6 +137,10 @@ class Controls:
                     control.options = offered or [("-", row.default)]
         if names is not None:
             return
+        self.offer_top(session)
+        self.class_name.options = list(session.classes)
+
+    def offer_top(self, session: ExplorerSession) -> None:
+        """The top-5 buttons for the session's item (call it quietly)."""
         top = session.top_classes(5)
         self.top.options = [(f"{n} {100 * p:.1f}%", i) for i, n, p in top] or [("-", 0)]
-        self.class_name.options = list(session.classes)

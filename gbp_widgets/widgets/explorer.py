@@ -25,6 +25,7 @@ from gbp_widgets.explore.names import CUSTOM
 from gbp_widgets.explore.open import describe, image_name, open_session
 from gbp_widgets.explore.pointer import grid_click, key_step, panel_click
 from gbp_widgets.explore.scene import figure, panel_rows
+from gbp_widgets.explore.stream import CameraState, FrameRate, frame_picture
 from gbp_widgets.figures import NotebookFigure
 from gbp_widgets.models import Preprocessing
 from gbp_widgets.widgets.ahead import PicturesAhead, candidates
@@ -33,6 +34,7 @@ from gbp_widgets.widgets.board import Board
 from gbp_widgets.widgets.latest import LatestOnly
 from gbp_widgets.widgets.sanity_tab import SanityTab
 from gbp_widgets.widgets.static import with_picture
+from gbp_widgets.widgets.text import status_html
 from gbp_widgets.widgets.traits import ExplorerTraits
 
 
@@ -49,7 +51,10 @@ class Explorer(ExplorerTraits):
     pictures into inputs (ImageNet's by default). ``kind`` shows a table row as a
     ``"signal"`` or a signal as a ``"table"``. Trait values (``target=``, ``rule=``, ...)
     may be given too: one that does not fit raises ``ValueError`` naming it, and one set
-    later raises ``traitlets.TraitError``, the old value kept. :attr:`explanation` is the
+    later raises ``traitlets.TraitError``, the old value kept. ``webcam=True`` (or the
+    *webcam* toggle) explains the browser's camera frame by frame on an image model:
+    ``freeze`` holds a frame as the input, ``follow_top`` explains each frame's top
+    class, :attr:`frames_per_second` says how fast it goes. :attr:`explanation` is the
     engine's answer behind the picture; :attr:`panels` holds the pictures drawn,
     ``(panel_size, panel_size, 4)`` ``uint8`` RGBA by panel name.
     """
@@ -103,6 +108,10 @@ class Explorer(ExplorerTraits):
         self.tabs = widgets.Tab([explore, self._sanity_box], titles=["explore", "sanity"])
         self.tabs.observe(lambda change: change.new == 1 and self.sanity, "selected_index")
         self.children = [self.tabs]
+        self._rate = FrameRate()
+        self.controls.camera.on_frame(self._frame)
+        self.controls.camera.observe(self._camera_state, "state")
+        self.observe(self._webcam_switched, "webcam")
         self._new_input()
         self._wire()
         for name, value in requested.items():
@@ -124,7 +133,53 @@ class Explorer(ExplorerTraits):
         self._settle()
         self.board.set_rows(panel_rows(self.session))
         self.board.show_readout(None)
+        self.controls.camera.size = (self.session.preprocess or Preprocessing()).size
         self._clear_status()
+
+    # -- the webcam -----------------------------------------------------------------------
+
+    def _frame(self, frame_id: int, data: bytes) -> None:
+        """A frame from the page's camera: while the webcam is on and not frozen, the
+        input, explained and drawn before the page is told to send the next."""
+        drawn = False
+        try:
+            if self.webcam and not self.freeze:
+                size = (self.session.preprocess or Preprocessing()).size
+                self.session.set_image(frame_picture(data, size))
+                with self._quiet():
+                    self.image = CUSTOM
+                    self.controls.offer_top(self.session)
+                if self.follow_top:
+                    self._settle(("target",))
+                self._show_class()
+                drawn = self._scheduler.run_now(self._draw)
+        except Exception as err:  # noqa: BLE001 - a bad frame must not stop the Explorer
+            self._report(f"a webcam frame could not be shown ({describe(err)})")
+        finally:
+            if drawn:
+                self._rate.tick()
+                self.controls.camera.readout = f"{self._rate.value:.1f} frames/s"
+            self.controls.camera.done(frame_id, drawn)
+
+    def _camera_state(self, change) -> None:
+        state = CameraState(change.new)
+        if state.problem:
+            self.webcam = False
+            self._report(state.problem)
+        elif state is CameraState.ASKING:
+            self.status.value = status_html("asking the browser for the camera", problem=False)
+        elif state is CameraState.ON:
+            self._clear_status()
+
+    def _webcam_switched(self, change) -> None:
+        self._rate = FrameRate()
+        self.controls.camera.readout = ""
+
+    @property
+    def frames_per_second(self) -> float:
+        """Webcam frames explained and drawn per second, over the last few seconds
+        (:data:`~gbp_widgets.explore.stream.FRAME_WINDOW`); 0 until two are drawn."""
+        return self._rate.value
 
     def _hover(self, strip, x: float, y: float) -> None:
         spot = strip.locate(x, y)
@@ -155,9 +210,9 @@ class Explorer(ExplorerTraits):
             self.ahead.cancel()
             self._scheduler.submit(self._draw)
 
-    def _draw(self) -> None:
+    def _draw(self) -> bool:
         """Redraw everything; any failure is reported and the last good picture stays,
-        so no exception escapes into the kernel's event loop."""
+        so no exception escapes into the kernel's event loop. Whether it drew."""
         try:
             stale, self._stale = tuple(self._stale), set()
             if stale:
@@ -166,15 +221,19 @@ class Explorer(ExplorerTraits):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 pictures = self.session.panels(view, self.panel_size)
-            drawn = self.board.draw(self.session, view, pictures, self.compare)
+            live = self.webcam and self.image == CUSTOM
+            drawn = self.board.draw(self.session, view, pictures, self.compare, live)
         except Exception as err:  # noqa: BLE001 - keep showing the last good picture
             self._report(describe(err))
-            return
+            return False
         self.panels, self.comparison = drawn
         self._shown = view
         self._start_ahead(pictures)
+        return True
 
     def _start_ahead(self, pictures: dict[str, np.ndarray]) -> None:
+        if self.webcam and not self.freeze:
+            return  # the next frame comes sooner than any control's next value
         near = candidates(self.controls, self.session, self._shown, self._state())
         self.ahead.start(
             self.session, self._shown, pictures, near, self.target_kind, self.board.rows

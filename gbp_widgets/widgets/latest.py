@@ -42,6 +42,18 @@ class LatestOnly:
             quiet = loop.time() - self._last_run >= self._delay
             self._timer = loop.call_later(0.0 if quiet else self._delay, self.flush)
 
+    def run_now(self, job: Callable[[], object]) -> object:
+        """Run ``job`` now in place of any pending one (it is the newer) and return its
+        answer: for work that must finish before the caller answers, a webcam frame's."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._job = None
+        try:
+            return job()
+        finally:
+            self._last_run = _now()
+
     def flush(self) -> None:
         if self._timer is not None:
             self._timer.cancel()

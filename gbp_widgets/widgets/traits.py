@@ -22,6 +22,7 @@ from gbp_widgets.explore.pointer import class_named
 from gbp_widgets.explore.state import settled
 from gbp_widgets.images import load_image
 from gbp_widgets.widgets.binding import bind
+from gbp_widgets.widgets.camera import TOGGLES
 from gbp_widgets.widgets.controls import Controls
 from gbp_widgets.widgets.quiet import Quiet
 from gbp_widgets.widgets.text import status_html
@@ -86,6 +87,8 @@ class ExplorerTraits(_Traits):
             ),
             "value",
         )
+        for name, attribute in TOGGLES.items():
+            bind(self, name, c.camera, self._quiet, self._report, attribute)
         self.observe(self._show_class, ["target", "target_kind"])
         c.upload.observe(self._upload, "value")
 

@@ -1,0 +1,62 @@
+"""The webcam bar (anywidget): the *webcam*, *freeze* and *top class* toggles, the frames
+per second, and the camera itself. Frames are grabbed from a ``getUserMedia`` stream,
+centre-cropped and scaled to the model's input size in the browser, and sent as raw RGBA
+bytes.
+
+The page sends a frame only after the kernel has answered the last one (:meth:`done`), so
+frames never queue: those the camera makes while one is explained are not sent, and the
+one sent next is the newest. The camera is open only while :attr:`active` is on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import anywidget
+import traitlets
+
+from gbp_widgets.explore.stream import CameraState
+
+# The Explorer's webcam traits and the bar's attributes that are their toggles.
+TOGGLES = {"webcam": "active", "freeze": "paused", "follow_top": "follow"}
+
+
+class Camera(anywidget.AnyWidget):
+    """``active`` opens the camera (the *webcam* toggle), ``paused`` holds the frame
+    shown without closing it (*freeze*), ``follow`` is the *top class* toggle; ``size``
+    is the side of the square frames sent; ``state`` is what the page reports (a
+    :class:`~gbp_widgets.explore.stream.CameraState` value); ``readout`` is shown beside
+    the toggles. The page sets the toggles on a click; the kernel may put them back."""
+
+    _esm = Path(__file__).with_name("camera.js")
+    active = traitlets.Bool(False).tag(sync=True)
+    paused = traitlets.Bool(False).tag(sync=True)
+    follow = traitlets.Bool(True).tag(sync=True)
+    size = traitlets.Int(224).tag(sync=True)
+    state = traitlets.Unicode(CameraState.OFF.value).tag(sync=True)
+    readout = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._frame: Callable[[int, bytes], None] | None = None
+        self.on_msg(self._received)
+
+    def on_frame(self, callback: Callable[[int, bytes], None]) -> None:
+        """Call ``callback(frame_id, rgba_bytes)`` for each frame the page sends; it must
+        answer with :meth:`done`, or no further frame comes."""
+        self._frame = callback
+
+    def done(self, frame_id: int, drawn: bool) -> None:
+        """Tell the page frame ``frame_id`` is finished (``drawn`` or dropped): it grabs
+        the next."""
+        self.send({"done": int(frame_id), "drawn": bool(drawn)})
+
+    def _received(self, _widget: object, content: dict, buffers: list) -> None:
+        if content.get("event") != "frame":
+            return
+        frame_id = int(content.get("id", 0))
+        if self._frame is None or not buffers:
+            self.done(frame_id, False)
+            return
+        self._frame(frame_id, bytes(buffers[0]))
