@@ -142,10 +142,9 @@ def trust_maps(model: nn.Module, scenes: Scenes, seed: int = 0) -> dict[str, tor
     """Every row's ``(N, 1, SIDE, SIDE)`` map of each scene's true class, in table order;
     the gated rule only when the model has gated activations."""
     images, labels = scenes.images, scenes.labels
-    gated = GuidedBackprop(model, activations="gated").explain(
-        images, labels, rule="guided", capture_masks=False
-    )
-    gates = any(site.kind in GATES for site in gated.sites)
+    gated = GuidedBackprop(model, activations="gated")
+    # One scene says whether the model has gates; all of them are explained only if so.
+    gates = any(site.kind in GATES for site in gated.explain(images[:1], labels[:1]).sites)
     with warnings.catch_warnings():
         if gates:
             # The published rules pass gated calls as plain gradients and warn so; here the
@@ -154,15 +153,13 @@ def trust_maps(model: nn.Module, scenes: Scenes, seed: int = 0) -> dict[str, tor
         engine = GuidedBackprop(model)
         maps = {
             name: engine.explain(images, labels, rule=rule, capture_masks=False).attribution
-            for name, rule in (
-                ("gradient", "gradient"),
-                ("DeconvNet", "deconvnet"),
-                ("guided", "guided"),
-            )
+            for name, rule in (("gradient", "gradient"), ("DeconvNet", "deconvnet"))
         }
-        if gates:
-            maps[GATED_ROW] = gated.attribution
         cam = guided_gradcam(model, images, labels)
+    # Guided Grad-CAM's guided half is the published guided map: not computed twice.
+    maps["guided"] = cam.guided.attribution
+    if gates:
+        maps[GATED_ROW] = gated.explain(images, labels, capture_masks=False).attribution
     maps["Grad-CAM"], maps["Guided Grad-CAM"] = cam.cam, cam.product
     maps["centre"], maps["random"] = centre_map(images), random_map(images, seed)
     return {name: values.detach() for name, values in maps.items()}

@@ -150,8 +150,9 @@ class Explorer(ExplorerTraits):
                     self.image = CUSTOM
                     self.controls.offer_top(self.session)
                 if self.follow_top:
-                    self._settle(("target",))
-                self._show_class()
+                    self._settle(("target",))  # which shows the class too
+                else:
+                    self._show_class()
                 drawn = self._scheduler.run_now(self._draw)
         except Exception as err:  # noqa: BLE001 - a bad frame must not stop the Explorer
             self._report(f"a webcam frame could not be shown ({describe(err)})")
