@@ -6,6 +6,8 @@ in the status line and change nothing else."""
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +15,7 @@ from torch import nn
 
 from gbp_widgets import DEFAULT_MODEL, Explorer, GuidedBackprop, load_model, sample_image
 from gbp_widgets.explore.stream import FrameRate, frame_picture
+from gbp_widgets.threads import cores_allowed
 from tests import page
 
 # The default model's own normalisation constants (EfficientNet-Lite's, not ImageNet's).
@@ -38,6 +41,10 @@ def model_ready(rgb: np.ndarray) -> torch.Tensor:
 def streaming():
     """An Explorer on the default model with its webcam switched on from the page, and
     the answers it sends the page's camera."""
+    # Frames are explained on a thread fewer than the cores; one thread throughout makes
+    # the maps computed here to compare with them add up in the same order.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     explorer = Explorer()
     camera = explorer.controls.camera
     answers: list[dict] = []
@@ -47,6 +54,7 @@ def streaming():
     page.update(camera, state="on")
     yield explorer, camera, answers
     explorer.close()
+    torch.set_num_threads(threads)
 
 
 def test_a_click_on_webcam_opens_the_camera_for_the_models_input_size(streaming):
@@ -80,6 +88,51 @@ def test_each_frame_is_explained_for_its_top_class_and_drawn_before_the_next_is_
     # A tabby cat, then a cup of coffee: the class followed the frames.
     assert explorer.classes[explorer.target] == "espresso"
     assert explorer.image == "custom"
+
+
+def test_in_a_kernel_a_frame_waits_its_turn_behind_messages_that_came_before_it(streaming):
+    """In a kernel the page's next frame is on its way while one is explained; a rule
+    chosen meanwhile applies to that next frame, and a frame overtaken before its turn
+    is answered as dropped, so the page sends another."""
+    explorer, camera, answers = streaming
+    deadline = 120.0
+
+    async def the_page():
+        page.frame(camera, 1, frame_of("chelsea")[1])
+        page.frame(camera, 2, frame_of("coffee")[1])
+        page.choose(explorer.controls.rule, "gradient")
+        assert answers == [{"done": 1, "drawn": False}]  # frame 2's turn has not come yet
+        async with asyncio.timeout(deadline):
+            while len(answers) < 2:
+                await asyncio.sleep(0.01)
+
+    asyncio.run(the_page())
+    assert answers == [{"done": 1, "drawn": False}, {"done": 2, "drawn": True}]
+    assert explorer.classes[explorer.target] == "espresso"
+    assert explorer.explanation.rule == "gradient"
+    expected = GuidedBackprop(explorer.session.engine.model).explain(
+        explorer.inputs, explorer.target, rule="gradient"
+    )
+    assert torch.equal(explorer.explanation.attribution, expected.attribution)
+
+
+def test_a_frame_is_explained_on_a_thread_fewer_than_the_cores_and_then_all_come_back(
+    streaming,
+):
+    explorer, camera, answers = streaming
+    cores = cores_allowed()
+    seen: list[int] = []
+    hook = explorer.session.engine.model.register_forward_pre_hook(
+        lambda module, args: seen.append(torch.get_num_threads())
+    )
+    try:
+        torch.set_num_threads(cores)
+        page.frame(camera, 1, frame_of("coffee")[1])
+        assert answers[-1] == {"done": 1, "drawn": True}
+        assert seen and set(seen) == {max(1, cores - 1)}
+        assert torch.get_num_threads() == cores
+    finally:
+        hook.remove()
 
 
 def test_with_top_class_off_the_class_chosen_stays(streaming):

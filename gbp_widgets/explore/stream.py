@@ -6,9 +6,13 @@ from __future__ import annotations
 import enum
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
+import torch
+
+from gbp_widgets.threads import cores_allowed
 
 # frames_per_second counts the frames drawn over this many seconds: long enough to be
 # steady, short enough to follow a change of rule or model.
@@ -83,3 +87,21 @@ class FrameRate:
             return 0.0
         span = self._times[-1] - self._times[0]
         return (len(self._times) - 1) / span if span > 0 else 0.0
+
+
+@contextmanager
+def leaving_a_core() -> Iterator[int]:
+    """Inside the block PyTorch uses one thread fewer than the cores allowed (at least one,
+    never more than it was set to), and as many as before after it; yields the number.
+
+    The browser that grabs and draws the frames usually shares the kernel's machine: a
+    thread on every core makes the two wait on each other. On two cores, one thread per
+    frame made 8.5 frames a second against 7.8 with two (benchmarks/webcam.py, README).
+    """
+    before = torch.get_num_threads()
+    threads = max(1, min(before, cores_allowed() - 1))
+    torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(before)

@@ -1,15 +1,16 @@
 // The browser side of Camera (camera.py): the webcam, open only while `active` is on.
 //
-// One frame with the kernel at a time: a frame is grabbed and sent when the kernel has
-// answered the last (drawn or dropped). Frames the camera makes in between are never sent,
-// so nothing queues and the frame sent is always the newest. Two at a time kept the kernel
-// from idling for the round trip but made each frame wait for the one before: on two cores
-// 6.7 frames a second at a median of 282 ms from capture to canvas, against 5.6 at 168 ms.
+// Two frames with the kernel at a time: while it explains one, the next is already on its
+// way, so the kernel does not idle for the round trip. A frame is grabbed and sent when
+// the kernel answers one (drawn or dropped); frames the camera makes in between are never
+// sent, so nothing piles up. On two cores, with the kernel leaving a core to the browser,
+// two in flight made 8.5 frames a second at a median of 226 ms from capture to canvas;
+// one in flight 6.3 at 149 ms (benchmarks/webcam.py).
 // Each frame's time from capture to the kernel's answer (which comes after the canvas's
 // pictures for it) is kept on the element, for anyone to read: data-latencies (ms, the
 // last 200) and data-frames.
 
-const IN_FLIGHT = 1;
+const IN_FLIGHT = 2;
 
 function render({ model, el }) {
   const video = document.createElement("video");

@@ -3,13 +3,16 @@ per second, and the camera itself. Frames are grabbed from a ``getUserMedia`` st
 centre-cropped and scaled to the model's input size in the browser, and sent as raw RGBA
 bytes.
 
-The page sends a frame only after the kernel has answered the last one (:meth:`done`), so
-frames never queue: those the camera makes while one is explained are not sent, and the
-one sent next is the newest. The camera is open only while :attr:`active` is on.
+The page keeps at most two frames with the kernel (camera.js says why), so frames never
+pile up: those the camera makes meanwhile are not sent. A frame that arrives is explained
+on the event loop's next turn, after any message already waiting, so a control changed
+while a frame was explained applies to the next frame; a frame that a newer one overtakes
+before its turn is answered as dropped. The camera is open only while :attr:`active` is on.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,6 +43,7 @@ class Camera(anywidget.AnyWidget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._frame: Callable[[int, bytes], None] | None = None
+        self._waiting: tuple[int, bytes] | None = None
         self.on_msg(self._received)
 
     def on_frame(self, callback: Callable[[int, bytes], None]) -> None:
@@ -59,4 +63,15 @@ class Camera(anywidget.AnyWidget):
         if self._frame is None or not buffers:
             self.done(frame_id, False)
             return
-        self._frame(frame_id, bytes(buffers[0]))
+        if self._waiting is not None:
+            self.done(self._waiting[0], False)
+        self._waiting = (frame_id, bytes(buffers[0]))
+        try:
+            asyncio.get_running_loop().call_soon(self._explain_waiting)
+        except RuntimeError:  # no event loop (a script, a test): at once
+            self._explain_waiting()
+
+    def _explain_waiting(self) -> None:
+        if self._waiting is not None and self._frame is not None:
+            (frame_id, data), self._waiting = self._waiting, None
+            self._frame(frame_id, data)

@@ -25,7 +25,7 @@ from gbp_widgets.explore.names import CUSTOM
 from gbp_widgets.explore.open import describe, image_name, open_session
 from gbp_widgets.explore.pointer import grid_click, key_step, panel_click
 from gbp_widgets.explore.scene import figure, panel_rows
-from gbp_widgets.explore.stream import CameraState, FrameRate, frame_picture
+from gbp_widgets.explore.stream import CameraState, FrameRate, frame_picture, leaving_a_core
 from gbp_widgets.figures import NotebookFigure
 from gbp_widgets.models import Preprocessing
 from gbp_widgets.widgets.ahead import PicturesAhead, candidates
@@ -144,16 +144,17 @@ class Explorer(ExplorerTraits):
         drawn = False
         try:
             if self.webcam and not self.freeze:
-                size = (self.session.preprocess or Preprocessing()).size
-                self.session.set_image(frame_picture(data, size))
-                with self._quiet():
-                    self.image = CUSTOM
-                    self.controls.offer_top(self.session)
-                if self.follow_top:
-                    self._settle(("target",))  # which shows the class too
-                else:
-                    self._show_class()
-                drawn = self._scheduler.run_now(self._draw)
+                with leaving_a_core():
+                    size = (self.session.preprocess or Preprocessing()).size
+                    self.session.set_image(frame_picture(data, size))
+                    with self._quiet():
+                        self.image = CUSTOM
+                        self.controls.offer_top(self.session)
+                    if self.follow_top:
+                        self._settle(("target",))  # which shows the class too
+                    else:
+                        self._show_class()
+                    drawn = self._scheduler.run_now(self._draw)
         except Exception as err:  # noqa: BLE001 - a bad frame must not stop the Explorer
             self._report(f"a webcam frame could not be shown ({describe(err)})")
         finally:
