@@ -10,7 +10,6 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# Photos scikit-image ships inside its package, so they load offline.
 SAMPLE_NAMES: tuple[str, ...] = (
     "chelsea",
     "coffee",
@@ -22,6 +21,8 @@ SAMPLE_NAMES: tuple[str, ...] = (
     "immunohistochemistry",
     "retina",
 )
+"""The photos ``sample_image`` gives by name: scikit-image ships them inside its package, so
+they load offline."""
 
 # Pillow's own decompression-bomb threshold (about 89.5 megapixels).
 MAX_PIXELS = 89_478_485

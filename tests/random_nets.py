@@ -1,16 +1,16 @@
 """Seeded random small networks, each written two ways: as users write rectifiers, and plainly.
 
-:func:`random_net` draws an architecture from a seed: an input of rank 2 to 5 (a table,
-a signal, an image, a volume), then blocks of convolutions or linear layers, batch /
-group / layer norms, max and average pooling, residual adds, concatenations and modules
-called twice, each followed by a rectifier in one of the spellings the README lists
-(modules, functions, methods, in-place forms, clamps, thresholds, maxima against zero,
-``aten`` operators), sometimes edited in place afterwards. With ``gated=True`` gated
-activations (GELU, SiLU, Mish, Hardswish and ``x * sigmoid(x)``, in their spellings) are
-drawn among them. With ``net.twin = True`` the same network, with the same parameters,
-computes the same values with every rectifier written as out-of-place ``F.relu`` /
-``F.hardtanh(x, 0, k)`` and every gated call through ``tests.reference.gated``, the only
-forms the formula reference (``tests/reference.py``) knows.
+:func:`random_net` draws an architecture from a seed: an input of rank 2 to 5 (a table, a
+signal, an image, a volume), then blocks of convolutions or linear layers, batch / group /
+layer norms, max and average pooling, residual adds, concatenations and modules called
+twice, each followed by a rectifier in one of the spellings the engine guide lists
+(docs/guides/engine.md: modules, functions, methods, in-place forms, clamps, thresholds,
+maxima against zero, ``aten`` operators), sometimes edited in place afterwards. With
+``gated=True`` gated activations (GELU, SiLU, Mish, Hardswish and ``x * sigmoid(x)``, in
+their spellings) are drawn among them. With ``net.twin = True`` the same network, with the
+same parameters, computes the same values with every rectifier written as out-of-place
+``F.relu`` / ``F.hardtanh(x, 0, k)`` and every gated call through ``tests.reference.gated``,
+the only forms the formula reference (``tests/reference.py``) knows.
 """
 
 from __future__ import annotations

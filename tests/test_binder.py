@@ -67,6 +67,9 @@ def link_torch_into(venv: Path, folder: Path) -> None:
     (site_packages / "linked_torch.pth").write_text(f"{folder}\n")
 
 
+# Builds an environment and runs every notebook in it: left out of the fast subset.
+@pytest.mark.notebooks
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("GBP_SKIP_BINDER_BUILD") == "1", reason="asked to skip")
 def test_a_fresh_environment_from_binder_runs_every_notebook_and_shows_its_figures(tmp_path):
     """Each notebook runs in a fresh kernel of that environment, where no pyplot backend has

@@ -1,5 +1,6 @@
 """The assignments' last cells: a student's ReLU put into real networks, next to the engine."""
 
+import pytest
 import torch
 import torchvision
 
@@ -20,6 +21,9 @@ from tests.student_relus import (
     InPlace,
     Placeholder,
 )
+
+# The fast subset leaves this out: students' maps on pretrained and random networks.
+pytestmark = pytest.mark.slow
 
 
 def test_student_relu6_is_the_engines_guided_relu6():

@@ -1,6 +1,7 @@
 """explain_dataset(engine="ray"): the same rows as in this process, a worker killed mid-run
 costs nothing, a half-done folder resumes on Ray, and the session is joined or made as the
-README says. A local Ray (2 CPUs) is started for these tests and stopped after them."""
+data-set guide (docs/guides/dataset.md) says. A local Ray (2 CPUs) is started for these
+tests and stopped after them."""
 
 import os
 import signal
@@ -14,6 +15,9 @@ from torch.utils.data import Dataset, TensorDataset
 from gbp_widgets import DatasetResults, explain_dataset
 from gbp_widgets.dataset.store import ResultsFolder
 from tests.test_dataset import small_cnn
+
+# The fast subset leaves this out: a local Ray is started.
+pytestmark = pytest.mark.slow
 
 ray = pytest.importorskip("ray")
 

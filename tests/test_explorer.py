@@ -447,6 +447,8 @@ def resident_megabytes() -> float:
     return pages * 4096 / 2**20
 
 
+# Five hundred redraws: left out of the fast subset.
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(__import__("os"), "sched_getaffinity"), reason="Linux /proc")
 def test_five_hundred_control_changes_leave_memory_flat(explorer):
     import gc

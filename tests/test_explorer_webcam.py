@@ -18,6 +18,9 @@ from gbp_widgets.explore.stream import FrameRate, frame_picture
 from gbp_widgets.threads import cores_allowed
 from tests import page
 
+# The fast subset leaves this out: the default model explains frame after frame.
+pytestmark = pytest.mark.slow
+
 # The default model's own normalisation constants (EfficientNet-Lite's, not ImageNet's).
 PREPROCESS = load_model(DEFAULT_MODEL).preprocess
 MEAN, STD = np.array(PREPROCESS.mean), np.array(PREPROCESS.std)

@@ -12,6 +12,9 @@ from gbp_widgets import GuidedBackprop
 from tests.random_nets import GATED_SPELLINGS, describe, random_net
 from tests.reference import reference_general, reference_site_grads
 
+# The fast subset leaves this out: 200 random networks against the reference.
+pytestmark = pytest.mark.slow
+
 RULES = ("gradient", "deconvnet", "guided")
 PER_RANK = 50
 TARGET = 2

@@ -16,3 +16,14 @@ def test_ruff_is_clean():
         [sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_no_module_is_over_400_lines():
+    """A module that grows past 400 lines is taken apart (CONTRIBUTING.md)."""
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for path in sorted((ROOT / "gbp_widgets").rglob("*"))
+        if path.suffix in (".py", ".js")
+        and (lines := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert long == {}

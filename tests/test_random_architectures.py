@@ -12,6 +12,9 @@ from gbp_widgets import GuidedBackprop
 from tests.random_nets import describe, random_net
 from tests.reference import reference_general, reference_masks
 
+# The fast subset leaves this out: 400 random networks against the reference.
+pytestmark = pytest.mark.slow
+
 RULES = ("gradient", "deconvnet", "guided")
 PER_RANK = 100
 TARGET = 2

@@ -64,7 +64,7 @@ def test_segmentation_region_matches_the_reference(rule):
 
 
 def test_detection_recipe_scores_one_detection():
-    """The README's recipe: a callable target that scores the top detection."""
+    """The engine guide's recipe: a callable target that scores the top detection."""
     torch.manual_seed(0)
     model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
         weights=None, weights_backbone=None, num_classes=3, box_score_thresh=0.0

@@ -13,6 +13,9 @@ from tests.reference import (
 )
 from tests.zoo import TORCHVISION, TOY_MODELS, torchvision_model, toy_model
 
+# The fast subset leaves this out: torchvision models against the reference.
+pytestmark = pytest.mark.slow
+
 RULES = ("gradient", "deconvnet", "guided")
 
 

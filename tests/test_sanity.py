@@ -20,6 +20,9 @@ from gbp_widgets.sanity import (
 )
 from tests.zoo import torchvision_model, toy_model
 
+# The fast subset leaves this out: randomisation checks on real models and digits.
+pytestmark = pytest.mark.slow
+
 
 def test_blocks_open_containers_one_level():
     assert parameter_blocks(torchvision_model("resnet18"))[:6] == [

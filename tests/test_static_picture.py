@@ -12,6 +12,9 @@ import pytest
 from nbconvert import HTMLExporter
 from PIL import Image
 
+# The fast subset leaves this out: a notebook is run with nbclient.
+pytestmark = pytest.mark.notebooks
+
 SOURCE = (
     "import warnings\nwarnings.simplefilter('ignore')\n"
     "from gbp_widgets import Explorer\nexplorer = Explorer(image='coffee')\nexplorer"

@@ -30,6 +30,9 @@ from gbp_widgets.trust import (
 from gbp_widgets.trust.table import GATED_ROW
 from tests.curve_reference import reference_curve, reference_pointing
 
+# The fast subset leaves this out: the scenes CNN is trained.
+pytestmark = pytest.mark.slow
+
 ROWS = ["gradient", "DeconvNet", "guided", "Grad-CAM", "Guided Grad-CAM", "centre", "random"]
 
 

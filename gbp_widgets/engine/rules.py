@@ -21,6 +21,8 @@ import torch
 from gbp_widgets.engine.bitmask import PackedMask, pack_interval
 
 RULES: tuple[str, ...] = ("gradient", "deconvnet", "guided")
+"""The rules ``explain`` takes: the plain gradient (Simonyan et al.), DeconvNet (Zeiler and
+Fergus) and guided backprop (Springenberg et al.)."""
 
 
 def check_rule(rule: object) -> str:

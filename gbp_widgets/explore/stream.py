@@ -96,7 +96,8 @@ def leaving_a_core() -> Iterator[int]:
 
     The browser that grabs and draws the frames usually shares the kernel's machine: a
     thread on every core makes the two wait on each other. On two cores, one thread per
-    frame made 8.5 frames a second against 7.8 with two (benchmarks/webcam.py, README).
+    frame made 8.5 frames a second against 7.8 with two (benchmarks/webcam.py; the figures
+    are in docs/guides/speed.md).
     """
     before = torch.get_num_threads()
     threads = max(1, min(before, cores_allowed() - 1))

@@ -67,6 +67,8 @@ BASELINES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "zeros": torch.zeros_like,
     "blur": blurred,
 }
+"""The baselines ``deletion`` and ``insertion`` take by name: each makes, from inputs
+``(N, C, *spatial)``, a baseline of the same shape (zeros, or RISE's blur)."""
 
 
 def deletion(
@@ -113,6 +115,8 @@ def insertion(
 
 
 CURVES = {"deletion": deletion, "insertion": insertion}
+"""The curves by name, as ``explain_dataset(metrics=...)`` and the command line's
+``--metrics`` take them."""
 
 
 def _curves(model, inputs, attribution, target, steps, baseline, batch_size, output, delete):

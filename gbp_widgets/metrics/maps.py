@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-# TorchRay's tolerance, in pixels of the image the map was upsampled to.
 POINTING_TOLERANCE = 15
+"""The pointing game's default tolerance, TorchRay's: pixels, in the map's own grid."""
 
 
 def saliency(attribution: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
