@@ -100,14 +100,16 @@ def test_in_a_kernel_a_frame_waits_its_turn_behind_messages_that_came_before_it(
     explorer, camera, answers = streaming
     deadline = 120.0
 
+    async def both_answered():
+        while len(answers) < 2:
+            await asyncio.sleep(0.01)
+
     async def the_page():
         page.frame(camera, 1, frame_of("chelsea")[1])
         page.frame(camera, 2, frame_of("coffee")[1])
         page.choose(explorer.controls.rule, "gradient")
         assert answers == [{"done": 1, "drawn": False}]  # frame 2's turn has not come yet
-        async with asyncio.timeout(deadline):
-            while len(answers) < 2:
-                await asyncio.sleep(0.01)
+        await asyncio.wait_for(both_answered(), deadline)
 
     asyncio.run(the_page())
     assert answers == [{"done": 1, "drawn": False}, {"done": 2, "drawn": True}]
