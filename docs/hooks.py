@@ -23,14 +23,22 @@ def _help_text() -> str:
     from gbp_widgets.cli import build_parser
 
     # argparse wraps at the terminal's width; the page's code blocks show 78 columns whole.
+    columns = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "78"
-    main = build_parser().format_help()
-    blocks = [("gbp-widgets --help", main)]
-    for name in re.search(r"\{([\w,-]+)\}", main).group(1).split(","):
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed), contextlib.suppress(SystemExit):
-            build_parser().parse_args([name, "--help"])
-        blocks.append((f"gbp-widgets {name} --help", printed.getvalue()))
+    try:
+        parser = build_parser()
+        main = parser.format_help()
+        blocks = [("gbp-widgets --help", main)]
+        for name in re.search(r"\{([\w,-]+)\}", main).group(1).split(","):
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed), contextlib.suppress(SystemExit):
+                parser.parse_args([name, "--help"])
+            blocks.append((f"gbp-widgets {name} --help", printed.getvalue()))
+    finally:
+        if columns is None:
+            os.environ.pop("COLUMNS")
+        else:
+            os.environ["COLUMNS"] = columns
     return "\n".join(f"### `{title}`\n\n```\n{text.rstrip()}\n```\n" for title, text in blocks)
 
 

@@ -73,7 +73,6 @@ def the_explorer() -> None:
             page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
             wait_for(lambda: page.evaluate(DRAWN), 300, "the Explorer drew nothing")
             without_prompt(page)
-            page.locator(".jp-OutputArea-output").first.scroll_into_view_if_needed()
             page.evaluate("() => document.querySelector('.jp-Cell').scrollIntoView()")
             time.sleep(1.0)
             page.screenshot(path=str(HERE / "explorer.png"))
