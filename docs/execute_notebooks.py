@@ -58,8 +58,12 @@ def for_the_site(notebook) -> None:
 
 
 def main(names: list[str]) -> None:
-    TARGET.mkdir(exist_ok=True)
     paths = [SOURCE / name for name in names] or sorted(SOURCE.glob("*.ipynb"))
+    unknown = [path.name for path in paths if not path.is_file()]
+    if unknown:
+        choices = ", ".join(sorted(path.name for path in SOURCE.glob("*.ipynb")))
+        raise SystemExit(f"no notebook {', '.join(unknown)} in notebooks/; there are {choices}")
+    TARGET.mkdir(exist_ok=True)
     for path in paths:
         notebook = nbformat.read(path, as_version=4)
         started = time.perf_counter()
