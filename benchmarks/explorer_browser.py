@@ -7,9 +7,9 @@ for each control fires its DOM event (a click, a key on a slider, a ``change`` o
 ``mousemove`` on the canvas) inside the page, then looks at the canvas region that control
 changes after every draw onto that canvas, until its pixels differ. The time between is
 what a person waits, whether the browser drew a picture it already had (a picture ahead,
-the crosshair) or the kernel's. The kernel's own redraw time (``Explorer._draw``, or
-``_hover`` for the read-out) is recorded alongside, so a wait that went through the kernel
-can be split into the event reaching it, its work, and the rest.
+the crosshair) or the kernel's. The kernel's own redraw time (and the read-out's, for a
+hover), which the Explorer logs at DEBUG, is recorded alongside, so a wait that went
+through the kernel can be split into the event reaching it, its work, and the rest.
 
 Between changes it waits ``--pause`` seconds after the canvas changed, as a person looking
 at each picture does (0.4 s by default, a fast one); the Explorer uses that time to draw
@@ -70,16 +70,15 @@ NOTEBOOK = [
     "",
     # Kernel-side clocks (wall time, comparable with the page's): when a control's new
     # value arrives, and when each redraw or hover starts and ends. Read back at the end.
-    "import json, time\n"
+    "import json, logging, time\n"
     "kernel = {'arrived': [], 'draw': [], 'hover': []}\n"
-    "def timed(function, key):\n"
-    "    def run(*args):\n"
-    "        start = time.time()\n"
-    "        function(*args)\n"
-    "        kernel[key].append((start, time.time()))\n"
-    "    return run\n"
-    "explorer._draw = timed(explorer._draw, 'draw')\n"
-    "explorer._hover = timed(explorer._hover, 'hover')\n"
+    "class Timings(logging.Handler):\n"
+    "    def emit(self, record):\n"
+    "        kernel[record.work].append((record.created - record.seconds, record.created))\n"
+    "log = logging.getLogger('gbp_widgets.widgets.explorer')\n"
+    "log.setLevel(logging.DEBUG)\n"
+    "log.addHandler(Timings())\n"
+    "log.propagate = False\n"
     "explorer.observe(lambda change: kernel['arrived'].append(time.time()),\n"
     "    ['rule', 'target', 'display', 'percentile', 'site', 'channel', 'item'])\n"
     "print('ready')",

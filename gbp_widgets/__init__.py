@@ -1,6 +1,5 @@
 """gbp-widgets: see Guided Backpropagation, down to every ReLU, inside Jupyter."""
 
-from gbp_widgets import render
 from gbp_widgets.dataset import DatasetResults, explain_dataset
 from gbp_widgets.engine import (
     RULES,
@@ -24,6 +23,7 @@ from gbp_widgets.models import (
     load_model,
     model_names,
 )
+from gbp_widgets.pictures import render
 from gbp_widgets.threads import fair_threads
 
 __version__ = "0.1.0"

@@ -11,8 +11,6 @@ from pathlib import Path
 import torch
 from matplotlib.backend_bases import FigureCanvasBase
 
-from gbp_widgets import render
-from gbp_widgets.colour_keys import clip_note, display_key
 from gbp_widgets.dataset import explain_dataset
 from gbp_widgets.engine import (
     GuidedBackprop,
@@ -20,21 +18,20 @@ from gbp_widgets.engine import (
     guided_gradcam_from,
     warn_about_coverage,
 )
-from gbp_widgets.explore import unknown_class_message
-from gbp_widgets.explore.names import COMPARED_RULES, GATED_NOTE, RULE_LABELS
-from gbp_widgets.figures import panel_figure, top_classes_title
+from gbp_widgets.explore import COMPARED_RULES, RULES, unknown_class_message
+from gbp_widgets.explore.names import GATED_NOTE
+from gbp_widgets.explore.rules import GUIDED, GUIDED_GRADCAM
 from gbp_widgets.images import SAMPLE_NAMES, ImageError, load_image, sample_image
 from gbp_widgets.models import (
     DEFAULT_MODEL,
     LoadedModel,
     ModelUnavailableError,
-    Preprocessing,
-    load_factory,
     load_model,
     model_names,
 )
-
-RULE_CAPTIONS = {rule: RULE_LABELS[rule] for rule in COMPARED_RULES}
+from gbp_widgets.pictures import render
+from gbp_widgets.pictures.colour_keys import clip_note, display_key
+from gbp_widgets.pictures.figures import panel_figure, top_classes_title
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,16 +211,17 @@ def explain_to_file(args: argparse.Namespace) -> tuple[Path, str]:
     scores = recording.logits.detach()[0]
     classes = _classes_for(loaded.classes, scores.numel(), args.classes)
     target = _target(args.target, classes)
-    maps = {rule: recording.explain(target, rule) for rule in RULE_CAPTIONS}
-    warn_about_coverage(maps["guided"], stacklevel=2)
+    maps = {name: recording.explain(target, RULES[name].backward) for name in COMPARED_RULES}
+    guided = maps[GUIDED.name]
+    warn_about_coverage(guided, stacklevel=2)
     probabilities = torch.softmax(scores.double(), dim=0).cpu().tolist()
-    explained = int(maps["guided"].target[0])
+    explained = int(guided.target[0])
     panels = {"input": render.as_array(crop)}
     panels.update(
-        (caption, render.gradient_image(maps[rule].attribution[0]))
-        for rule, caption in RULE_CAPTIONS.items()
+        (RULES[name].label, render.gradient_image(explanation.attribution[0]))
+        for name, explanation in maps.items()
     )
-    left_out = _add_gradcam(panels, recording, target, crop)
+    left_out = _add_gradcam(panels, recording, target, crop, guided)
     title = f"{loaded.name}: explaining '{classes[explained]}' ({explained})\n" + top_classes_title(
         probabilities, classes
     )
@@ -236,30 +234,30 @@ def explain_to_file(args: argparse.Namespace) -> tuple[Path, str]:
     return out, summary + (f"\nGrad-CAM left out: {left_out}" if left_out else "")
 
 
-def _add_gradcam(panels: dict, recording, target, crop) -> str:
-    """Add the Grad-CAM and Guided Grad-CAM panels; the reason when the model has none."""
+def _add_gradcam(panels: dict, recording, target, crop, guided) -> str:
+    """Add the Grad-CAM and Guided Grad-CAM panels, weighting the ``guided`` map already
+    made; the reason when the model has none."""
     try:
-        combined = guided_gradcam_from(recording, target)
+        combined = guided_gradcam_from(recording, target, guided=guided)
     except (ValueError, RuntimeError, KeyError) as err:
         return str(err)
     panels[f"Grad-CAM ({combined.layer})"] = render.overlay(
         render.as_array(crop), combined.cam[0].expand(3, -1, -1).cpu()
     )
-    panels["Guided Grad-CAM"] = render.gradient_image(combined.product[0])
+    panels[GUIDED_GRADCAM.label] = render.gradient_image(combined.product[0])
     return ""
 
 
 def _load(spec: str, weights: str, names: tuple[str, ...] | None) -> LoadedModel:
     """A named model with the weights asked for, or the user's ``package.module:function``."""
     choice = weights.lower()
-    if ":" in spec:
-        if choice != "default":
-            raise ValueError(
-                "--weights is for named models: your function builds its model with its own weights"
-            )
-        return LoadedModel(spec, load_factory(spec), Preprocessing(), names or ())
-    chosen = None if choice == "none" else "DEFAULT" if choice == "default" else weights
-    loaded = load_model(spec, chosen)
+    if ":" in spec and choice != "default":
+        raise ValueError(
+            "--weights is for named models: your function builds its model with its own weights"
+        )
+    loaded = load_model(
+        spec, None if choice == "none" else "DEFAULT" if choice == "default" else weights
+    )
     return dataclasses.replace(loaded, classes=names) if names else loaded
 
 

@@ -134,8 +134,12 @@ def load_model(name: str = DEFAULT_MODEL, weights: str | None = "DEFAULT") -> Lo
     ``"vgg16"``, ...) use torchvision's weights (``"DEFAULT"`` or a weight
     name such as ``"IMAGENET1K_V1"``) from the torch hub cache, downloading
     them if they are missing and the network allows. ``weights=None`` gives
-    random weights, which needs no file at all.
+    random weights, which needs no file at all. ``"package.module:function"`` is your
+    own model, as :func:`load_factory` builds it (its own weights; ImageNet's
+    preprocessing; no class names).
     """
+    if ":" in name:
+        return LoadedModel(name, load_factory(name), Preprocessing(), ())
     known = model_names()
     if name not in known:
         raise ValueError(

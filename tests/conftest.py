@@ -10,6 +10,8 @@ import pytest
 import torch
 
 from gbp_widgets.models import load_model
+from gbp_widgets.widgets.picture_canvas import PictureCanvas
+from tests.test_picture_canvas import Screen
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +24,22 @@ def lite0():
 def images():
     torch.manual_seed(1)
     return torch.randn(2, 3, 32, 32)
+
+
+@pytest.fixture
+def screens(monkeypatch) -> dict[int, Screen]:
+    """Each canvas's screen, by the canvas's id; pictures ahead are kept aside."""
+    found: dict[int, Screen] = {}
+
+    def send(canvas, content, buffers=None):
+        if id(canvas) not in found:
+            found[id(canvas)] = Screen()
+            found[id(canvas)].ahead = []
+        screen = found[id(canvas)]
+        if "ahead" in content:
+            screen.ahead.append((content["ahead"], buffers))
+        else:
+            screen.receive(content, buffers)
+
+    monkeypatch.setattr(PictureCanvas, "send", send)
+    return found

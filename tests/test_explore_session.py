@@ -20,8 +20,8 @@ from gbp_widgets.explore import (
     View,
     problem,
 )
-from gbp_widgets.explore.outputs import ClassScores, DenseMap, Detections
-from gbp_widgets.explore.views import site_unit
+from gbp_widgets.explore.output_kinds import ClassScores, DenseMap, Detections
+from gbp_widgets.explore.sites import site_unit
 from tests.kinds import PhotoAndRecord, PulseNet, TableNet, TinySegmenter, VolumeNet, built
 
 SIZE = 96
@@ -73,7 +73,7 @@ def test_the_explanation_is_the_engines_for_the_item_shown(case, rule):
 
 def test_kinds_are_chosen_from_the_input_shape():
     kinds = {case: ExplorerSession(*CASES[case]()[:2], **CASES[case]()[2]) for case in CASES}
-    assert {case: tuple(v.kind for v in s.views) for case, s in kinds.items()} == {
+    assert {case: tuple(k.kind for k in s.kinds) for case, s in kinds.items()} == {
         "signal": ("signal",),
         "table": ("table",),
         "volume": ("volume",),
@@ -129,7 +129,7 @@ def test_volume_slices_cut_the_input_and_the_site_at_the_matching_depth():
     assert np.allclose(last["forward"][..., 0] / 255, masks[:, 3].mean(0), atol=1 / 255)
     across = session.panels(View(target=0, site=1, cut=Cut(2, 5, 12)), SIZE)
     assert across["forward"].shape[:2] == (masks.shape[1], masks.shape[2])
-    spot = session.views[0].locate(0, SIZE - 1, SIZE, Cut(2, 5, 12))
+    spot = session.kinds[0].locate(0, SIZE - 1, SIZE, Cut(2, 5, 12))
     assert spot.words == "voxel (d=0, y=9, x=5)"
 
 
@@ -219,7 +219,7 @@ def test_a_torchvision_detector_lists_boxes_and_a_click_picks_a_box():
     boxed = session.panels(View(target=target, chosen=picked.index, score_threshold=0.0), SIZE)[
         "input"
     ]
-    plain = session.views[0].input_picture(None, session.photo(), SIZE, Cut())
+    plain = session.kinds[0].input_picture(None, session.photo(), SIZE, Cut())
     assert not np.array_equal(boxed, plain), "boxes are drawn on the input"
 
 
@@ -295,7 +295,7 @@ def test_a_region_trait_value_is_checked_against_the_outputs_positions():
 
 def test_a_point_outside_every_box_picks_no_detection():
     from gbp_widgets.explore import Detection
-    from gbp_widgets.explore.outputs import detection_at
+    from gbp_widgets.explore.output_kinds import detection_at
 
     found = [
         Detection(0, 1, 0.9, (10.0, 10.0, 50.0, 50.0)),

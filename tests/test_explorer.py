@@ -15,9 +15,13 @@ from torch import nn
 
 from gbp_widgets import Explorer, GuidedBackprop, render
 from gbp_widgets.engine.recording import Recording
+from gbp_widgets.explore import COMPARED_RULES
 from gbp_widgets.widgets.latest import LatestOnly
 from tests import page
 from tests.zoo import NoReLU, toy_model
+
+# The comparison row while Guided Grad-CAM is chosen: the heat map beside the maps.
+WITH_CAM = (*COMPARED_RULES, "cam")
 
 
 @pytest.fixture
@@ -394,7 +398,7 @@ def test_the_live_panels_carry_the_figures_colour_keys(explorer):
     top, masks = (live_keys(strip) for strip in explorer.rows)
     assert top["attribution"] == "0 (photo) | p99 of |map|"
     assert set(masks.values()) == {"off | on"}
-    compared = live_keys(explorer.board.comparisons[True])
+    compared = live_keys(explorer.board.comparisons[WITH_CAM])
     assert compared["cam"] == "0 (photo) | p99 of |map|"
     assert compared["guided"] == "0 (photo) | p99 of |map|"
 

@@ -13,11 +13,18 @@ import traitlets
 from PIL import Image
 
 from gbp_widgets import Explorer, GuidedBackprop, Neuron, sample_image
-from gbp_widgets.explore import ExplorerSession, unknown_class_message
+from gbp_widgets.explore import (
+    COMPARED_RULES,  # noqa: E402
+    ExplorerSession,
+    unknown_class_message,
+)
 from gbp_widgets.explore.names import MASK_PANELS
 from gbp_widgets.explore.words import captions, row_caption, site_words
 from tests import page
 from tests.zoo import toy_model
+
+# The comparison row while Guided Grad-CAM is chosen: the heat map beside the maps.
+WITH_CAM = (*COMPARED_RULES, "cam")
 
 
 @pytest.fixture
@@ -355,13 +362,13 @@ def test_compare_shows_the_three_rules_side_by_side(explorer):
         ).attribution
         expected = render.fit(render.display(attribution.numpy(), "saliency"), 64)
         np.testing.assert_array_equal(explorer.comparison[rule], expected)
-    assert explorer.board.comparisons[False].widget.layout.display == ""
+    assert explorer.board.comparisons[COMPARED_RULES].widget.layout.display == ""
     explorer.rule = "gradcam"
     explorer.refresh()
     assert set(explorer.comparison) == {"gradient", "deconvnet", "guided", "cam"}
-    assert explorer.board.comparisons[True].widget.layout.display == ""
-    assert explorer.board.comparisons[False].widget.layout.display == "none"
-    four = explorer.board.comparisons[True]
+    assert explorer.board.comparisons[WITH_CAM].widget.layout.display == ""
+    assert explorer.board.comparisons[COMPARED_RULES].widget.layout.display == "none"
+    four = explorer.board.comparisons[WITH_CAM]
     assert 4 * four.size + 3 * 8 <= 3 * 64 + 2 * 8, "the four panels fit the rows' width"
     explorer.compare = False
     explorer.refresh()

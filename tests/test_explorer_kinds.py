@@ -187,6 +187,8 @@ def test_a_detector_lists_its_boxes_and_a_click_inside_one_explains_it():
         explorer = Explorer(model=model, inputs=image, score_threshold=0.0, panel_size=96)
     assert explorer.target_kind == "detection"
     assert explorer.controls.detection.layout.display == ""
+    assert explorer.message == "", "the lower threshold's detections are offered and shown"
+    assert explorer.controls.detection.value == explorer.detection
     found = explorer.session.detections(0.0)
     smallest = smallest_box(found)
     x0, y0, x1, y1 = smallest.box

@@ -10,8 +10,8 @@ import torch
 from IPython.core.formatters import DisplayFormatter
 
 from gbp_widgets import Explorer
-from gbp_widgets.colour_keys import display_key
-from gbp_widgets.figures import NotebookFigure, colour_bar, panel_figure
+from gbp_widgets.pictures.colour_keys import display_key
+from gbp_widgets.pictures.figures import NotebookFigure, colour_bar, panel_figure
 from gbp_widgets.sanity import cascading_randomization
 from gbp_widgets.sanity.data import DataRandomization
 from tests.notebook_figures import figure_problems

@@ -17,28 +17,8 @@ import torch
 from gbp_widgets import Explorer
 from gbp_widgets.explore import ALL_CHANNELS
 from gbp_widgets.explore.ahead import moved_view, neighbours, numbers_near
-from gbp_widgets.widgets.picture_canvas import PictureCanvas
 from tests.kinds import PulseNet, TinySegmenter, VolumeNet, built
 from tests.test_picture_canvas import Screen
-
-
-@pytest.fixture
-def screens(monkeypatch) -> dict[int, Screen]:
-    """Each canvas's screen, by the canvas's id; pictures ahead are kept aside."""
-    found: dict[int, Screen] = {}
-
-    def send(canvas, content, buffers=None):
-        if id(canvas) not in found:
-            found[id(canvas)] = Screen()
-            found[id(canvas)].ahead = []
-        screen = found[id(canvas)]
-        if "ahead" in content:
-            screen.ahead.append((content["ahead"], buffers))
-        else:
-            screen.receive(content, buffers)
-
-    monkeypatch.setattr(PictureCanvas, "send", send)
-    return found
 
 
 def _explorer(kind: str) -> Explorer:
@@ -223,7 +203,10 @@ def test_rules_and_classes_with_a_pass_made_come_first_and_cost_no_pass(monkeypa
         "item": [1],
     }
     order = [
-        (name, value) for name, value, _ in pictures_ahead(session, view, "class", candidates, 32)
+        (name, value)
+        for name, value, _ in pictures_ahead(
+            session, view, {"target_kind": "class"}, candidates, 32
+        )
     ]
     assert order == [
         ("display", "saliency"),
@@ -240,6 +223,8 @@ def test_rules_and_classes_with_a_pass_made_come_first_and_cost_no_pass(monkeypa
     def no_pass(*args):
         raise AssertionError("a picture said to be ready ran a backward pass")
 
-    monkeypatch.setattr(session, "_backprop", no_pass)
-    for _, _, make in itertools.islice(pictures_ahead(session, view, "class", candidates, 32), 5):
+    monkeypatch.setattr(session.recording, "backprop", no_pass)
+    for _, _, make in itertools.islice(
+        pictures_ahead(session, view, {"target_kind": "class"}, candidates, 32), 5
+    ):
         assert make()["attribution"].shape == (32, 32, 4)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gbp_widgets import GuidedBackprop, GuidedBackpropWarning
-from gbp_widgets.engine.intercept import UNCOVERED
+from gbp_widgets.engine.spellings import UNCOVERED
 from tests.reference import reference_attribution
 
 RULES = ("gradient", "deconvnet", "guided")

@@ -2,15 +2,32 @@
 control driving its trait; and it is light and leaves nothing open when closed."""
 
 import warnings
+from dataclasses import replace
 
 import ipywidgets as widgets
+import numpy as np
 import pytest
+import torch
+import traitlets
 from ipywidgets.embed import dependency_state
 
 from gbp_widgets import Explorer
-from gbp_widgets.explore import STATE, Effect
+from gbp_widgets.explore import (
+    STATE,
+    Ahead,
+    Control,
+    Effect,
+    Line,
+    Place,
+    Row,
+    Steps,
+    Value,
+    Widget,
+)
 from gbp_widgets.explore.ahead import AHEAD_TRAITS
 from tests import page
+from tests.kinds import PulseNet, built
+from tests.test_picture_canvas import Screen
 
 
 @pytest.fixture(scope="module")
@@ -63,25 +80,71 @@ def test_an_explorer_is_at_most_80_widget_models_in_a_saved_notebook(explorer):
     assert len(dependency_state(explorer)) <= 80
 
 
-def test_close_closes_every_widget_it_made():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        explorer = Explorer(panel_size=64)
-    explorer.tabs.selected_index = 1  # the sanity tab, made when opened, is closed too
-    assert explorer.sanity.run_button.comm is not None
-    made = _reachable(explorer)
-    assert len(made) == len(dependency_state(explorer)) > 50
+def test_close_leaves_no_widget_model_open_of_all_it_made():
+    made = []
+    widgets.Widget.on_widget_constructed(made.append)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            explorer = Explorer(panel_size=64)
+        explorer.tabs.selected_index = 1  # the sanity tab, made when opened, is closed too
+        explorer.compare, explorer.rule = True, "gradcam"
+        explorer.refresh()
+    finally:
+        widgets.Widget.on_widget_constructed(None)
+    assert explorer.sanity.run_button in made and len(made) > 80
     explorer.close()
-    assert [w for w in made if w.comm is not None] == []
+    assert [type(w).__name__ for w in made if w.comm is not None] == []
 
 
-def _reachable(widget: widgets.Widget, found: dict | None = None) -> list[widgets.Widget]:
-    """Every widget model ``widget`` holds, through any trait, and itself."""
-    found = {} if found is None else found
-    found[widget.model_id] = widget
-    for name in widget.keys:
-        value = getattr(widget, name)
-        for part in value if isinstance(value, (tuple, list)) else (value,):
-            if isinstance(part, widgets.Widget) and part.model_id not in found:
-                _reachable(part, found)
-    return list(found.values())
+# A throwaway trait, as a newcomer would add one: a float slider whose value sets the clip
+# percentile (90 + 9 x its value) after the clip slider's own.
+CONTRAST = Row(
+    default=1.0,
+    help="a throwaway: the clip percentile is 90 + 9 x this",
+    value=Value.NUMBER,
+    effect=Effect.RENDER,
+    check=lambda session, state, value: (
+        "" if 0.0 <= value <= 1.0 else f"contrast {value} must be between 0 and 1"
+    ),
+    controls=(Control("contrast", Widget.NUMBER_SLIDER, Place(Line.DISPLAY, 2), "contrast"),),
+    bounds=(0.0, 1.0, 0.05),
+    to_view=lambda session, view, value: replace(view, percentile=90.0 + 9.0 * value),
+    ahead=Ahead(Steps.KEYS),
+)
+
+
+def test_a_row_added_to_a_copy_of_the_table_is_laid_out_checked_and_drawn_ahead(screens):
+    table = STATE.with_row("contrast", CONTRAST, after="percentile")
+    assert "contrast" not in STATE, "the copy, not the package's table"
+    torch.manual_seed(0)
+    explorer = Explorer.with_table(table)(model=built(PulseNet(2)), inputs=torch.randn(2, 2, 48))
+    control = explorer.controls.contrast
+    display = explorer.controls.widget.children[
+        [line for line, _ in explorer.controls.lines].index(Line.DISPLAY)
+    ]
+    assert list(display.children) == [
+        explorer.controls.display,
+        explorer.controls.percentile,
+        control,
+    ]
+    with pytest.raises(traitlets.TraitError, match="contrast 2.0 must be between 0 and 1"):
+        explorer.contrast = 2.0
+    assert explorer.contrast == 1.0 and control.value == 1.0
+    explorer.draw_ahead()
+    strip = explorer.rows[0]
+    sent = screens[id(strip.canvas)].ahead
+    ahead = {tuple(ahead["when"][0]): (ahead, buffers) for ahead, buffers in sent}
+    when = (control.model_id, "value", 0.95)
+    assert when in ahead, "one arrow key down on the new slider is drawn ahead"
+    before = screens[id(strip.canvas)].pixels.copy()
+    shown = Screen()
+    shown.pixels = before.copy()
+    sent, buffers = ahead[when]
+    size = [shown.pixels.shape[1], shown.pixels.shape[0]]
+    shown.receive({"size": size, "clear": False, "puts": sent["puts"]}, buffers)
+    page.choose(control, 0.95)
+    explorer.refresh()
+    assert explorer.contrast == 0.95 and explorer.view().percentile == pytest.approx(98.55)
+    np.testing.assert_array_equal(screens[id(strip.canvas)].pixels, shown.pixels)
+    assert not np.array_equal(shown.pixels, before), "the new trait changed no picture"

@@ -11,14 +11,14 @@ import torch
 import torchvision
 from torch import nn
 
-from gbp_widgets import render
 from gbp_widgets.classroom.relu_checks import autograd_rule_problems
 from gbp_widgets.classroom.student_code import StudentCodeError, isolated, student
-from gbp_widgets.colour_keys import clip_note, display_key
 from gbp_widgets.engine import GuidedBackprop
-from gbp_widgets.figures import NotebookFigure, panel_figure
 from gbp_widgets.images import sample_image
 from gbp_widgets.models import LoadedModel, load_model
+from gbp_widgets.pictures import render
+from gbp_widgets.pictures.colour_keys import clip_note, display_key
+from gbp_widgets.pictures.figures import NotebookFigure, panel_figure
 
 
 class StudentActivation(nn.Module):

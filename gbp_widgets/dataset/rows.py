@@ -15,7 +15,7 @@ from torch import nn
 
 from gbp_widgets.dataset.sources import THUMBNAIL, Item
 from gbp_widgets.dataset.store import import_pyarrow
-from gbp_widgets.engine import GuidedBackprop
+from gbp_widgets.engine import GuidedBackprop, rule_named
 from gbp_widgets.metrics import CURVES
 
 TOP = 5
@@ -32,8 +32,8 @@ COMPUTED = (
     "attribution_shape",
     *(f"{name}_auc" for name in CURVES),
 )
-PASSING_MASK = {"guided": "product", "gradient": "forward_mask", "deconvnet": "backward_mask"}
-# How a reader names each of those masks: in curves, captions and summaries.
+# How a reader names each mask that says where a rule lets the gradient through
+# (BackwardRule.passing_mask): in curves, captions and summaries.
 MASK_NAMES = {
     "product": "product mask",
     "forward_mask": "forward mask",
@@ -103,7 +103,9 @@ class RowMaker:
         if self.sites is None:
             self.sites = [site.name for site in explanation.sites]
         saliency = _thumbnails(explanation.attribution)
-        passing = _pass_fractions(explanation.sites, PASSING_MASK[self.rule], len(readable))
+        passing = _pass_fractions(
+            explanation.sites, rule_named(self.rule).passing_mask, len(readable)
+        )
         logits = explanation.logits
         probabilities = (
             torch.softmax(logits.detach().float(), dim=1)

@@ -23,15 +23,24 @@ from gbp_widgets.engine.guard import evaluation_mode, model_device_and_dtype, mo
 from gbp_widgets.engine.inputs import PreparedInputs, prepare_inputs
 from gbp_widgets.engine.outputs import OutputError, choose_output
 from gbp_widgets.engine.recording import Backprop, Recording
-from gbp_widgets.engine.rules import RULES, apply_rule, check_rule
+from gbp_widgets.engine.rules import (
+    BACKWARD_RULES,
+    RULES,
+    BackwardRule,
+    apply_rule,
+    check_rule,
+    rule_named,
+)
 from gbp_widgets.engine.sites import NotGuided, Site
 from gbp_widgets.engine.targets import Neuron, Region, Target, class_targets
 
 __all__ = [
     "ACTIVATIONS",
+    "BACKWARD_RULES",
     "GATES",
     "RULES",
     "Backprop",
+    "BackwardRule",
     "Explanation",
     "GuidedBackprop",
     "GuidedBackpropWarning",
@@ -59,5 +68,6 @@ __all__ = [
     "model_device_and_dtype",
     "model_lock",
     "prepare_inputs",
+    "rule_named",
     "warn_about_coverage",
 ]

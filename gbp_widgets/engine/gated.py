@@ -74,7 +74,7 @@ GATES: dict[str, Gate] = {
     )
 }
 
-# The function names (as :func:`gbp_widgets.engine.intercept.function_name` gives them,
+# The function names (as :func:`gbp_widgets.engine.spellings.function_name` gives them,
 # without a trailing underscore) that make a gated call, and the multiplications that may
 # write one out as ``x * sigmoid(x)``.
 GATED_FUNCTIONS = frozenset({"gelu", "silu", "mish", "hardswish"})
@@ -173,10 +173,9 @@ class RuleGate(torch.autograd.Function):
         state: BackwardState = ctx.state
         state.observe(ctx.index, grad)
         rest = (None, None, None, None)
-        if state.rule == "deconvnet":
-            return grad.clamp(min=0.0), None, *rest
-        if state.rule == "guided":
-            return grad.clamp(min=0.0).mul_(ctx.gate_values), None, *rest
+        ruled = state.rule.at_gate(grad, ctx.gate_values)
+        if ruled is not None:
+            return ruled, None, *rest
         if sigmoid is not None:
             # What autograd does at x * sigmoid(x): the sigmoid's own backward follows.
             return grad * sigmoid, grad * x, *rest

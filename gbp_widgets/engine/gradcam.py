@@ -71,18 +71,25 @@ def guided_gradcam(
 
 
 def guided_gradcam_from(
-    recording: Recording, target: Target = None, layer: str | None = None, retain: bool = True
+    recording: Recording,
+    target: Target = None,
+    layer: str | None = None,
+    retain: bool = True,
+    guided: Explanation | None = None,
 ) -> GuidedGradCAM:
-    """Guided Grad-CAM from an existing recording, without warnings.
+    """Guided Grad-CAM from an existing recording, without warnings: the one place the
+    Grad-CAM map and the guided map are combined.
 
     The recording must keep ``layer``'s output (``keep=(layer,)``) or, for
     ``layer=None``, the last spatial output (``keep_last_spatial=True``).
     Tensors are ``(N, ...)`` on the model's device. ``retain=False`` frees the
-    recording's graph after use.
+    recording's graph after use. ``guided``: the guided :class:`Explanation` of the
+    same recording and target when the caller has it already (no second pass).
     """
     path, activations = layer_activations(recording, layer)
     cam, resolved = gradcam_map(recording, activations, target)
-    guided = recording.explain(resolved, "guided", retain=retain)
+    if guided is None:
+        guided = recording.explain(resolved, "guided", retain=retain)
     return GuidedGradCAM(cam=cam, guided=guided, product=guided.attribution * cam, layer=path)
 
 

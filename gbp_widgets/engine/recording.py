@@ -12,11 +12,13 @@ from gbp_widgets.engine.explanation import Explanation
 from gbp_widgets.engine.failures import FirstLayerCall, failure_hint
 from gbp_widgets.engine.gated import GATED, GatedCall, RuleGate, check_activations
 from gbp_widgets.engine.guard import eager_only, evaluation_mode, model_lock
-from gbp_widgets.engine.intercept import ReluCall, ReluInterceptor, RuleReLU
+from gbp_widgets.engine.intercept import ReluInterceptor
 from gbp_widgets.engine.modules import CallNamer, OutputKeeper
 from gbp_widgets.engine.outputs import OutputChoice, OutputError, choose_output, detached
-from gbp_widgets.engine.rules import check_rule, packed_forward_mask
+from gbp_widgets.engine.rectifier import RuleReLU
+from gbp_widgets.engine.rules import BackwardRule, packed_forward_mask, rule_named
 from gbp_widgets.engine.sites import BackwardState, NotGuided, Site, SiteRecord
+from gbp_widgets.engine.spellings import ReluCall
 from gbp_widgets.engine.targets import (
     Neuron,
     Target,
@@ -181,7 +183,7 @@ class Recording:
     def backprop(
         self,
         target: Target = None,
-        rule: str = "guided",
+        rule: str | BackwardRule = "guided",
         extra: tuple[torch.Tensor, ...] = (),
         retain: bool = True,
     ) -> Backprop:
@@ -190,9 +192,9 @@ class Recording:
         ``retain=False`` frees the graph as the pass goes (faster, less memory)
         and makes this the recording's last backward pass.
         """
-        rule = check_rule(rule)
+        chosen = rule_named(rule)
         roots, seeds, resolved = self._seed(target)
-        self.state.rule = rule
+        self.state.rule = chosen
         self.state.sink = {} if self.capture_masks else None
         self.state.grads = {} if self.keep_values else None
         wrt = (*self.inputs, *extra)
@@ -213,14 +215,14 @@ class Recording:
         )
 
     def explain(
-        self, target: Target = None, rule: str = "guided", retain: bool = True
+        self, target: Target = None, rule: str | BackwardRule = "guided", retain: bool = True
     ) -> Explanation:
         """Backpropagate from ``target`` under ``rule``: an :class:`Explanation` whose
         attribution is the ``(N, ...)`` input gradient on the model's device (a tuple
         when the recording has several inputs)."""
         return self.explanation(self.backprop(target, rule, retain=retain), rule)
 
-    def explanation(self, result: Backprop, rule: str) -> Explanation:
+    def explanation(self, result: Backprop, rule: str | BackwardRule) -> Explanation:
         """The :class:`Explanation` of a backward pass ``result`` made under ``rule``:
         what :meth:`explain` returns, for callers that also need ``result.site_grads``."""
         grads = result.input_grads
@@ -228,7 +230,7 @@ class Recording:
             attribution=grads if len(grads) > 1 else grads[0],
             logits=detached(self.raw_output if self.logits is None else self.logits),
             target=result.target,
-            rule=rule,
+            rule=rule_named(rule).name,
             sites=result.sites,
             not_guided=tuple(self.not_guided),
             activations=self.activations,

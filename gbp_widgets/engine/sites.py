@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 
 from gbp_widgets.engine.bitmask import PackedMask, both, count_per_item
-from gbp_widgets.engine.rules import packed_backward_mask
+from gbp_widgets.engine.rules import BACKWARD_RULES, BackwardRule, packed_backward_mask
 
 
 class NotGuided(NamedTuple):
@@ -32,7 +32,7 @@ class BackwardState:
     when they are wanted.
     """
 
-    rule: str = "guided"
+    rule: BackwardRule = BACKWARD_RULES["guided"]
     sink: dict[int, PackedMask] | None = None
     grads: dict[int, torch.Tensor] | None = None
 

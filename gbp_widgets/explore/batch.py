@@ -1,7 +1,10 @@
-"""A batch the Explorer can show: the inputs checked and prepared, a view for each, and
-the inputs made from one picture."""
+"""A batch the Explorer can show (:class:`Batch`): the inputs checked and prepared, a kind for
+each, the photos behind them; and the inputs made from one picture."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -9,8 +12,7 @@ from PIL import Image
 from torch import nn
 
 from gbp_widgets.engine import prepare_inputs
-from gbp_widgets.explore.names import INPUT_KINDS
-from gbp_widgets.explore.views import InputView, kind_for, make_view
+from gbp_widgets.explore.input_kinds import InputKind, input_kind, shown_kinds
 from gbp_widgets.models import Preprocessing
 
 
@@ -48,14 +50,14 @@ def prepare(model: nn.Module, inputs) -> tuple[tuple[torch.Tensor, ...], bool]:
         if isinstance(tensor, torch.Tensor) and not tensor.is_floating_point():
             raise TypeError(
                 f"{_which(inputs, position)} is a {tensor.dtype} tensor: the Explorer shows "
-                f"float inputs, {_shown_kinds()}. Integer inputs such as token ids have no "
+                f"float inputs, {shown_kinds()}. Integer inputs such as token ids have no "
                 "gradient: pass them with forward_args=, or give the model's embeddings as "
                 "inputs"
             )
         if isinstance(tensor, torch.Tensor) and tensor.dim() > 5:
             raise ValueError(
                 f"{_which(inputs, position)} has shape {tuple(tensor.shape)}: the Explorer "
-                f"shows {_shown_kinds()}. Reshape the input to one of these, or use "
+                f"shows {shown_kinds()}. Reshape the input to one of these, or use "
                 "GuidedBackprop.explain directly"
             )
     prepared = prepare_inputs(model, inputs)
@@ -66,37 +68,105 @@ def _which(inputs, position: int) -> str:
     return f"inputs[{position}]" if isinstance(inputs, tuple) else "inputs"
 
 
-def _shown_kinds() -> str:
-    return ", ".join(f"{label}s {shape}" for label, shape in INPUT_KINDS.values())
-
-
-def views_for(batch, kinds, feature_names) -> tuple[InputView, ...]:
-    views = []
-    for position, tensor in enumerate(batch):
-        shape = tuple(tensor.shape[1:])
-        own = kind_for(shape)
-        kind = kinds[position] if kinds and position < len(kinds) else own
-        shape = _shape_for(kind, shape, own)
-        names = feature_names if kind == "table" and position == 0 else None
-        if names is not None and len(names) != shape[0]:
-            raise ValueError(
-                f"{len(names)} feature names given for {shape[0]} features: give one per feature"
-            )
-        views.append(make_view(kind, shape, names))
-    return tuple(views)
-
-
-# Views an input can be shown in besides its own: a table row as a curve, a signal as
-# bars of its flattened values.
-_ALSO = {"table": ("signal",), "signal": ("table",)}
-
-
-def _shape_for(kind: str, shape: tuple[int, ...], own: str) -> tuple[int, ...]:
-    if kind == own:
-        return shape
-    if kind not in _ALSO.get(own, ()):
-        allowed = ", ".join(repr(k) for k in (own, *_ALSO.get(own, ())))
-        raise ValueError(
-            f"an input of item shape {shape} cannot be shown as {kind!r}: use {allowed}"
+def kinds_for(batch, kinds, feature_names) -> tuple[InputKind, ...]:
+    """The kind of each input of ``batch``: the one ``kinds`` names at its position, else
+    the one of its shape; the first input's elements take ``feature_names``."""
+    return tuple(
+        input_kind(
+            tuple(tensor.shape[1:]),
+            kinds[position] if kinds and position < len(kinds) else None,
+            feature_names if position == 0 else None,
         )
-    return (1, shape[0]) if kind == "signal" else (int(np.prod(shape)),)
+        for position, tensor in enumerate(batch)
+    )
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What the Explorer shows items of: ``tensors`` ``(N, ...)`` on the model's device,
+    whether they were given as a tuple, each one's kind, the photos behind the first
+    (one ``(H, W, 3)`` ``uint8`` per item, when known) and the extra forward arguments
+    (per-item tensors among them, with first dimension ``N``, are sliced with the item)."""
+
+    tensors: tuple[torch.Tensor, ...]
+    as_tuple: bool
+    kinds: tuple[InputKind, ...]
+    photos: Sequence[np.ndarray] | None = None
+    forward_args: tuple = ()
+    forward_kwargs: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        """``N``, the number of items."""
+        return self.tensors[0].shape[0]
+
+    @property
+    def one_photo(self) -> bool:
+        """Whether each item is one picture: then photos, uploads and Grad-CAM (which
+        weights an image model's feature map) apply."""
+        return self.kinds[0].photo and not self.as_tuple
+
+    def inputs(self, item: int) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The model-ready inputs of ``item``, with leading dimension 1, as given."""
+        tensors = tuple(t[item : item + 1] for t in self.tensors)
+        return tensors if self.as_tuple else tensors[0]
+
+    def arguments(self, item: int) -> tuple[tuple, dict]:
+        """The extra forward arguments for ``item`` (per-item tensors sliced)."""
+
+        def sliced(value: object) -> object:
+            n = self.count
+            if n > 1 and isinstance(value, torch.Tensor) and value.dim() and value.shape[0] == n:
+                return value[item : item + 1]
+            return value
+
+        return (
+            tuple(sliced(a) for a in self.forward_args),
+            {k: sliced(v) for k, v in self.forward_kwargs.items()},
+        )
+
+    def values(self, item: int, index: int = 0) -> np.ndarray:
+        """Input ``index`` of ``item``, without the batch dimension, as its kind takes it."""
+        values = self.tensors[index][item].detach().float().cpu().numpy()
+        return values.reshape(self.kinds[index].shape)
+
+    def photo(self, item: int, index: int, preprocess: Preprocessing | None) -> np.ndarray:
+        """What input ``index`` of ``item`` looks like as a photo: ``(H, W, 3)`` (image),
+        ``(D, H, W, 3)`` (volume) ``uint8``; the photo given when there is one, else the
+        tensor with ``preprocess``'s normalisation undone (scaled from its own minimum to
+        maximum without one)."""
+        if index == 0 and self.photos is not None:
+            return self.photos[item]
+        values = self.tensors[index][item].detach().float().cpu()
+        if values.dim() < 3:
+            return np.zeros((1, 1, 3), dtype=np.uint8)
+        if preprocess is not None and values.shape[0] == 3:
+            scaled = preprocess.unnormalize(values)
+        else:
+            low, high = values.min(), values.max()
+            scaled = (values - low) / (high - low) if high > low else values * 0
+        if scaled.shape[0] != 3:
+            scaled = scaled.mean(0, keepdim=True).expand(3, *scaled.shape[1:])
+        return (scaled.movedim(0, -1).numpy() * 255).round().astype(np.uint8)
+
+
+def make_batch(
+    model: nn.Module,
+    inputs,
+    photos: Sequence[np.ndarray] | None = None,
+    kinds: tuple[str, ...] | None = None,
+    feature_names: Sequence[str] | None = None,
+    forward_args: tuple = (),
+    forward_kwargs: Mapping[str, object] | None = None,
+) -> Batch:
+    """``inputs`` checked and prepared for ``model``, each with its kind (``kinds`` names
+    them by position; by shape where it does not)."""
+    tensors, as_tuple = prepare(model, inputs)
+    return Batch(
+        tensors,
+        as_tuple,
+        kinds_for(tensors, kinds, feature_names),
+        photos,
+        tuple(forward_args),
+        dict(forward_kwargs or {}),
+    )

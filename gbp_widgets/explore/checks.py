@@ -10,15 +10,9 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from gbp_widgets.engine import Region, check_activations
-from gbp_widgets.explore.names import (
-    ALL_CHANNELS,
-    CUSTOM,
-    EXPLORER_RULES,
-    TARGET_KIND_LABELS,
-    choices_text,
-)
-from gbp_widgets.explore.outputs import DenseMap, Detections, unknown_class_message
+from gbp_widgets.engine import check_activations
+from gbp_widgets.explore.names import ALL_CHANNELS, CUSTOM, TARGET_KIND_LABELS, choices_text
+from gbp_widgets.explore.rules import RULES
 from gbp_widgets.explore.session import ExplorerSession
 from gbp_widgets.images import SAMPLE_NAMES
 from gbp_widgets.models import model_names
@@ -47,12 +41,7 @@ def item(session, state, value) -> str:
 
 
 def target(session, state, value) -> str:
-    k = len(session.classes)
-    if isinstance(session.output_kind, Detections):
-        return ""
-    if isinstance(value, str):
-        return "" if value in session.classes else unknown_class_message(value, session.classes)
-    return _in_range("class", value, k, f"this model has {k} (0 to {k - 1})")
+    return session.output_kind.check_class(value, session.classes)
 
 
 def target_kind(session, state, value) -> str:
@@ -73,18 +62,16 @@ def activations(session, state, value) -> str:
 
 
 def rule(session, state, value) -> str:
-    if value not in EXPLORER_RULES:
-        return f"unknown rule {value!r}: use one of {', '.join(EXPLORER_RULES)}"
-    if value == "gradcam" and not session.one_photo:
-        return "Guided Grad-CAM needs a feature map of an image model: choose another rule"
-    return ""
+    if value not in RULES:
+        return f"unknown rule {value!r}: use one of {', '.join(RULES)}"
+    return RULES[value].problem(session.one_photo)
 
 
 def display(session, state, value) -> str:
-    view = session.views[state.get("input_index", 0)]
-    if value in view.displays:
+    kind = session.kinds[state.get("input_index", 0)]
+    if value in kind.displays:
         return ""
-    return f"unknown display {value!r} for {view.kind}s: use one of {', '.join(view.displays)}"
+    return f"unknown display {value!r} for {kind.kind}s: use one of {', '.join(kind.displays)}"
 
 
 def percentile(session, state, value) -> str:
@@ -133,24 +120,13 @@ def unit(session, state, value) -> str:
 def region(session, state, value) -> str:
     if value is None:
         return ""
-    if not isinstance(session.output_kind, DenseMap):
-        return "regions are for dense outputs (N, K, *positions); this model's output is not"
-    if not isinstance(value, Region) or value.mask is None:
-        return "region must be a Region(cls, mask) with a bool mask of the output's positions"
-    spatial = tuple(session.recording.logits.shape[2:])
-    mask = np.asarray(value.mask)
-    if mask.dtype != bool or mask.shape != spatial or not mask.any():
-        return (
-            f"the region's mask must be a bool array of shape {spatial} with at least one "
-            f"position on; it has dtype {mask.dtype} and shape {mask.shape}"
-        )
-    return target(session, state, value.cls)
+    return session.output_kind.check_region(value) or target(session, state, value.cls)
 
 
 def detection(session, state, value) -> str:
     if value is None:
         return ""
-    if not isinstance(session.output_kind, Detections):
+    if not session.output_kind.boxes:
         return "detections are for torchvision detectors; this model's output is not one"
     threshold = state["score_threshold"]
     found = [d.index for d in session.detections(threshold)]
@@ -170,7 +146,7 @@ def score_threshold(session, state, value) -> str:
 
 
 def slice(session, state, value) -> str:
-    extents = session.views[state.get("input_index", 0)].slices
+    extents = session.kinds[state.get("input_index", 0)].slices
     if not extents:
         return _int("slice", value) or ("" if value == 0 else "only volumes are sliced")
     extent = extents[state.get("axis", 0)]
@@ -178,12 +154,12 @@ def slice(session, state, value) -> str:
 
 
 def axis(session, state, value) -> str:
-    extents = session.views[state.get("input_index", 0)].slices
+    extents = session.kinds[state.get("input_index", 0)].slices
     return _in_range("axis", value, max(len(extents), 1), "volumes are cut along axis 0, 1 or 2")
 
 
 def input_index(session, state, value) -> str:
-    n = len(session.views)
+    n = len(session.kinds)
     return _in_range("input", value, n, f"the model takes {n} inputs (0 to {n - 1})")
 
 

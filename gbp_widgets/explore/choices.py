@@ -2,23 +2,23 @@
 controls apply, and where it goes when a new input no longer fits it.
 
 Each function takes the session, and the traits' values as ``state`` where it reads
-them; :mod:`gbp_widgets.explore.state` names them in its table.
+them; :mod:`gbp_widgets.explore.state` names them in its table. None runs a backward
+pass: the channels are ranked by the pass the view shown was drawn from, once it is made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gbp_widgets.explore.chosen import backward_rule, target_of
+from gbp_widgets.explore.chosen import target_of
 from gbp_widgets.explore.names import (
     ACTIVATION_LABELS,
     ALL_CHANNELS,
     CUSTOM,
     DISPLAY_LABELS,
-    RULE_LABELS,
     TARGET_KIND_LABELS,
 )
-from gbp_widgets.explore.outputs import Detections
+from gbp_widgets.explore.rules import RULES
 from gbp_widgets.explore.session import ExplorerSession
 from gbp_widgets.images import SAMPLE_NAMES
 from gbp_widgets.models import model_names
@@ -27,9 +27,6 @@ State = Mapping[str, object]
 Options = list[tuple[str, object]]
 
 AXES: Options = [("depth", 0), ("height", 1), ("width", 2)]
-
-# What selects the backward pass, and so the channels' ranking at a site.
-PASS_TRAITS = ("score_threshold", "target_kind", "rule", "target", "unit", "region", "detection")
 
 
 def _named(names) -> Options:
@@ -46,11 +43,11 @@ def images(session: ExplorerSession) -> bool:
 
 
 def detector(session: ExplorerSession) -> bool:
-    return isinstance(session.output_kind, Detections)
+    return session.output_kind.boxes
 
 
 def volumes(session: ExplorerSession) -> bool:
-    return any(view.kind == "volume" for view in session.views)
+    return any(kind.slices for kind in session.kinds)
 
 
 def samples(session: ExplorerSession, state: State) -> Options:
@@ -70,7 +67,7 @@ def items(session: ExplorerSession, state: State) -> Options:
 
 
 def inputs(session: ExplorerSession, state: State) -> Options:
-    return [(f"input {i}: {view.kind} {view.shape}", i) for i, view in enumerate(session.views)]
+    return [(f"input {i}: {kind.kind} {kind.shape}", i) for i, kind in enumerate(session.kinds)]
 
 
 def axes(session: ExplorerSession, state: State) -> Options:
@@ -78,7 +75,7 @@ def axes(session: ExplorerSession, state: State) -> Options:
 
 
 def slices(session: ExplorerSession, state: State) -> Options:
-    extents = session.views[state["input_index"]].slices
+    extents = session.kinds[state["input_index"]].slices
     return _numbers(extents[state["axis"]] if extents else 1)
 
 
@@ -91,12 +88,17 @@ def activations(session: ExplorerSession, state: State) -> Options:
 
 
 def rules(session: ExplorerSession, state: State) -> Options:
-    # Guided Grad-CAM weights a feature map of an image model.
-    return [(label, r) for r, label in RULE_LABELS.items() if r != "gradcam" or images(session)]
+    return [(r.label, name) for name, r in RULES.items() if not r.problem(session.one_photo)]
 
 
 def displays(session: ExplorerSession, state: State) -> Options:
-    return [(DISPLAY_LABELS[d], d) for d in session.views[state["input_index"]].displays]
+    return [(DISPLAY_LABELS[d], d) for d in session.kinds[state["input_index"]].displays]
+
+
+def top_classes(session: ExplorerSession, state: State) -> Options:
+    """The five most probable classes, with their probabilities (the top-5 buttons)."""
+    top = session.top_classes(5)
+    return [(f"{n} {100 * p:.1f}%", i) for i, n, p in top] or [("-", 0)]
 
 
 def sites(session: ExplorerSession, state: State) -> Options:
@@ -104,23 +106,21 @@ def sites(session: ExplorerSession, state: State) -> Options:
 
 
 def channels(session: ExplorerSession, state: State) -> Options:
-    """All channels, then the site's channels ranked by how much the pass lets through."""
+    """All channels, then the site's channels ranked by how much the pass of the view
+    lets through, once that pass is made."""
     options: Options = [("all channels", ALL_CHANNELS)]
     try:
-        target = target_of(session, state)
-    except ValueError:
-        # Nothing to explain (no detection above the threshold): the redraw says so.
+        target = target_of(session, state, made_only=True)
+    except (ValueError, LookupError):
+        # Nothing to explain (no detection above the threshold), or not drawn yet.
         return options
-    if session.site_names:
-        result = session.result(target, backward_rule(state["rule"]))
-        ranking = session.channel_ranking(result, state["site"])
+    if session.site_names and session.has_pass(target, state["rule"]):
+        ranking = session.channel_ranking(session.result(target, state["rule"]), state["site"])
         options += [(f"{c}: {100 * share:.0f}% pass", c) for c, share in ranking]
     return options
 
 
 def detections(session: ExplorerSession, state: State) -> Options:
-    if not detector(session):
-        return []
     found = session.detections(state["score_threshold"])
     return [(f"#{d.index} {session.class_name(d.label)} {d.score:.2f}", d.index) for d in found]
 

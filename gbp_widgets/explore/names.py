@@ -1,17 +1,10 @@
-"""Every name a person reads for a choice, defined once: rules, displays, target kinds,
-input kinds. The CLI, the controls, the captions and the checks all read these."""
+"""Every name a person reads for a choice, defined once: activations, displays, target
+kinds, panels. The CLI, the controls, the captions and the checks all read these (the
+rules' names are their table's, :mod:`gbp_widgets.explore.rules`; the kinds' are their
+classes')."""
 
 from __future__ import annotations
 
-# Rule name -> label. Guided Grad-CAM is an Explorer rule (it needs a feature map),
-# not an engine rule.
-RULE_LABELS: dict[str, str] = {
-    "gradient": "Gradient",
-    "deconvnet": "DeconvNet",
-    "guided": "Guided",
-    "gradcam": "Guided Grad-CAM",
-}
-EXPLORER_RULES: tuple[str, ...] = tuple(RULE_LABELS)
 # The activations menu: the engine's choices in words.
 ACTIVATION_LABELS: dict[str, str] = {"relu": "ReLU family", "gated": "+ gates (ours)"}
 # Said wherever maps made with activations="gated" are shown: what they are and are not.
@@ -19,8 +12,6 @@ GATED_NOTE = (
     "activations='gated': GELU, SiLU, Mish and Hardswish pass through their gates s(x), "
     "our extension of the published method"
 )
-COMPARED_RULES: tuple[str, ...] = ("gradient", "deconvnet", "guided")
-
 DISPLAY_LABELS: dict[str, str] = {
     "gradient": "gradient image",
     "saliency": "saliency",
@@ -37,21 +28,6 @@ TARGET_KIND_LABELS: dict[str, str] = {
     "unit": "unit",
     "region": "region",
     "detection": "detection",
-}
-
-# Input kind -> (label, the input shape it shows).
-INPUT_KINDS: dict[str, tuple[str, str]] = {
-    "image": ("image", "(N, 1 or 3, H, W)"),
-    "signal": ("signal", "(N, C, L)"),
-    "volume": ("volume", "(N, C, D, H, W)"),
-    "table": ("table", "(N, F)"),
-}
-
-# Output kind -> what its scores are.
-OUTPUT_KINDS: dict[str, str] = {
-    "classes": "class scores (N, K)",
-    "dense": "a dense map of class scores (N, K, *positions)",
-    "detection": "torchvision detections (a list of dicts with boxes, labels, scores)",
 }
 
 ALL_CHANNELS = -1

@@ -84,19 +84,34 @@ def image_name(image: object) -> str:
     return image if isinstance(image, str) and image in SAMPLE_NAMES else CUSTOM
 
 
-def new_input(session: ExplorerSession, name: str, value: object) -> ExplorerSession:
-    """The session after trait ``name`` (one that costs a forward pass) takes ``value``:
-    ``session`` changed in place, or a new one for another model. Raises what opening
-    the picture, loading the model or the forward pass raised; ``session`` is then as
-    it was."""
-    if name == "image" and value != CUSTOM:
+# What a new value of each trait that costs a forward pass does to the session (the state
+# table's ``opens``): the session changed in place, or a new one for another model. Each
+# raises what opening the picture, loading the model or the forward pass raised, the
+# session then as it was.
+
+
+def new_image(session: ExplorerSession, value: str) -> ExplorerSession:
+    """Sample or picture ``value`` shown ("custom" names the picture shown already)."""
+    if value != CUSTOM:
         session.set_image(picture(value))
-    elif name == "model_name" and value != CUSTOM:
-        return switched_model(session, value)
-    elif name == "item":
-        session.set_item(value)
-    elif name == "layer":
-        session.set_layer(value)
-    elif name == "activations":
-        session.set_activations(value)
+    return session
+
+
+def new_model(session: ExplorerSession, value: str) -> ExplorerSession:
+    """Model ``value`` on the photo shown ("custom" names the model given)."""
+    return session if value == CUSTOM else switched_model(session, value)
+
+
+def new_item(session: ExplorerSession, value: int) -> ExplorerSession:
+    session.set_item(value)
+    return session
+
+
+def new_layer(session: ExplorerSession, value: str) -> ExplorerSession:
+    session.set_layer(value)
+    return session
+
+
+def new_activations(session: ExplorerSession, value: str) -> ExplorerSession:
+    session.set_activations(value)
     return session

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from gbp_widgets.explore.chosen import backward_rule
 from gbp_widgets.explore.names import MASK_PANELS
-from gbp_widgets.explore.outputs import Detections, unknown_class_message
-from gbp_widgets.explore.passes import View
 from gbp_widgets.explore.session import ExplorerSession
+from gbp_widgets.explore.view import View
+from gbp_widgets.explore.words import unknown_class_message
 
 # Arrow keys on a focused canvas: left/right step the channel, up/down the site.
 KEY_STEPS = {
@@ -36,16 +35,12 @@ def panel_click(
 ) -> dict[str, object]:
     """A click at pixel ``(row, column)`` of ``panel`` (``size`` pixels square). On a mask
     or the activation panel: the unit under it (at the chosen channel, or the most active
-    one there when all are shown). On a dense output's label map: the region of the class
-    under it. On a detector's input: the detection whose box holds it."""
-    if panel == "output":
-        region = session.region_at(row, column, size, view.cut)
-        return {"region": region, "target_kind": "region"}
-    if panel == "input" and isinstance(session.output_kind, Detections):
-        found = session.detection_at(row, column, size, view.score_threshold)
-        if found is None:
-            raise ValueError("no detection's box is there: click inside a box")
-        return {"detection": found.index, "target_kind": "detection"}
+    one there when all are shown). On the output's own panels, what its kind says (a
+    dense output's label map: the region of the class under it; a detector's input: the
+    detection whose box holds it)."""
+    own = session.output_kind.click(panel, row, column, size, view, session.photo().shape[:2])
+    if own:
+        return own
     if panel not in (*MASK_PANELS, "activation"):
         return {}
     unit = session.unit_at(view, row, column, size)
@@ -60,9 +55,7 @@ def panel_click(
 
 def grid_click(session: ExplorerSession, view: View, x: float, y: float) -> dict[str, object]:
     """A click at point ``(x, y)`` of the channel grid: the channel of that tile."""
-    result = session.result(view.target, backward_rule(view.rule))
-    cut = view.cut if session.views[view.input_index].kind == "volume" else None
-    channel = session.grid_channel(result, view.site, int(y), int(x), cut)
+    channel = session.shown.panels.grid_channel(view, int(y), int(x))
     return {} if channel is None else {"channel": channel}
 
 

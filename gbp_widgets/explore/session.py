@@ -3,12 +3,16 @@
 One forward pass per (item, model) is recorded with its graph kept; a change of
 target or rule is one backward pass over it (cached, a few entries deep); a
 change of site, channel, display or slice only re-renders from cached masks.
+
+The session is made of parts that own their state: :class:`~gbp_widgets.explore.items.Items`
+(the batch and the items recorded from it), and for each item its
+:class:`~gbp_widgets.explore.passes.Passes` and :class:`~gbp_widgets.explore.panels.Panels`;
+read-outs are :mod:`~gbp_widgets.explore.readings`' functions of an item. The session puts
+them together for the item shown.
 """
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,38 +20,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from gbp_widgets.colour_keys import ColourKey, LabelKey, label_key
-from gbp_widgets.engine import (
-    Explanation,
-    Gate,
-    GuidedBackprop,
-    Region,
-    coverage_message,
-    gradcam_map,
-    layer_activations,
-)
-from gbp_widgets.explore import outputs
-from gbp_widgets.explore.batch import picture_inputs, prepare, views_for
+from gbp_widgets.engine import Explanation, Gate, GuidedBackprop, Region, coverage_message
+from gbp_widgets.explore import readings
+from gbp_widgets.explore.batch import Batch, make_batch, picture_inputs
+from gbp_widgets.explore.input_kinds import InputKind
+from gbp_widgets.explore.items import Item, Items
 from gbp_widgets.explore.names import SCORE_THRESHOLD
-from gbp_widgets.explore.outputs import Detection
-from gbp_widgets.explore.passes import Result, Target
-from gbp_widgets.explore.pictures import SessionPictures
-from gbp_widgets.explore.readings import SessionReadings
-from gbp_widgets.explore.recorder import SessionRecording
-from gbp_widgets.explore.views import site_mask_keys
+from gbp_widgets.explore.output_kinds import Detection, OutputKind
+from gbp_widgets.explore.passes import Result, Timer
+from gbp_widgets.explore.rules import GUIDED, RULES
+from gbp_widgets.explore.view import Cut, Target, View
 from gbp_widgets.models import Preprocessing
 
-# Room for the view shown and the backward passes drawn ahead of it (the other rules for
-# its target, the classes beside it for its rule): about 25 MB each for EfficientNet-Lite0.
-_CACHED_RESULTS = 10
-# What belongs to the item shown. Items left, or drawn ahead, keep theirs (a few, with
-# their latest passes), so a step back or to a neighbour needs no new pass.
-_ITEM_STATE = ("item", "recording", "output_kind", "_results", "_derived", "_regions")
-_PARKED_ITEMS = 2
-_PARKED_RESULTS = 2
 
-
-class ExplorerSession(SessionRecording, SessionPictures, SessionReadings):
+class ExplorerSession:
     """The Explorer's model, inputs and caches, for any kind of input and output.
 
     ``inputs``: what :meth:`GuidedBackprop.explain` takes, a float tensor
@@ -58,10 +44,11 @@ class ExplorerSession(SessionRecording, SessionPictures, SessionReadings):
     ``pictures``: the photos behind image inputs, ``(H, W, 3)`` ``uint8`` per
     item, when known. ``preprocess``: turns photos into inputs, and undoes its
     normalisation to show image tensors; without it, image tensors are shown
-    scaled from their own minimum to maximum. ``kinds``: the view per input,
+    scaled from their own minimum to maximum. ``kinds``: the kind of each input,
     chosen from its shape when not given. ``activations``: the engine's (``"gated"``
-    makes GELU, SiLU, Mish and Hardswish sites too: our extension). The model is never
-    modified.
+    makes GELU, SiLU, Mish and Hardswish sites too: our extension). ``rule`` arguments
+    are the Explorer's rule names (:data:`~gbp_widgets.explore.rules.RULES`). The model
+    is never modified.
     """
 
     def __init__(
@@ -79,38 +66,31 @@ class ExplorerSession(SessionRecording, SessionPictures, SessionReadings):
         pictures: list[np.ndarray] | None = None,
         activations: str = "relu",
     ) -> None:
-        self.engine = GuidedBackprop(model, activations=activations)
-        self.output = output
-        self.forward_args = tuple(forward_args)
-        self.forward_kwargs = dict(forward_kwargs or {})
         self.preprocess = preprocess
         self.feature_names = tuple(feature_names) if feature_names is not None else None
-        self._layer = "auto"
-        self.pass_seconds = 0.0
-        self._parked: OrderedDict[tuple[int, str], dict[str, object]] = OrderedDict()
-        self._load(inputs, pictures, kinds, item=0)
-        self.classes = self._class_names(classes)
+        self.timer = Timer()
+        engine = GuidedBackprop(model, activations=activations)
+        batch = make_batch(
+            model, inputs, pictures, kinds, self.feature_names, forward_args, forward_kwargs
+        )
+        self.items = Items(engine, batch, output, preprocess, self.timer)
+        self.classes = self.output_kind.class_names(classes)
 
     # -- inputs -------------------------------------------------------------------------
 
-    def _load(self, inputs, pictures, kinds, item: int) -> None:
-        """Check and record ``inputs``; nothing changes if that fails."""
-        batch, as_tuple = prepare(self.engine.model, inputs)
-        views = views_for(batch, kinds, self.feature_names)
-        previous = self.__dict__.copy()
-        self.batch, self.as_tuple, self.views = batch, as_tuple, views
-        self._pictures = pictures
-        self._parked = OrderedDict()
-        try:
-            self._check_item(item)
-            self.__dict__.update(self._item_state(item))
-        except Exception:
-            self.__dict__.update(previous)
-            raise
-
     def set_inputs(self, inputs, pictures: list[np.ndarray] | None = None) -> None:
         """Show new inputs of the same kinds (item 0); nothing changes if they fail."""
-        self._load(inputs, pictures, tuple(v.kind for v in self.views), item=0)
+        old, engine = self.items, self.items.engine
+        batch = make_batch(
+            engine.model,
+            inputs,
+            pictures,
+            tuple(kind.kind for kind in old.batch.kinds),
+            self.feature_names,
+            old.batch.forward_args,
+            old.batch.forward_kwargs,
+        )
+        self.items = Items(engine, batch, old.output, self.preprocess, self.timer, old.layer)
 
     def set_image(self, image) -> None:
         """Show one picture (a PIL image, cropped and normalised by ``preprocess``) or a
@@ -120,159 +100,151 @@ class ExplorerSession(SessionRecording, SessionPictures, SessionReadings):
 
     def set_item(self, item: int) -> None:
         """Show item ``item`` of the batch: one forward pass, none for an item shown or
-        drawn ahead (:meth:`another_item`) lately."""
-        self._check_item(item)
-        if item == self.item:
-            return
-        state = self._item_state(item)
-        self._park()
-        self.__dict__.update(state)
+        drawn ahead (:meth:`another_item`) lately; nothing changes if it fails."""
+        self.items.show(item)
 
     @contextmanager
     def another_item(self, item: int) -> Iterator[None]:
         """The session shows ``item`` inside the block, and the item it showed before
         after it, as it was; what was computed for ``item`` is kept for :meth:`set_item`."""
-        self._check_item(item)
-        shown = self._state_of_item()
-        try:
-            self.__dict__.update(self._item_state(item))
+        with self.items.another(item):
             yield
-        finally:
-            if self.item == item:
-                self._park()
-            self.__dict__.update(shown)
 
-    def _check_item(self, item: int) -> None:
-        count = self.count
-        if not 0 <= item < count:
-            raise ValueError(f"item {item} is out of range: there are {count} (0 to {count - 1})")
+    def set_layer(self, layer: str) -> None:
+        """Grad-CAM layer (a module path, or ``"auto"``); a new forward pass keeps its output."""
+        self.items.set_layer(layer)
 
-    def _item_state(self, item: int) -> dict[str, object]:
-        """What belongs to ``item`` (:data:`_ITEM_STATE`): kept from before, or recorded."""
-        parked = self._parked.pop((item, self._layer), None)
-        if parked is not None:
-            return parked
-        recording = self._record(item, self._layer)
-        return {
-            "item": item,
-            "recording": recording,
-            "output_kind": outputs.output_kind(recording.raw_output, recording.logits),
-            "_results": OrderedDict(),
-            "_derived": OrderedDict(),
-            "_regions": {},
-        }
+    def set_activations(self, activations: str) -> None:
+        """Record the item shown again with ``activations``; nothing changes if that fails."""
+        self.items.set_activations(activations)
 
-    def _state_of_item(self) -> dict[str, object]:
-        """What belongs to the item shown, as :meth:`_item_state` gives it."""
-        return {name: getattr(self, name) for name in _ITEM_STATE}
+    def layer_choices(self) -> tuple[str, ...]:
+        """Module paths worth offering for Grad-CAM: containers and convolutions."""
+        return self.items.layer_choices()
 
-    def _park(self) -> None:
-        """Keep the shown item's state for a return, with its latest passes only."""
-        while len(self._results) > _PARKED_RESULTS:
-            self._results.popitem(last=False)
-        self._parked[(self.item, self._layer)] = self._state_of_item()
-        while len(self._parked) > _PARKED_ITEMS:
-            self._parked.popitem(last=False)
+    @property
+    def picture_side(self) -> int:
+        """The side of the square pictures the model takes (``preprocess``'s, ImageNet's
+        224 without one)."""
+        return (self.preprocess or Preprocessing()).size
+
+    @property
+    def engine(self) -> GuidedBackprop:
+        return self.items.engine
+
+    @property
+    def activations(self) -> str:
+        """``"relu"`` or ``"gated"``: what the engine treats as sites (see
+        :class:`~gbp_widgets.GuidedBackprop`)."""
+        return self.items.engine.activations
+
+    @property
+    def batch(self) -> Batch:
+        return self.items.batch
+
+    @property
+    def shown(self) -> Item:
+        """The item shown, with its recording, output kind, passes and pictures."""
+        return self.items.shown
+
+    @property
+    def item(self) -> int:
+        return self.items.shown.index
+
+    @property
+    def recording(self):
+        return self.items.shown.recording
+
+    @property
+    def output_kind(self) -> OutputKind:
+        return self.items.shown.output
 
     @property
     def count(self) -> int:
         """``N``, the number of items."""
-        return self.batch[0].shape[0]
+        return self.batch.count
 
     @property
     def inputs(self) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """The model-ready inputs of the item shown, with leading dimension 1."""
-        tensors = tuple(t[self.item : self.item + 1] for t in self.batch)
-        return tensors if self.as_tuple else tensors[0]
+        return self.batch.inputs(self.item)
 
-    def _arguments_of(self, item: int) -> tuple[tuple, dict]:
-        """The extra forward arguments for ``item`` (per-item tensors sliced)."""
-
-        def sliced(value: object) -> object:
-            n = self.count
-            if n > 1 and isinstance(value, torch.Tensor) and value.dim() and value.shape[0] == n:
-                return value[item : item + 1]
-            return value
-
-        return (
-            tuple(sliced(a) for a in self.forward_args),
-            {k: sliced(v) for k, v in self.forward_kwargs.items()},
-        )
+    @property
+    def kinds(self) -> tuple[InputKind, ...]:
+        """The kind of each input."""
+        return self.batch.kinds
 
     @property
     def kind(self) -> str:
-        return self.views[0].kind
+        """The first input's kind, by name."""
+        return self.batch.kinds[0].kind
 
     @property
     def one_photo(self) -> bool:
         """Whether each item is one picture: then photos, uploads and Grad-CAM (which
         weights an image model's feature map) apply."""
-        return self.kind == "image" and not self.as_tuple
+        return self.batch.one_photo
 
-    def _forget(self) -> None:
-        self._results.clear()
-        self._derived.clear()
-        self._regions.clear()
+    @property
+    def pass_seconds(self) -> float:
+        """How long the last backward pass that was not in a cache took, in seconds."""
+        return self.timer.seconds
+
+    @pass_seconds.setter
+    def pass_seconds(self, seconds: float) -> None:
+        self.timer.seconds = seconds
 
     # -- what the model said ------------------------------------------------------------
-
-    def _class_names(self, classes) -> tuple[str, ...]:
-        kind = self.output_kind
-        if isinstance(kind, outputs.Detections):
-            return tuple(classes) if classes is not None else kind.default_names(0)
-        count = kind.class_count(self.recording.logits)
-        if classes is None:
-            return kind.default_names(count)
-        if len(classes) != count:
-            raise ValueError(f"{len(classes)} class names given for a model with {count} outputs")
-        return tuple(classes)
 
     @property
     def probabilities(self) -> np.ndarray:
         """``(K,)``: softmax of the class scores; for a dense output the fraction of
         positions where each class is predicted; the score itself for one score."""
-        return self.output_kind.probabilities(self.recording.logits)
+        return self.output_kind.probabilities()
 
     def top_classes(
         self, k: int = 5, threshold: float = SCORE_THRESHOLD
     ) -> list[tuple[int, str, float]]:
         """The ``k`` most probable classes (detections, for a detector) as
         ``(index, name, probability)``."""
-        if isinstance(self.output_kind, outputs.Detections):
-            found = self.detections(threshold)[:k]
-            return [(d.index, self.class_name(d.label), d.score) for d in found]
-        probabilities = self.probabilities
-        order = np.argsort(probabilities)[::-1][:k]
-        return [(int(i), self.class_name(int(i)), float(probabilities[i])) for i in order]
+        return self.output_kind.top(k, threshold, self.class_name)
 
     def class_name(self, index: int) -> str:
         return self.classes[index] if 0 <= index < len(self.classes) else f"class {index}"
 
     def detections(self, threshold: float = SCORE_THRESHOLD) -> list[Detection]:
-        """The shown item's detections scoring at least ``threshold``, best first."""
-        return outputs.detections(self.recording.raw_output, threshold)
-
-    def predicted_labels(self) -> np.ndarray:
-        """The class predicted at each position of a dense output, ``(*positions)``."""
-        return self._remember(("labels",), lambda: outputs.predicted_labels(self.recording.logits))
-
-    def output_key(self) -> LabelKey:
-        """How to read the label map of a dense output: the colour of each class in it."""
-        return label_key(self.predicted_labels(), self.class_name)
+        """The shown item's detections scoring at least ``threshold``, best first (none
+        but a detector's)."""
+        return self.output_kind.detections(threshold)
 
     def first_class(self) -> int:
         """The class explained first on a new item: the most probable (0 when none is)."""
         top = self.top_classes(1)
         return top[0][0] if top else 0
 
-    def class_target(self, cls: int) -> Target:
-        """What explaining class ``cls`` of the output means: the class index itself, every
-        position of it for a dense output, nothing to choose for a single score."""
-        return self.output_kind.class_target(cls, self.class_region)
+    def predicted_labels(self) -> np.ndarray:
+        """The class predicted at each position of a dense output, ``(*positions)``."""
+        return self.output_kind.labels
 
     def class_region(self, cls: int) -> Region:
         """``Region(cls)`` over every position, one object per class (a stable cache key)."""
-        return self._regions.setdefault(cls, Region(cls))
+        return self.output_kind.region(cls)
+
+    def region_at(self, row: int, column: int, size: int, cut: Cut) -> Region:
+        """The 4-connected region of the class a dense output predicts under output-panel
+        pixel ``(row, column)``, as ``Region(cls, mask)``."""
+        return self.output_kind.region_at(row, column, size, cut)
+
+    def detection_at(
+        self, row: int, column: int, size: int, threshold: float = SCORE_THRESHOLD
+    ) -> Detection | None:
+        """The detection whose box holds input-panel pixel ``(row, column)`` (the smallest)."""
+        return self.output_kind.detection_at(row, column, size, self.photo().shape[:2], threshold)
+
+    def class_target(self, cls: int) -> Target:
+        """What explaining class ``cls`` of the output means: the class index itself, every
+        position of it for a dense output, nothing to choose for a single score."""
+        return self.output_kind.class_target(cls)
 
     def target_kinds(self) -> tuple[str, ...]:
         """The target kinds this model's output offers."""
@@ -290,74 +262,80 @@ class ExplorerSession(SessionRecording, SessionPictures, SessionReadings):
 
     def site_shape(self, site: int) -> tuple[int, ...]:
         """The site's output shape for the item shown, ``(C, *spatial)``."""
-        return tuple(self.recording.sites[site].shape[1:])
+        return self.shown.panels.site_shape(site)
 
     def site_gate(self, site: int) -> Gate | None:
         """The gated activation at ``site`` (``activations="gated"``), ``None`` at a
         rectifier."""
         return self.recording.sites[site].gate
 
-    def mask_keys(self, site: int, channel: int) -> dict[str, ColourKey]:
-        """How to read each mask panel at ``site`` showing ``channel``, by panel name."""
-        return site_mask_keys(self.site_shape(site), channel, self.site_gate(site) is not None)
-
     def channels(self, site: int) -> int:
         return self.site_shape(site)[0] if self.site_names else 0
 
-    def coverage(self, rule: str) -> str:
-        """What ``rule`` does not cover in this model ("" when it covers everything)."""
+    def coverage(self, rule: str = GUIDED.name) -> str:
+        """What ``rule`` (by default guided) does not cover in this model ("" when it
+        covers everything)."""
         recording = self.recording
         return coverage_message(
-            rule, len(recording.sites), tuple(recording.not_guided), recording.activations
+            RULES[rule].backward.name,
+            len(recording.sites),
+            tuple(recording.not_guided),
+            recording.activations,
         )
 
-    # -- backward passes ----------------------------------------------------------------
+    # -- passes and pictures of the item shown -------------------------------------------
 
     def result(self, target: Target, rule: str) -> Result:
         """The backward pass for ``target`` under ``rule``, from the cache if it is there;
         :attr:`pass_seconds` is how long the last one not in the cache took."""
-        key = self._result_key(target, rule)
-        if key in self._results:
-            self._results.move_to_end(key)
-            return self._results[key]
-        started = time.perf_counter()
-        result = self._backprop(target, rule)
-        self.pass_seconds = time.perf_counter() - started
-        self._results[key] = result
-        while len(self._results) > _CACHED_RESULTS:
-            self._results.popitem(last=False)
-        return result
+        return self.shown.passes.result(target, RULES[rule])
 
     def has_pass(self, target: Target, rule: str) -> bool:
         """Whether :meth:`result` for ``target`` under ``rule`` is in the cache: a
         picture of it costs no backward pass."""
-        return self._result_key(target, rule) in self._results
-
-    def _result_key(self, target: Target, rule: str) -> tuple:
-        # Guided Grad-CAM depends on the layer too; one key for every rule keeps it simple.
-        return (target, rule, self._layer)
+        return self.shown.passes.has(target, RULES[rule])
 
     def explanation(self, target: Target, rule: str) -> Explanation:
-        """The engine's :class:`Explanation` for the item shown (batch of one)."""
+        """The engine's :class:`Explanation` for the item shown (batch of one); for Guided
+        Grad-CAM, the guided pass it is made from."""
         return self.result(target, rule).explanation
 
-    def _backprop(self, target: Target, rule: str) -> Result:
-        if rule == "gradcam":
-            layer = None if self._layer == "auto" else self._layer
-            path, activations = layer_activations(self.recording, layer)
-            cam = gradcam_map(self.recording, activations, target)[0][0, 0].detach().cpu().numpy()
-            # The guided half is the guided rule's own pass: cached if it was shown already.
-            guided = self.result(target, "guided")
-            return Result(
-                explanation=guided.explanation,
-                attributions=tuple(a * cam for a in guided.attributions),
-                grads=guided.grads,
-                cam=cam,
-                layer=path,
-            )
-        backprop = self.recording.backprop(target, rule)
-        return Result(
-            explanation=self.recording.explanation(backprop, rule),
-            attributions=tuple(g[0].detach().cpu().numpy() for g in backprop.input_grads),
-            grads={i: g[0].detach().cpu() for i, g in backprop.site_grads.items()},
-        )
+    def panels(self, view: View, size: int, grid: bool = True) -> dict[str, np.ndarray]:
+        """See :meth:`gbp_widgets.explore.panels.Panels.panels`."""
+        return self.shown.panels.panels(view, size, grid)
+
+    def compare_panels(self, view: View, size: int) -> dict[str, np.ndarray]:
+        """See :meth:`gbp_widgets.explore.panels.Panels.compare_panels`."""
+        return self.shown.panels.compare_panels(view, size)
+
+    def site_masks(self, result: Result, site: int) -> dict[str, np.ndarray]:
+        """See :meth:`gbp_widgets.explore.panels.Panels.site_masks`."""
+        return self.shown.panels.site_masks(result, site)
+
+    def channel_ranking(self, result: Result, site: int) -> list[tuple[int, float]]:
+        """See :meth:`gbp_widgets.explore.panels.Panels.channel_ranking`."""
+        return self.shown.panels.channel_ranking(result, site)
+
+    def site_output(self, site: int) -> np.ndarray:
+        """See :meth:`gbp_widgets.explore.panels.Panels.site_output`."""
+        return self.shown.panels.site_output(site)
+
+    def photo(self, index: int = 0) -> np.ndarray:
+        """See :meth:`gbp_widgets.explore.panels.Panels.photo`."""
+        return self.shown.panels.photo(index)
+
+    def input_values(self, index: int = 0) -> np.ndarray:
+        """Input ``index`` of the item shown, without the batch dimension, as its kind
+        takes it."""
+        return self.shown.panels.input_values(index)
+
+    def attribution(self, result: Result, index: int = 0) -> np.ndarray:
+        return self.shown.panels.attribution(result, index)
+
+    def unit_at(self, view: View, row: int, column: int, size: int):
+        """See :func:`gbp_widgets.explore.readings.unit_at`."""
+        return readings.unit_at(self.shown.panels, view, row, column, size)
+
+    def readout(self, view: View, row: int, column: int, size: int) -> dict[str, object]:
+        """The numbers under panel pixel ``(row, column)`` of ``size``-pixel panels."""
+        return readings.readout(self.shown.panels, view, row, column, size, self.class_name)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Sequence
 
 from gbp_widgets.engine import Gate, Neuron, Region
-from gbp_widgets.explore.names import ALL_CHANNELS, MASK_PANELS, RULE_LABELS, forward_mask_words
-from gbp_widgets.explore.outputs import DetectionScore
-from gbp_widgets.explore.passes import View
+from gbp_widgets.explore.names import ALL_CHANNELS, MASK_PANELS, forward_mask_words
+from gbp_widgets.explore.rules import RULES
+from gbp_widgets.explore.view import DetectionScore, View
 
 # Over the channel grid in the widget, and under it in figures.
 GRID_CAPTION = "product mask, channels ranked by how much they pass"
@@ -50,8 +51,8 @@ def captions(
     show is named once for their row (:func:`row_caption`). ``rectifier`` is the site's
     ``(kind, ceiling)``, ``None`` for a model without sites; the forward mask's caption
     gives its formula (``1[0<x<6]`` for a ReLU6), or at a gated site (``gate``) says it
-    is the gate ``s(x)``."""
-    rule = RULE_LABELS[view.rule] + (f" at {layer}" if layer else "")
+    is the gate ``s(x)``; ``layer`` is where the rule's CAM was taken, if it has one."""
+    rule = RULES[view.rule].caption(layer)
     words = {
         "input": "input",
         "attribution": f"{rule}: {target_words(view.target, class_name)}",
@@ -94,3 +95,13 @@ def frame_words(top: tuple[int, str, float]) -> str:
     probability)`` with the probability, ``"webcam: espresso 71%"``."""
     _, name, probability = top
     return f"webcam: {name} {100 * probability:.0f}%"
+
+
+def unknown_class_message(name: str, classes: Sequence[str]) -> str:
+    """No class called ``name``: say so and offer the closest names, case ignored."""
+    lowered = {c.lower(): c for c in classes}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)
+    containing = [c for c in classes if name.lower() in c.lower()][:3]
+    offers = list(dict.fromkeys([lowered[c] for c in close] + containing))[:3]
+    hint = f"; did you mean {', '.join(repr(o) for o in offers)}?" if offers else ""
+    return f"no class called {name!r} in this model's {len(classes)} classes{hint}"

@@ -14,8 +14,9 @@ import numpy as np
 from PIL import Image
 
 from gbp_widgets.dataset.results import DatasetResults, correctness, outcome_columns
-from gbp_widgets.dataset.rows import MASK_NAMES, PASSING_MASK
+from gbp_widgets.dataset.rows import MASK_NAMES
 from gbp_widgets.dataset.store import import_pyarrow
+from gbp_widgets.engine import rule_named
 
 CORRECTNESS = ("all", "correct", "wrong")
 SORTS = {
@@ -81,7 +82,7 @@ class Catalogue:
         self.correct = correctness(
             self.label, self.predicted, self.skipped, self.label_names, self.classes
         )
-        self.passing_name = MASK_NAMES[PASSING_MASK[manifest["rule"]]]
+        self.passing_name = MASK_NAMES[rule_named(manifest["rule"]).passing_mask]
         self._passing: np.ndarray | None = None
         self._true_classes = np.unique(self.label[self.label >= 0]).tolist()
         self._predicted_classes = np.unique(self.predicted[self.predicted >= 0]).tolist()

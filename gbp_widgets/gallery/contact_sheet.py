@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from gbp_widgets.render import robust_spread
+from gbp_widgets.pictures.render import robust_spread
 
 BACKGROUND = (255, 255, 255)
 EMPTY_BOX = (232, 232, 232)

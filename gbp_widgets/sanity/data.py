@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gbp_widgets.engine import GuidedBackprop
-from gbp_widgets.figures import NotebookFigure, gray_key
+from gbp_widgets.pictures.figures import NotebookFigure, gray_key
 from gbp_widgets.sanity.metrics import METRICS, normalised_map, similarities
 
 # How often training stops to measure its accuracy on the whole training set.

@@ -18,15 +18,16 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from gbp_widgets import render
 from gbp_widgets.engine import (
     GuidedBackprop,
     Target,
     check_activations,
     class_targets,
     prepare_inputs,
+    rule_named,
 )
-from gbp_widgets.figures import NotebookFigure, gray_key
+from gbp_widgets.pictures import render
+from gbp_widgets.pictures.figures import NotebookFigure, gray_key
 from gbp_widgets.sanity.metrics import METRICS, normalised_map, similarities
 
 Progress = bool | Callable[[int, int], None]
@@ -101,7 +102,8 @@ class SanityResult:
     def _named(self, rule: str) -> str:
         """A rule as its curves and rows are labelled: with gates, the rules that use them
         say so (the gradient rule is the exact gradient either way)."""
-        return f"{rule}, gates" if self.activations == "gated" and rule != "gradient" else rule
+        gated = self.activations == "gated" and rule_named(rule).backward
+        return f"{rule}, gates" if gated else rule
 
     def _what(self) -> str:
         direction = "from the output down" if self.order == "top_down" else "from the input up"

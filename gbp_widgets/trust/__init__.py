@@ -15,16 +15,21 @@ from gbp_widgets.trust.scenes import (
 from gbp_widgets.trust.table import (
     TOLERANCE,
     TORCHRAY_VOC07_VGG16,
-    Row,
+    MapScores,
     TrustTable,
     trust_maps,
     trust_table,
     wilson,
 )
 
+# The name this class had before the state table's rows took it: kept, so code that used it
+# runs, but the class is MapScores.
+Row = MapScores
+
 __all__ = [
     "TOLERANCE",
     "TORCHRAY_VOC07_VGG16",
+    "MapScores",
     "Row",
     "SceneCNN",
     "SceneModel",

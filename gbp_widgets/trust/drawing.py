@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gbp_widgets.figures import NotebookFigure, gray_key
 from gbp_widgets.metrics import saliency
+from gbp_widgets.pictures.figures import NotebookFigure, gray_key
 from gbp_widgets.trust.table import TORCHRAY_VOC07_VGG16, TrustTable
 
 # Hit and miss colours that stay apart for red-green colour blindness (blue and orange).

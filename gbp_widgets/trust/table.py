@@ -46,7 +46,7 @@ def wilson(hits: int, count: int) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
-class Row:
+class MapScores:
     """One kind of map over the scored items: ``hits`` ``(N,)`` bool (the pointing
     game); ``deletion`` and ``insertion`` ``(N,)`` each item's AUC."""
 
@@ -78,7 +78,7 @@ class TrustTable:
     curves; ``gates``: whether the model has gated activations (then a row for the
     gated rule is there)."""
 
-    rows: dict[str, Row]
+    rows: dict[str, MapScores]
     maps: dict[str, torch.Tensor]
     scenes: Scenes
     tolerance: float
@@ -181,5 +181,5 @@ def trust_table(
             [c.auc for c in score(model, scenes.images, values, scenes.labels, **curve_args)]
             for score in (deletion, insertion)
         ]
-        rows[name] = Row(name, hits[name], *map(np.array, areas))
+        rows[name] = MapScores(name, hits[name], *map(np.array, areas))
     return TrustTable(rows, maps, scenes, TOLERANCE, steps, GATED_ROW in maps)

@@ -21,18 +21,11 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
-from gbp_widgets.explore import ExplorerSession, View
-from gbp_widgets.explore.ahead import PictureMaker, neighbours, numbers_near, pictures_ahead
+from gbp_widgets.explore import ExplorerSession, Scene, StateTable
+from gbp_widgets.explore.ahead import PictureMaker, candidates, pictures_ahead
 from gbp_widgets.widgets.canvas import PanelStrip
-from gbp_widgets.widgets.controls import Controls
 from gbp_widgets.widgets.picture_canvas import Said
 
-# noUiSlider (the ipywidgets slider) moves one step for an arrow key and five for Page
-# Up / Page Down.
-PAGE_STEPS = 5
-# Channels drawn ahead from the top of the menu (ranked by how much passes), besides the
-# neighbours of the one shown.
-TOP_CHANNELS = 3
 # The pictures ahead wait this long after a redraw, so the redraw's own pictures reach
 # the screen first instead of sharing the cores with the ones ahead.
 SETTLE_SECONDS = 0.1
@@ -62,19 +55,16 @@ def held(control: widgets.Widget) -> Said:
     return said(control, control.value)
 
 
-def slider_candidates(slider: widgets.Widget, value: float) -> list[float]:
-    """The values one arrow key and one page key away from ``value`` on ``slider``."""
-    steps = (slider.step, slider.step * PAGE_STEPS)
-    return numbers_near(value, slider.min, slider.max, steps)
-
-
 class PicturesAhead:
     """Makes and sends the pictures ahead, one view per turn of the event loop, so a
     request from the browser is served before the next one; any redraw cancels the rest.
-    Without a running loop (scripts, tests) the jobs wait for :meth:`run_all`."""
+    Without a running loop (scripts, tests) the jobs wait for :meth:`run_all`.
 
-    def __init__(self, controls: Mapping[str, Sequence[widgets.Widget]]) -> None:
-        self._controls = controls
+    ``controls``: the controls of each trait of ``table`` (by trait name) whose browser
+    values a set of pictures ahead is tied to."""
+
+    def __init__(self, table: StateTable, controls: Mapping[str, Sequence[widgets.Widget]]) -> None:
+        self._table, self._controls = table, controls
         self._jobs: deque[Callable[[], None]] = deque()
         self._handle: asyncio.Handle | None = None
 
@@ -92,25 +82,25 @@ class PicturesAhead:
     def start(
         self,
         session: ExplorerSession,
-        view: View,
-        pictures: Mapping[str, np.ndarray],
-        candidates: Mapping[str, Sequence],
-        target_kind: str,
+        scene: Scene,
+        state: Mapping[str, object],
         strips: Sequence[PanelStrip],
     ) -> None:
-        """Queue the views one step from ``view`` (drawn as ``pictures``), a view for each
-        of ``candidates`` (trait -> values, see :func:`candidates`), for ``strips``."""
+        """Queue the views one step from ``scene``'s, while the traits are ``state``: a
+        view for each value one step from a trait's (its row's ``ahead`` says which), for
+        ``strips``."""
         self.cancel()
         watch = [held(c) for controls in self._controls.values() for c in controls]
         # A rule or class already passed costs a render only: drawn ahead however slow.
         quick = session.pass_seconds <= BACKWARD_AHEAD_SECONDS
+        near = candidates(session, state, self._table)
         size = strips[0].size
         for name, value, make in pictures_ahead(
-            session, view, target_kind, candidates, size, quick
+            session, scene.view, state, near, size, quick, self._table
         ):
             when = [s for c in self._controls[name] if (s := said(c, value)) is not None]
             if when:
-                self._jobs.append(partial(self._send, strips, make, pictures, watch, when))
+                self._jobs.append(partial(self._send, strips, make, scene.pictures, watch, when))
         self._schedule(SETTLE_SECONDS)
 
     def run_all(self) -> None:
@@ -151,32 +141,6 @@ class PicturesAhead:
         changed = {name: p for name, p in ahead.items() if p is not pictures.get(name)}
         for strip in strips:
             strip.send_ahead(watch, when, changed)
-
-
-def candidates(
-    controls: Controls, session: ExplorerSession, view: View, state: Mapping[str, object]
-) -> dict[str, list]:
-    """The values one step from ``view`` in each trait drawn ahead, as its controls offer
-    them (``state``: the Explorer's trait values)."""
-    c = controls
-    found: dict[str, list] = {
-        "display": [v for v in _values(c.display) if v != view.display],
-        "percentile": slider_candidates(c.percentile, view.percentile),
-    }
-    if session.site_names:
-        found["site"] = neighbours(view.site, range(len(session.site_names)))
-        # The menu's first entries as well: all channels, then those most let through.
-        menu = _values(c.channel)
-        near = neighbours(view.channel, menu) + menu[: 1 + TOP_CHANNELS]
-        found["channel"] = [v for v in dict.fromkeys(near) if v != view.channel]
-    if c.slice.max > 0:
-        found["slice"] = neighbours(view.cut.index, range(c.slice.max + 1))
-    # They cost a backward pass each (until cached): the other rules, the classes beside
-    # the one shown in the top-5 row, the items on either side.
-    found["rule"] = [v for v in _values(c.rule) if v != view.rule]
-    found["target"] = neighbours(state["target"], _values(c.top))
-    found["item"] = neighbours(state["item"], range(session.count))
-    return found
 
 
 @contextmanager

@@ -47,7 +47,11 @@ def bind(
         value = getattr(owner, name)
         if getattr(control, attribute) != value:
             with quiet():
-                setattr(control, attribute, value)
+                try:
+                    setattr(control, attribute, value)
+                except traitlets.TraitError:
+                    # A menu without that choice yet: the owner sets it with the choices.
+                    pass
 
     control.observe(to_trait, attribute)
     owner.observe(to_control, name)

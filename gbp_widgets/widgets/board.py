@@ -1,5 +1,5 @@
 """The Explorer's pictures on screen: the rows of panels, the rule comparison, the hover
-read-out and the channel grid, drawn from :mod:`gbp_widgets.explore.scene`."""
+read-out and the channel grid, each redraw one :class:`~gbp_widgets.explore.Scene`."""
 
 from __future__ import annotations
 
@@ -8,17 +8,11 @@ from collections.abc import Callable, Mapping
 import ipywidgets as widgets
 import numpy as np
 
-from gbp_widgets import render
-from gbp_widgets.explore import COMPARED_RULES, ExplorerSession, View
-from gbp_widgets.explore.scene import (
-    CAM_PANEL,
-    comparison_keys,
-    comparison_labels,
-    panel_captions,
-    panel_keys,
-    row_captions,
-)
-from gbp_widgets.explore.words import GRID_CAPTION, frame_words
+from gbp_widgets.explore import Scene
+from gbp_widgets.explore.rules import COMPARISONS
+from gbp_widgets.explore.scene import PanelRow
+from gbp_widgets.explore.words import GRID_CAPTION
+from gbp_widgets.pictures import render
 from gbp_widgets.widgets.binding import close_parts
 from gbp_widgets.widgets.canvas import GAP, GridCanvas, PanelStrip
 from gbp_widgets.widgets.text import key_html, readout_html
@@ -46,11 +40,9 @@ class Board:
         self._callbacks = (hover, click, key)
         self.rows: tuple[PanelStrip, ...] = ()
         self.rows_box = widgets.VBox()
-        # The comparison row: three maps at the panel size, or four (with the Grad-CAM heat
-        # map) sized to the same row width.
+        # A comparison row for each there can be: the maps as wide as three panels.
         self.comparisons = {
-            False: PanelStrip(COMPARED_RULES, size),
-            True: PanelStrip((*COMPARED_RULES, CAM_PANEL), (3 * size - GAP) // 4),
+            names: PanelStrip(names, self.comparison_size(len(names))) for names in COMPARISONS
         }
         for strip in self.comparisons.values():
             strip.widget.layout.display = "none"
@@ -69,15 +61,20 @@ class Board:
             self.grid.canvas,
         )
 
-    def set_rows(self, rows: tuple[tuple[str, ...], ...]) -> None:
-        """Panel rows named ``rows``; kept when they already are."""
-        if tuple(strip.names for strip in self.rows) == rows:
+    def comparison_size(self, count: int) -> int:
+        """The side of ``count`` panels in a comparison row as wide as three panels."""
+        return (3 * self.size - (count - 3) * GAP) // count
+
+    def set_rows(self, rows: tuple[PanelRow, ...]) -> None:
+        """Panel rows of ``rows``' names; kept when they already are."""
+        names = tuple(row.names for row in rows)
+        if tuple(strip.names for strip in self.rows) == names:
             return
         for strip in self.rows:
             close_parts(strip.widget)
             strip.widget.close()
         hover, click, key = self._callbacks
-        self.rows = tuple(PanelStrip(names, self.size) for names in rows)
+        self.rows = tuple(PanelStrip(row, self.size) for row in names)
         for strip in self.rows:
             strip.on_hover(lambda x, y, strip=strip: hover(strip, x, y))
             strip.on_leave(lambda x, y: self.crosshair(None, None))
@@ -85,27 +82,28 @@ class Board:
             strip.on_key(key)
         self.rows_box.children = [strip.widget for strip in self.rows]
 
-    def draw(
-        self,
-        session: ExplorerSession,
-        view: View,
-        pictures: Mapping[str, np.ndarray],
-        compare: bool,
-        live: bool = False,
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Draw ``pictures`` (the session's panels for ``view``) with their words and keys,
-        and the comparison row when ``compare``; the pictures at the panel size and the
-        comparison's pictures. ``live``: the input is a webcam frame, captioned with its
-        top class."""
-        words = panel_captions(session, view)
-        if live:
-            words["input"] = frame_words(session.top_classes(1)[0])
-        fitted = self._fitted(pictures)
-        keys = {name: key_html(key, self.size) for name, key in panel_keys(session, view).items()}
-        for strip, caption in zip(self.rows, row_captions(session, view), strict=True):
-            strip.draw(pictures, words, fitted, keys, caption)
-        self.grid.draw(pictures["grid"])
-        return fitted, self._draw_comparison(session, view, compare)
+    def draw(self, scene: Scene) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Draw ``scene``: its rows with their words and keys, the channel grid, and the
+        comparison row when it has one; the pictures at the panel size and the
+        comparison's pictures."""
+        self.set_rows(scene.rows)
+        fitted = self._fitted(scene.pictures)
+        keys = {name: key_html(key, self.size) for name, key in scene.keys.items()}
+        for strip, row in zip(self.rows, scene.rows, strict=True):
+            strip.draw(scene.pictures, scene.captions, fitted, keys, row.caption)
+        self.grid.draw(scene.pictures["grid"])
+        compared = scene.comparison
+        for names, strip in self.comparisons.items():
+            strip.widget.layout.display = "" if compared and compared.names == names else "none"
+        if compared is None:
+            return fitted, {}
+        strip = self.comparisons[compared.names]
+        strip.draw(
+            compared.pictures,
+            compared.labels,
+            keys={name: key_html(key, strip.size) for name, key in compared.keys.items()},
+        )
+        return fitted, dict(compared.pictures)
 
     def _fitted(self, pictures: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The pictures at the panel size; one that did not change is not scaled again
@@ -118,24 +116,6 @@ class Board:
                 self._scaled[name] = (picture, scaled)
             fitted[name] = scaled
         return fitted
-
-    def _draw_comparison(
-        self, session: ExplorerSession, view: View, compare: bool
-    ) -> dict[str, np.ndarray]:
-        with_cam = view.rule == "gradcam"
-        for has_cam, strip in self.comparisons.items():
-            strip.widget.layout.display = "" if compare and has_cam == with_cam else "none"
-        if not compare:
-            return {}
-        strip = self.comparisons[with_cam]
-        pictures = session.compare_panels(view, strip.size)
-        keys = comparison_keys(session, view, pictures)
-        strip.draw(
-            pictures,
-            comparison_labels(session, view),
-            keys={name: key_html(key, strip.size) for name, key in keys.items()},
-        )
-        return pictures
 
     def crosshair(self, row: int | None, column: int | None) -> None:
         for strip in self.rows:

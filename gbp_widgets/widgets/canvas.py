@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from gbp_widgets.render import fit
+from gbp_widgets.pictures.render import fit
 from gbp_widgets.widgets.picture_canvas import PictureCanvas, Placed, Said
 
 GAP = 8

@@ -1,8 +1,9 @@
-"""The Explorer's controls, made from the state table, laid out, and given a session's choices.
+"""The Explorer's controls, made from a state table, laid out where its rows place them, and
+given a session's choices.
 
-Every control of a row of :data:`gbp_widgets.explore.state.STATE` is made here from
-its kind; the class pickers (the top-5 buttons and the name box), the upload, the webcam
-bar (three traits' toggles in one widget) and the save button are made here by hand.
+Every control of a row of the table is made here from its kind; the class pickers (the
+top-5 buttons and the name box), the upload, the webcam bar (three traits' toggles in one
+widget) and the save button are made here by hand, placed where the table's ``others`` say.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ipywidgets.widgets.widget_description import DescriptionStyle
 from ipywidgets.widgets.widget_int import SliderStyle
 from ipywidgets.widgets.widget_selection import ToggleButtonsStyle
 
-from gbp_widgets.explore import STATE, ExplorerSession, Row, Widget, options
+from gbp_widgets.explore import ExplorerSession, Line, Row, StateTable, Widget
 from gbp_widgets.widgets.binding import show
 from gbp_widgets.widgets.camera import Camera
 
@@ -54,40 +55,35 @@ _STYLES = {
 }
 
 
-# Controls by line, in the order they are shown.
-LAYOUT = (
-    ("image", "upload", "model", "activations", "save"),
-    # The webcam bar shares a line with the item controls, which a single photo never shows.
-    ("camera", "item", "input_index", "axis", "slice"),
-    ("rule", "layer", "compare"),
-    ("display", "percentile"),
-    ("top",),
-    ("target_kind", "class_index", "class_name"),
-    ("detection", "score_threshold"),
-    ("site_slider", "site_name", "channel"),
-)
+# The line whose buttons have their label above them: the boxes line up with the buttons.
+_BOTTOM_ALIGNED = Line.TARGET
 
 
 class Controls:
-    """The Explorer's controls, by name (``controls.rule``, ``controls.site_slider``, ...),
-    and ``bound``: the controls of each trait, by trait name."""
+    """The controls of ``table``'s rows, by name (``controls.rule``, ``controls.site_slider``,
+    ...), and ``bound``: the controls of each trait, by trait name."""
 
-    def __init__(self) -> None:
+    def __init__(self, table: StateTable) -> None:
+        self.table = table
         self.bound: dict[str, tuple[widgets.Widget, ...]] = {}
         styles = {kind: make() for kind, make in _STYLES.items()}
         # Controls shown and hidden together share a layout (hiding one hides them all).
         layouts: dict[object, widgets.Layout] = {}
-        for name, row in STATE.items():
-            layout = layouts.setdefault(row.shown, widgets.Layout())
+        for name, row in table.items():
+            if not row.controls:
+                continue
+            if row.shown not in layouts:
+                # Not setdefault: its default would make a model on every call.
+                layouts[row.shown] = widgets.Layout()
+            layout = layouts[row.shown]
             made = tuple(
                 _made(c.widget, row, c.label, {"layout": layout, "style": styles[c.widget]})
                 for c in row.controls
             )
             for control, spec in zip(made, row.controls, strict=True):
                 setattr(self, spec.name, control)
-            if made:
-                self.bound[name] = made
-        pictures, classes = layouts[STATE["image"].shown], layouts[STATE["target"].shown]
+            self.bound[name] = made
+        pictures, classes = layouts[table["image"].shown], layouts[table["target"].shown]
         self.upload = widgets.FileUpload(
             accept="image/*", multiple=False, description="upload", layout=pictures
         )
@@ -102,15 +98,18 @@ class Controls:
             continuous_update=False,
             layout=classes,
         )
-        line = widgets.Layout()
-        lines = [
-            widgets.HBox([getattr(self, name) for name in names], layout=line) for names in LAYOUT
-        ]
-        # The buttons' label sits above them: the boxes line up with the buttons.
-        lines[LAYOUT.index(("target_kind", "class_index", "class_name"))].layout = widgets.Layout(
-            align_items="flex-end"
+        line, bottom = widgets.Layout(), widgets.Layout(align_items="flex-end")
+        self.lines = table.layout()
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox(
+                    [getattr(self, name) for name in names],
+                    layout=bottom if at is _BOTTOM_ALIGNED else line,
+                )
+                for at, names in self.lines
+            ],
+            layout=widgets.Layout(width="auto"),
         )
-        self.widget = widgets.VBox(lines, layout=widgets.Layout(width="auto"))
 
     def offer(
         self,
@@ -124,23 +123,22 @@ class Controls:
         for name, controls in self.bound.items():
             if names is not None and name not in names:
                 continue
-            row = STATE[name]
-            offered = options(name, session, state)
-            for control in controls:
+            row = self.table[name]
+            offered = self.table.options(name, session, state)
+            for control, spec in zip(controls, row.controls, strict=True):
                 if row.shown is not None:
                     show(control, row.shown(session))
                 if row.choices is None:
                     continue
-                if isinstance(control, widgets.IntSlider):
+                if spec.widget is Widget.SLIDER:
                     control.max = max(value for _, value in offered)
-                else:
+                elif spec.widget in (Widget.MENU, Widget.BUTTONS):
                     control.options = offered or [("-", row.default)]
         if names is not None:
             return
-        self.offer_top(session)
+        self.offer_top(session, state)
         self.class_name.options = list(session.classes)
 
-    def offer_top(self, session: ExplorerSession) -> None:
+    def offer_top(self, session: ExplorerSession, state: Mapping[str, object]) -> None:
         """The top-5 buttons for the session's item (call it quietly)."""
-        top = session.top_classes(5)
-        self.top.options = [(f"{n} {100 * p:.1f}%", i) for i, n, p in top] or [("-", 0)]
+        self.top.options = self.table.options("target", session, state)

@@ -1,14 +1,17 @@
 """The Explorer: guided backprop and every ReLU's masks, live in a notebook, for any model.
 
-Traits (one per row of :data:`gbp_widgets.explore.STATE`), layout, wiring and the public
-API. What a value means, which values fit, what is computed and what the panels say
-live in :mod:`gbp_widgets.explore`; the canvases in :mod:`gbp_widgets.widgets.board`.
+Traits (one per row of the state table), layout, wiring and the public API. What a value
+means, which values fit, what is computed and what the panels say live in
+:mod:`gbp_widgets.explore`; the canvases in :mod:`gbp_widgets.widgets.board`, the webcam in
+:mod:`gbp_widgets.widgets.webcam`, the sanity tab in :mod:`gbp_widgets.widgets.sanity_tab`.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -19,23 +22,25 @@ import traitlets
 from torch import nn
 
 from gbp_widgets.engine import Explanation
-from gbp_widgets.explore import STATE, View
-from gbp_widgets.explore.chosen import backward_rule, view_of
+from gbp_widgets.explore import Scene, View, scene_of
+from gbp_widgets.explore.chosen import view_of
 from gbp_widgets.explore.names import CUSTOM
 from gbp_widgets.explore.open import describe, image_name, open_session
 from gbp_widgets.explore.pointer import grid_click, key_step, panel_click
-from gbp_widgets.explore.scene import figure, panel_rows
-from gbp_widgets.explore.stream import CameraState, FrameRate, frame_picture, leaving_a_core
-from gbp_widgets.figures import NotebookFigure
+from gbp_widgets.explore.scene import figure
 from gbp_widgets.models import Preprocessing
-from gbp_widgets.widgets.ahead import PicturesAhead, candidates
+from gbp_widgets.pictures.figures import NotebookFigure
+from gbp_widgets.widgets.ahead import PicturesAhead
 from gbp_widgets.widgets.binding import close_parts
 from gbp_widgets.widgets.board import Board
 from gbp_widgets.widgets.latest import LatestOnly
-from gbp_widgets.widgets.sanity_tab import SanityTab
+from gbp_widgets.widgets.sanity_tab import SanityPart, SanityTab
 from gbp_widgets.widgets.static import with_picture
-from gbp_widgets.widgets.text import status_html
 from gbp_widgets.widgets.traits import ExplorerTraits
+from gbp_widgets.widgets.webcam import Webcam
+
+# Each redraw and hover read-out timed at DEBUG (extra: work, seconds): where the time goes.
+LOG = logging.getLogger(__name__)
 
 
 class Explorer(ExplorerTraits):
@@ -75,16 +80,18 @@ class Explorer(ExplorerTraits):
         panel_size: int = 224,
         **kwargs,
     ) -> None:
-        requested = {name: kwargs.pop(name) for name in STATE if name in kwargs}
+        requested = {name: kwargs.pop(name) for name in self.table if name in kwargs}
         if kwargs:
             raise TypeError(f"Explorer got unexpected arguments: {', '.join(kwargs)}")
         super().__init__()
         # The top-5 buttons pick a class too, and show one ahead.
         bound = self.controls.bound
-        self.ahead = PicturesAhead({**bound, "target": (*bound["target"], self.controls.top)})
+        self.ahead = PicturesAhead(
+            self.table, {**bound, "target": (*bound["target"], self.controls.top)}
+        )
         self.panel_size, self.panels, self.comparison = panel_size, {}, {}
+        self.scene: Scene | None = None
         self._scheduler = LatestOnly()
-        self._shown: View | None = None
         self.session = open_session(
             model, inputs, image, kind, output=output, forward_args=forward_args,
             forward_kwargs=forward_kwargs, classes=classes, feature_names=feature_names,
@@ -93,27 +100,19 @@ class Explorer(ExplorerTraits):
         with self._quiet():
             self.image = image_name(image) if image is not None or inputs is not None else "chelsea"
             self.model_name = CUSTOM if model is not None else self.model_name
-        # Looked up at each event, so a timer wrapped round a method later sees it.
-        self.board = Board(
-            panel_size,
-            lambda *spot: self._hover(*spot),
-            lambda *spot: self.click(*spot),
-            lambda *key: self._key(*key),
-            lambda *point: self._grid_click(*point),
-        )
+        self.board = Board(panel_size, self._hover, self.click, self._key, self._grid_click)
+        self._sanity = SanityPart(self.run_sanity)
         explore = widgets.VBox([self.controls.widget, self.status, *self.board.parts])
-        # The sanity tab is made when it is first opened: most Explorers never run it, and
-        # its widgets would be kept in every saved notebook.
-        self._sanity, self._sanity_box = None, widgets.VBox()
-        self.tabs = widgets.Tab([explore, self._sanity_box], titles=["explore", "sanity"])
+        self.tabs = widgets.Tab([explore, self._sanity.box], titles=["explore", "sanity"])
         self.tabs.observe(lambda change: change.new == 1 and self.sanity, "selected_index")
         self.children = [self.tabs]
-        self._rate = FrameRate()
-        self.controls.camera.on_frame(self._frame)
-        self.controls.camera.observe(self._camera_state, "state")
-        self.observe(self._webcam_switched, "webcam")
+        self.feed = Webcam(
+            self.controls.camera, self._show_frame, lambda: self.session.picture_side, self._report,
+            self._say, self._clear_status, lambda: setattr(self, "webcam", False),
+        )  # fmt: skip
         self._new_input()
-        self._wire()
+        self._bind()
+        self.controls.save.on_click(lambda _: self.save_png())
         for name, value in requested.items():
             try:
                 setattr(self, name, value)
@@ -121,89 +120,46 @@ class Explorer(ExplorerTraits):
                 raise ValueError(f"{name}={value!r}: {err}") from None
         self._request_draw()
 
-    def _wire(self) -> None:
-        self._bind()
-        c = self.controls
-        c.save.on_click(lambda _: self.save_png())
-
     # -- a new input, and changes asked for from the page ------------------------------
 
     def _new_input(self) -> None:
-        self._stale.clear()
-        self._settle()
-        self.board.set_rows(panel_rows(self.session))
+        super()._new_input()
         self.board.show_readout(None)
-        self.controls.camera.size = (self.session.preprocess or Preprocessing()).size
-        self._clear_status()
+        self.controls.camera.size = self.session.picture_side
 
-    # -- the webcam -----------------------------------------------------------------------
-
-    def _frame(self, frame_id: int, data: bytes) -> None:
-        """A frame from the page's camera: while the webcam is on and not frozen, the
-        input, explained and drawn before the page is told to send the next."""
-        drawn = False
-        try:
-            if self.webcam and not self.freeze:
-                with leaving_a_core():
-                    size = (self.session.preprocess or Preprocessing()).size
-                    self.session.set_image(frame_picture(data, size))
-                    with self._quiet():
-                        self.image = CUSTOM
-                        self.controls.offer_top(self.session)
-                    if self.follow_top:
-                        self._settle(("target",))  # which shows the class too
-                    else:
-                        self._show_class()
-                    drawn = self._scheduler.run_now(self._draw)
-        except Exception as err:  # noqa: BLE001 - a bad frame must not stop the Explorer
-            self._report(f"a webcam frame could not be shown ({describe(err)})")
-        finally:
-            if drawn:
-                self._rate.tick()
-                self.controls.camera.readout = f"{self._rate.value:.1f} frames/s"
-            self.controls.camera.done(frame_id, drawn)
-
-    def _camera_state(self, change) -> None:
-        state = CameraState(change.new)
-        if state.problem:
-            self.webcam = False
-            self._report(state.problem)
-        elif state is CameraState.ASKING:
-            self.status.value = status_html("asking the browser for the camera", problem=False)
-        elif state is CameraState.ON:
-            self._clear_status()
-
-    def _webcam_switched(self, change) -> None:
-        self._rate = FrameRate()
-        self.controls.camera.readout = ""
+    def _show_frame(self, picture: np.ndarray) -> bool:
+        """A webcam frame, drawn at once (whether it was)."""
+        self._take_frame(picture)
+        return self._scheduler.run_now(self._draw)
 
     @property
     def frames_per_second(self) -> float:
         """Webcam frames explained and drawn per second, over the last few seconds
         (:data:`~gbp_widgets.explore.stream.FRAME_WINDOW`); 0 until two are drawn."""
-        return self._rate.value
+        return self.feed.rate.value
 
     def _hover(self, strip, x: float, y: float) -> None:
         spot = strip.locate(x, y)
-        if spot is not None and self._shown is not None:
+        if spot is not None and self.scene is not None:
+            started = time.perf_counter()
             self.board.crosshair(*spot[1:])
-            self.board.show_readout(self.session.readout(self._shown, *spot[1:], self.panel_size))
+            readout = self.session.readout(self.scene.view, *spot[1:], self.panel_size)
+            self.board.show_readout(readout)
+            _timed("hover", started)
 
     def click(self, strip, x: float, y: float) -> None:
         """A click at canvas point ``(x, y)`` of panel row ``strip`` (one of :attr:`rows`):
         see :func:`gbp_widgets.explore.pointer.panel_click`."""
         spot = strip.locate(x, y)
         if spot is not None:
-            self._ask(
-                lambda: panel_click(self.session, self._shown or self.view(), *spot, strip.size)
-            )
+            self._ask(lambda: panel_click(self.session, self._view(), *spot, strip.size))
 
     def _grid_click(self, x: float, y: float) -> None:
-        self._ask(lambda: grid_click(self.session, self._shown or self.view(), x, y))
+        self._ask(lambda: grid_click(self.session, self._view(), x, y))
 
     def _key(self, key: str, *modifiers) -> None:
         channels = [value for _, value in self.controls.channel.options]
-        self._ask(lambda: key_step(key, self._state(), len(self.site_names), channels))
+        self._ask(lambda: key_step(key, self.state(), len(self.site_names), channels))
 
     # -- drawing ------------------------------------------------------------------------
 
@@ -215,31 +171,30 @@ class Explorer(ExplorerTraits):
     def _draw(self) -> bool:
         """Redraw everything; any failure is reported and the last good picture stays,
         so no exception escapes into the kernel's event loop. Whether it drew."""
+        started = time.perf_counter()
         try:
-            stale, self._stale = tuple(self._stale), set()
-            if stale:
-                self._settle(stale)
-            view = self.view()
-            with warnings.catch_warnings():
+            with self._choices_followed(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                pictures = self.session.panels(view, self.panel_size)
-            live = self.webcam and self.image == CUSTOM
-            drawn = self.board.draw(self.session, view, pictures, self.compare, live)
+                scene = scene_of(
+                    self.session, self.view(), self.panel_size, self.compare,
+                    self.board.comparison_size, self.webcam and self.image == CUSTOM,
+                )  # fmt: skip
+                self.panels, self.comparison = self.board.draw(scene)
         except Exception as err:  # noqa: BLE001 - keep showing the last good picture
             self._report(describe(err))
             return False
-        self.panels, self.comparison = drawn
-        self._shown = view
-        self._start_ahead(pictures)
+        self.scene = scene
+        self._start_ahead()
+        _timed("draw", started)
         return True
 
-    def _start_ahead(self, pictures: dict[str, np.ndarray]) -> None:
-        if self.webcam and not self.freeze:
-            return  # the next frame comes sooner than any control's next value
-        near = candidates(self.controls, self.session, self._shown, self._state())
-        self.ahead.start(
-            self.session, self._shown, pictures, near, self.target_kind, self.board.rows
-        )
+    def _start_ahead(self) -> None:
+        # While frames come, the next one comes sooner than any control's next value.
+        if not self.feed.live:
+            self.ahead.start(self.session, self.scene, self.state(), self.board.rows)
+
+    def _view(self) -> View:
+        return self.scene.view if self.scene is not None else self.view()
 
     # -- reading the Explorer from code -------------------------------------------------
 
@@ -247,16 +202,17 @@ class Explorer(ExplorerTraits):
         """Make and send now the pictures one step from the view shown, which the kernel
         otherwise makes while idle after each redraw (:attr:`ahead` holds them)."""
         self.refresh()
-        self._start_ahead(self.session.panels(self._shown, self.panel_size))
+        self._start_ahead()
         self.ahead.run_all()
 
     def view(self) -> View:
         """The current choices, as the session takes them."""
-        return view_of(self.session, self._state())
+        return view_of(self.table, self.session, self.state())
 
     def panel_names(self) -> tuple[str, ...]:
         """The panels shown, in order."""
-        return tuple(name for row in panel_rows(self.session) for name in row)
+        self.refresh()
+        return self.scene.names
 
     @property
     def rows(self) -> tuple:
@@ -270,8 +226,8 @@ class Explorer(ExplorerTraits):
         ``GuidedBackprop(model).explain(explorer.inputs, ...)`` returns for the same
         target, rule and arguments."""
         self.refresh()
-        view = self._shown or self.view()
-        return self.session.explanation(view.target, backward_rule(view.rule))
+        view = self._view()
+        return self.session.explanation(view.target, view.rule)
 
     @property
     def inputs(self) -> torch.Tensor | tuple[torch.Tensor, ...]:
@@ -298,35 +254,25 @@ class Explorer(ExplorerTraits):
         size = self.panel_size
         if not (0 <= row < size and 0 <= column < size):
             raise ValueError(f"({row}, {column}) is outside the {size} x {size} panels")
-        return self.session.readout(self._shown, row, column, size)
+        return self.session.readout(self.scene.view, row, column, size)
 
     def figure(self) -> NotebookFigure:
         """A matplotlib figure of what the Explorer shows: its rows of panels, the rule
         comparison when it is on, and the channel grid, each map with its colour key;
         titled with the top classes."""
-        pictures = self.refresh()
-        return figure(self.session, self._shown, pictures, self.comparison)
+        self.refresh()
+        return figure(self.scene, self.panel_size)
 
     @property
     def sanity(self) -> SanityTab:
         """The "sanity" tab's widgets, made the first time the tab is opened or used."""
-        if self._sanity is None:
-            self._sanity = SanityTab()
-            self._sanity.run_button.on_click(lambda _: self.run_sanity())
-            self._sanity_box.children = [self._sanity.widget]
-        return self._sanity
+        return self._sanity.tab
 
     def run_sanity(self, max_steps: int | None = None):
         """Cascading randomisation of the shown model on the shown item, for the class
         target and the Explorer's activations (see the "sanity" tab); returns the
         :class:`~gbp_widgets.sanity.SanityResult`."""
-        session = self.session
-        model, inputs = session.engine.model, session.inputs
-        try:
-            return self.sanity.run(model, inputs, self.target, max_steps, session.activations)
-        except Exception as err:  # noqa: BLE001 - a failed run must not break the Explorer
-            self._report(f"the sanity check failed ({describe(err)})")
-            return None
+        return self._sanity.run(self.session, self.target, max_steps, self._report)
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
         """The live widget, and a picture of it for pages where no kernel is behind it."""
@@ -346,3 +292,9 @@ class Explorer(ExplorerTraits):
             self.ahead.cancel()
             close_parts(self)
         super().close()
+
+
+def _timed(work: str, started: float) -> None:
+    if LOG.isEnabledFor(logging.DEBUG):
+        seconds = time.perf_counter() - started
+        LOG.debug("%s took %.1f ms", work, 1000 * seconds, extra={"work": work, "seconds": seconds})

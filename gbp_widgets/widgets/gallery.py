@@ -18,10 +18,10 @@ from ipycanvas import Canvas
 from torch import nn
 
 from gbp_widgets.dataset.results import DatasetResults
-from gbp_widgets.figures import pass_fraction_figure
 from gbp_widgets.gallery.catalogue import ALL, CORRECTNESS, SORTS, Catalogue, Filters, Tile
 from gbp_widgets.gallery.contact_sheet import SheetLayout, sheet
 from gbp_widgets.gallery.reopen import ItemOpener
+from gbp_widgets.pictures.figures import pass_fraction_figure
 from gbp_widgets.widgets.binding import bind
 from gbp_widgets.widgets.ipycanvas_drawing import drawing, put_picture
 from gbp_widgets.widgets.quiet import Quiet

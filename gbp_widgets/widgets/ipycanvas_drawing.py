@@ -10,7 +10,7 @@ import ipycanvas.canvas
 import numpy as np
 from ipycanvas import Canvas, hold_canvas
 
-from gbp_widgets.render import png_bytes
+from gbp_widgets.pictures.render import png_bytes
 
 
 @contextmanager
@@ -35,7 +35,7 @@ def put_picture(layer: Canvas, picture: np.ndarray, x: float, y: float) -> None:
     """Draw an RGBA picture losslessly at ``(x, y)`` (affected by the layer's transform).
 
     ipycanvas encodes pictures as PNG at zlib's default level, about 16 ms for a noisy
-    224 x 224 map; :func:`gbp_widgets.render.png_bytes` makes the same pixels
+    224 x 224 map; :func:`gbp_widgets.pictures.render.png_bytes` makes the same pixels
     in about a sixth of that. Where this ipycanvas version lacks the command used, the
     public ``put_image_data`` does the same, only slower.
     """

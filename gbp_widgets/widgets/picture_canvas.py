@@ -14,7 +14,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from gbp_widgets.render import png_bytes
+from gbp_widgets.pictures.render import png_bytes
 
 Placed = tuple[np.ndarray, int, int, int]
 """A picture and where it goes: ``(picture, x, y, scale)``, ``picture`` a ``(height, width,
@@ -67,7 +67,7 @@ class PictureCanvas(anywidget.AnyWidget):
         takes a value in ``when``, provided every other control in ``watch`` (all the
         controls that change the picture) still has the value recorded there.
 
-        They go as PNG (:func:`gbp_widgets.render.png_bytes`): most are never shown,
+        They go as PNG (:func:`gbp_widgets.pictures.render.png_bytes`): most are never shown,
         and on a remote server raw pictures ahead would queue in front of the next
         redraw. The browser decodes them as they arrive, off its main thread."""
         puts, buffers = _packed(placed, png=True)

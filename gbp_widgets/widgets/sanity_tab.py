@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import ipywidgets as widgets
 import numpy as np
 import torch
 from torch import nn
 
+from gbp_widgets.explore.open import describe
 from gbp_widgets.sanity import SanityResult, cascading_randomization
 from gbp_widgets.widgets.canvas import GridCanvas
 
@@ -77,3 +79,31 @@ class SanityTab:
     def picture(self) -> np.ndarray | None:
         """The map grid drawn on the canvas, RGBA, or ``None`` before a run."""
         return None if self.result is None else self.grid.drawn
+
+
+class SanityPart:
+    """The "sanity" tab's box, and its :class:`SanityTab` made the first time it is asked
+    for: most Explorers never run it, and its widgets would be kept in every saved
+    notebook. ``run`` is called by the tab's run button."""
+
+    def __init__(self, run: Callable[[], object]) -> None:
+        self.box = widgets.VBox()
+        self._run, self._tab = run, None
+
+    def run(self, session, target: int, max_steps: int | None, report: Callable[[str], None]):
+        """The test on ``session``'s model and item for class ``target``, with its
+        activations, shown in the tab; a failure is ``report``-ed and gives ``None``."""
+        model, inputs = session.engine.model, session.inputs
+        try:
+            return self.tab.run(model, inputs, target, max_steps, session.activations)
+        except Exception as err:  # noqa: BLE001 - a failed run must not break the Explorer
+            report(f"the sanity check failed ({describe(err)})")
+            return None
+
+    @property
+    def tab(self) -> SanityTab:
+        if self._tab is None:
+            self._tab = SanityTab()
+            self._tab.run_button.on_click(lambda _: self._run())
+            self.box.children = [self._tab.widget]
+        return self._tab

@@ -6,7 +6,7 @@ import base64
 import io
 from collections.abc import Callable
 
-from gbp_widgets.figures import NotebookFigure
+from gbp_widgets.pictures.figures import NotebookFigure
 
 # Small enough that a notebook does not grow by more than about 300 kB per widget shown.
 STATIC_DPI = 72

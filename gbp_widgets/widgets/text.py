@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from gbp_widgets.colour_keys import ColourKey, LabelKey
+from gbp_widgets.pictures.colour_keys import ColourKey, LabelKey
 
 
 def status_html(text: str, problem: bool) -> str:

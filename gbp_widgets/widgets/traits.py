@@ -1,5 +1,5 @@
-"""The Explorer's traits: one per row of the state table, checked by that row, refused one
-way, and what a change costs.
+"""The Explorer's traits: one per row of a state table, checked by that row, refused one way,
+and what a change costs.
 
 From code a refused value raises ``traitlets.TraitError`` with the row's message and
 the old value stays; a change asked for from the page (a control, a click, a key) puts
@@ -9,17 +9,17 @@ the message in the status line instead (:meth:`ExplorerTraits._ask`, and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import ipywidgets as widgets
 import traitlets
 
 from gbp_widgets.engine import Region
-from gbp_widgets.explore import STATE, Effect, ExplorerSession, Row, Value, problem, traits_with
+from gbp_widgets.explore import STATE, Effect, ExplorerSession, Row, StateTable, Value
 from gbp_widgets.explore.names import CUSTOM
-from gbp_widgets.explore.open import describe, image_name, new_input
+from gbp_widgets.explore.open import describe, image_name
 from gbp_widgets.explore.pointer import class_named
-from gbp_widgets.explore.state import settled
 from gbp_widgets.images import load_image
 from gbp_widgets.widgets.binding import bind
 from gbp_widgets.widgets.camera import TOGGLES
@@ -45,17 +45,31 @@ def trait(row: Row) -> traitlets.TraitType:
     return _MAKERS[row.value](row)
 
 
-_Traits = type(
-    "_Traits",
-    (widgets.VBox,),
-    {"__module__": __name__, **{name: trait(row) for name, row in STATE.items()}},
-)
+def _validate(self, proposal):
+    """Bad values never get in: ``TraitError`` says why and the old value stays."""
+    name, value = proposal.trait.name, proposal.value
+    if not hasattr(self, "session") or self._quiet:
+        return value
+    found = self.table.problem(name, value, self.session, self.state())
+    if found:
+        raise traitlets.TraitError(found)
+    if name == "target" and isinstance(value, str):
+        return self.session.classes.index(value)
+    return value
 
 
-class ExplorerTraits(_Traits):
-    """A box with a trait per row of :data:`~gbp_widgets.explore.STATE`, checked against
-    :attr:`session`, its :attr:`controls` bound to it, and the status line where
-    refusals from the page are said.
+def with_traits(table: StateTable, base: type, name: str) -> type:
+    """A subclass ``name`` of ``base`` with a trait per row of ``table``, each checked by
+    its row (``table`` is the class's :attr:`table`)."""
+    namespace = {row_name: trait(row) for row_name, row in table.items()}
+    namespace |= {"table": table, "_validate": traitlets.validate(*table)(_validate)}
+    return type(name, (base,), {"__module__": __name__, **namespace})
+
+
+class ExplorerTraits(with_traits(STATE, widgets.VBox, "_Traits")):
+    """A box with a trait per row of :attr:`table`, checked against :attr:`session`, its
+    :attr:`controls` bound to it, and the status line where refusals from the page are
+    said.
 
     The Explorer gives :attr:`session` and says what a new input and a redraw are
     (``_new_input``, ``_request_draw``); here a change of a trait that costs a forward
@@ -64,15 +78,26 @@ class ExplorerTraits(_Traits):
 
     message = traitlets.Unicode("", help="the last problem reported in the status line")
     session: ExplorerSession
+    table: StateTable
 
     def __init__(self) -> None:
         super().__init__()
-        self.status, self.controls = widgets.HTML(), Controls()
-        self._quiet, self._stale = Quiet(), set()
+        self.status, self.controls = widgets.HTML(), Controls(self.table)
+        # Traits whose choices follow a change, to settle before the next redraw; controls
+        # to offer their choices after it (once the pass they may rank by is made).
+        self._quiet, self._stale, self._unoffered = Quiet(), set(), set()
         # First: a new input may settle the value (a path shown is listed as "custom")
         # before the controls are told it.
-        self.observe(self._on_input, list(traits_with(Effect.INPUT)))
-        self.observe(self._on_change, [n for n in STATE if STATE[n].effect is not Effect.INPUT])
+        self.observe(self._on_input, list(self.table.traits_with(Effect.INPUT)))
+        others = [n for n, row in self.table.items() if row.effect is not Effect.INPUT]
+        self.observe(self._on_change, others)
+
+    @classmethod
+    def with_table(cls, table: StateTable) -> type:
+        """This class with traits, controls and pictures ahead made from ``table`` instead
+        (:data:`~gbp_widgets.explore.STATE` with rows added, say, by
+        :meth:`~gbp_widgets.explore.StateTable.with_row`): ``Explorer.with_table(t)(...)``."""
+        return with_traits(table, cls, cls.__name__)
 
     def _bind(self) -> None:
         """Bind the controls both ways, once they offer the session's choices."""
@@ -93,46 +118,50 @@ class ExplorerTraits(_Traits):
         c.upload.observe(self._upload, "value")
 
     def _new_input(self) -> None:
-        raise NotImplementedError
+        """Every trait settled for a new input and its controls offered their choices; the
+        choices ranked by the backward pass offered again once it is drawn."""
+        self._stale.clear()
+        self._settle()
+        self._offer()
+        self._unoffered = self.table.following(Effect.BACKWARD)
+        self._clear_status()
+
+    def _take_frame(self, picture) -> None:
+        """A webcam frame as the only input: its top class explained when ``follow_top``."""
+        self.session.set_image(picture)
+        with self._quiet():
+            self.image = CUSTOM
+            self.controls.offer_top(self.session, self.state())
+        if self.follow_top:
+            self._settle(("target",))
+        self._show_class()
 
     def _request_draw(self) -> None:
         raise NotImplementedError
 
-    @traitlets.validate(*STATE)
-    def _validate(self, proposal):
-        """Bad values never get in: ``TraitError`` says why and the old value stays."""
-        name, value = proposal.trait.name, proposal.value
-        if not hasattr(self, "session") or self._quiet:
-            return value
-        found = problem(name, value, self.session, self._state())
-        if found:
-            raise traitlets.TraitError(found)
-        if name == "target" and isinstance(value, str):
-            return self.session.classes.index(value)
-        return value
-
-    def _state(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in STATE}
+    def state(self) -> dict[str, object]:
+        """Every trait's value, by name."""
+        return {name: getattr(self, name) for name in self.table}
 
     def _on_input(self, change) -> None:
         if self._quiet:
             return
         try:
-            self.session = new_input(self.session, change.name, change.new)
+            self.session = self.table[change.name].opens(self.session, change.new)
         except Exception as err:  # noqa: BLE001 - the Explorer outlives any bad input
             with self._quiet():
                 self.set_trait(change.name, change.old)
             raise traitlets.TraitError(describe(err)) from err
         with self._quiet():
             self.image = image_name(self.image)
-        if change.name != "layer":
+        if self.table[change.name].resettles:
             self._new_input()
         self._clear_status()
         self._request_draw()
 
     def _on_change(self, change) -> None:
         if not self._quiet:
-            self._stale |= {name for name, row in STATE.items() if change.name in row.follows}
+            self._stale |= self.table.followers(change.name)
             self._clear_status()
         self._request_draw()
 
@@ -153,18 +182,42 @@ class ExplorerTraits(_Traits):
         self.message = text
         self.status.value = status_html(text, problem=True)
 
+    def _say(self, text: str) -> None:
+        """A word in the status line that is not a problem."""
+        self.status.value = status_html(text, problem=False)
+
     def _clear_status(self) -> None:
         """A new action clears the last message; the coverage warning stays while true."""
         self.message = ""
-        self.status.value = status_html(self.session.coverage("guided"), problem=False)
+        self._say(self.session.coverage())
+
+    @contextmanager
+    def _choices_followed(self) -> Iterator[None]:
+        """Around a redraw: the traits that follow a change settled before it, and their
+        controls offered their choices after it, once the backward pass they may be ranked
+        by is made (a choice never makes one), even when the redraw fails."""
+        stale, self._stale = tuple(self._stale), set()
+        unoffered, self._unoffered = (*self._unoffered, *stale), set()
+        try:
+            if stale:
+                self._settle(stale)
+            yield
+        finally:
+            if unoffered:
+                self._offer(tuple(dict.fromkeys(unoffered)))
 
     def _settle(self, names: tuple[str, ...] | None = None) -> None:
-        """Choices for a new input (``names``: for those traits only), each trait kept
-        where it still fits; the controls show the state."""
+        """Values for a new input (``names``: for those traits only), each trait kept where
+        it still fits."""
         with self._quiet(), self.hold_trait_notifications():
-            for name, value in settled(self.session, self._state(), names).items():
+            for name, value in self.table.settled(self.session, self.state(), names).items():
                 setattr(self, name, value)
-            self.controls.offer(self.session, self._state(), names)
+
+    def _offer(self, names: tuple[str, ...] | None = None) -> None:
+        """The controls (of the traits in ``names``, when given) offer the choices the
+        traits have now and show their values; the class pickers follow the class."""
+        with self._quiet():
+            self.controls.offer(self.session, self.state(), names)
             for name in names or self.controls.bound:
                 for control in self.controls.bound.get(name, ()):
                     control.value = getattr(self, name)

@@ -1,6 +1,6 @@
 """Pictures for inputs that are not photos: curves, bars, label maps and boxes.
 
-NumPy and Pillow only (no torch, no widgets), like :mod:`gbp_widgets.render`.
+NumPy and Pillow only (no torch, no widgets), like :mod:`gbp_widgets.pictures.render`.
 Every function returns an opaque ``uint8`` RGBA picture ``(size, size, 4)``
 (or the input picture's shape for :func:`boxes_on`), so a canvas shows exactly
 these pixels.
@@ -14,7 +14,7 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from gbp_widgets.render import as_array, robust_spread
+from gbp_widgets.pictures.render import as_array, robust_spread
 
 # Matplotlib's tab10, so curves look like the notebooks' plots.
 CURVE_COLOURS = np.array(

@@ -1,4 +1,4 @@
-"""How to read the colours of each picture :mod:`gbp_widgets.render` draws: a colour ramp
+"""How to read the colours of each picture :mod:`gbp_widgets.pictures.render` draws: a colour ramp
 with words at its ends, for figures to draw under their panels. NumPy and Matplotlib only."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gbp_widgets.drawing import label_colour
-from gbp_widgets.render import DISPLAY_MODES
+from gbp_widgets.pictures.drawing import label_colour
+from gbp_widgets.pictures.render import DISPLAY_MODES
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class LabelKey:
 
 
 def label_key(labels: np.ndarray, class_name: Callable[[int], str], shown: int = 6) -> LabelKey:
-    """The key to :func:`gbp_widgets.drawing.label_map` of ``labels`` (class indices, any
+    """The key to :func:`gbp_widgets.pictures.drawing.label_map` of ``labels`` (class indices, any
     shape), naming class ``k`` ``class_name(k)``: the ``shown`` most frequent classes."""
     present, counts = np.unique(np.asarray(labels), return_counts=True)
     order = present[np.argsort(-counts, kind="stable")]
@@ -51,7 +51,7 @@ def _ramp(colormap: str | None) -> np.ndarray:
 
 def display_key(mode: str, percentile: float = 99.0, channels: int = 3) -> ColourKey:
     """The key to an attribution of ``channels`` channels drawn by
-    :func:`gbp_widgets.render.display` in ``mode``, clipped at the ``percentile`` written
+    :func:`gbp_widgets.pictures.render.display` in ``mode``, clipped at the ``percentile`` written
     ``p99`` (see :func:`clip_note`). One of other than 3 channels is drawn in grey, by
     its channel mean, so its signed key has no R, G, B."""
     clip = f"p{percentile:g}"

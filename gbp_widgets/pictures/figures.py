@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from gbp_widgets.colour_keys import ColourKey, LabelKey
+from gbp_widgets.pictures.colour_keys import ColourKey, LabelKey
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,8 @@ def gray_key(figure: Figure, axes, label: str) -> None:
 
 def colour_bar(figure: Figure, axes, key: ColourKey, label: str = "") -> None:
     """``key`` as a colour bar under ``axes`` (one or several), its words at the ends and
-    the middle: the key to maps drawn by :mod:`gbp_widgets.render` in a figure of one's own."""
+    the middle: the key to maps drawn by :mod:`gbp_widgets.pictures.render` in a figure of
+    one's own."""
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import ListedColormap, Normalize
 

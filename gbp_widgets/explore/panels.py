@@ -1,5 +1,5 @@
-"""The session's pictures: every panel of a view, drawn once and kept while nothing it
-depends on changes (a picture that did not change is the same object)."""
+"""The pictures of one recorded item: every panel of a view, drawn once and kept while
+nothing it depends on changes (a picture that did not change is the same object)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ from collections import OrderedDict
 
 import numpy as np
 
-from gbp_widgets import drawing, render
-from gbp_widgets.engine import Region
-from gbp_widgets.explore import outputs
-from gbp_widgets.explore.names import COMPARED_RULES, MASK_PANELS
-from gbp_widgets.explore.passes import Result, View
-from gbp_widgets.explore.views import Cut, channel_tiles, plane_picture, site_plane
+from gbp_widgets.engine import Recording
+from gbp_widgets.explore.batch import Batch
+from gbp_widgets.explore.names import MASK_PANELS
+from gbp_widgets.explore.output_kinds import OutputKind
+from gbp_widgets.explore.passes import Passes, Result
+from gbp_widgets.explore.rules import COMPARED_RULES, RULES
+from gbp_widgets.explore.sites import channel_tiles, plane_picture, site_plane
+from gbp_widgets.explore.view import Cut, View
+from gbp_widgets.models import Preprocessing
+from gbp_widgets.pictures import drawing, render
 
 # The pictures ahead (widgets/ahead.py) share this cache: room for them and the view shown.
 _CACHED_PICTURES = 96
@@ -25,46 +29,47 @@ _UNIT_CELL = 26
 _UNITS_PER_ROW = 16
 
 
-class SessionPictures:
-    """The pictures part of :class:`~gbp_widgets.explore.ExplorerSession` (which gives the
-    item, its recording and passes, and ``_derived``, the cache emptied with them)."""
+class Panels:
+    """The pictures of item ``index`` of ``batch``, from its ``recording``, its ``output``
+    kind and its ``passes``; ``preprocess`` undoes the inputs' normalisation for photos."""
 
-    _derived: OrderedDict
+    def __init__(
+        self,
+        batch: Batch,
+        index: int,
+        recording: Recording,
+        output: OutputKind,
+        passes: Passes,
+        preprocess: Preprocessing | None,
+    ) -> None:
+        self.batch, self.index, self.recording = batch, index, recording
+        self.output, self.passes, self.preprocess = output, passes, preprocess
+        self._derived: OrderedDict[tuple, object] = OrderedDict()
+
+    def result(self, view: View) -> Result:
+        return self.passes.result(view.target, RULES[view.rule])
 
     def photo(self, index: int = 0) -> np.ndarray:
         """What input ``index`` of the item looks like as a photo: ``(H, W, 3)`` (image),
         ``(D, H, W, 3)`` (volume) ``uint8``, for the input panel and overlays."""
-
-        def make() -> np.ndarray:
-            if index == 0 and self._pictures is not None:
-                return self._pictures[self.item]
-            values = self.batch[index][self.item].detach().float().cpu()
-            if values.dim() < 3:
-                return np.zeros((1, 1, 3), dtype=np.uint8)
-            if self.preprocess is not None and values.shape[0] == 3:
-                scaled = self.preprocess.unnormalize(values)
-            else:
-                low, high = values.min(), values.max()
-                scaled = (values - low) / (high - low) if high > low else values * 0
-            if scaled.shape[0] != 3:
-                scaled = scaled.mean(0, keepdim=True).expand(3, *scaled.shape[1:])
-            return (scaled.movedim(0, -1).numpy() * 255).round().astype(np.uint8)
-
-        return self._remember(("photo", index), make)
+        return self._remember(
+            ("photo", index), lambda: self.batch.photo(self.index, index, self.preprocess)
+        )
 
     def input_values(self, index: int = 0) -> np.ndarray:
-        """Input ``index`` of the item shown, without the batch dimension, as its view
-        takes it."""
-        view = self.views[index]
-        values = self.batch[index][self.item].detach().float().cpu().numpy()
-        return values.reshape(view.shape)
+        """Input ``index`` of the item, without the batch dimension, as its kind takes it."""
+        return self.batch.values(self.index, index)
 
     def attribution(self, result: Result, index: int = 0) -> np.ndarray:
-        return result.attributions[index].reshape(self.views[index].shape)
+        return result.attributions[index].reshape(self.batch.kinds[index].shape)
+
+    def site_shape(self, site: int) -> tuple[int, ...]:
+        """The site's output shape for the item, ``(C, *spatial)``."""
+        return tuple(self.recording.sites[site].shape[1:])
 
     def site_masks(self, result: Result, site: int) -> dict[str, np.ndarray]:
-        """The three masks at ``site`` for the item shown, ``(C, *spatial)``: boolean, or
-        at a gated site the gate ``s(x)`` and the product as floats in ``[0, 1]``."""
+        """The three masks at ``site`` for the item, ``(C, *spatial)``: boolean, or at a
+        gated site the gate ``s(x)`` and the product as floats in ``[0, 1]``."""
 
         def unpack() -> dict[str, np.ndarray]:
             chosen = result.sites[site]
@@ -93,28 +98,42 @@ class SessionPictures:
 
         return self._remember(("ranking", result.serial, site), rank)
 
+    def site_output(self, site: int) -> np.ndarray:
+        """What the ReLU at ``site`` returned for the item, ``(C, *spatial)``: its
+        pre-activation rectified (and clipped at ``k`` for ReLU6 / Hardtanh); at a gated
+        site, the activation ``x * s(x)``."""
+
+        def rectify() -> np.ndarray:
+            pre = self.recording.site_inputs[site][0].detach().float()
+            record = self.recording.sites[site]
+            if record.gate is not None:
+                return record.gate.activation(pre).cpu().numpy()
+            return pre.clamp(0.0, record.upper).cpu().numpy()
+
+        return self._remember(("output", site), rectify)
+
     def panels(self, view: View, size: int, grid: bool = True) -> dict[str, np.ndarray]:
         """Panel name -> RGBA picture, plus the channel ``grid`` unless ``grid`` is false
-        (and ``output`` for a dense output).
+        (and the output's own panels, a dense output's label map).
 
         ``input`` and ``attribution`` are ``(size, size, 4)``; the site panels are
-        at the site's own resolution (:func:`gbp_widgets.explore.views.site_plane`),
+        at the site's own resolution (:func:`gbp_widgets.explore.sites.site_plane`),
         to be shown scaled up with nearest neighbours. Pictures that did not change
         since the last call are the same objects, so a view can skip them.
         """
-        result = self.result(view.target, view.rule)
-        shown = self.views[view.input_index]
-        cut = view.cut if shown.kind == "volume" else None
+        result = self.result(view)
+        cut = self.batch.kinds[view.input_index].site_cut(view.cut)
+        marks = self.output.marks(view)
         panels = {
             "input": self._remember(
-                ("input", view.input_index, cut, size, self._boxed(view)),
+                ("input", view.input_index, cut, size, marks),
                 lambda: self._input_panel(view, size),
             ),
             "attribution": self._map_picture(result, view, size, "attribution"),
         }
-        if isinstance(self.output_kind, outputs.DenseMap):
-            panels["output"] = self._remember(
-                ("output", view.cut, view.chosen), lambda: self.output_picture(view)
+        for name in self.output.own_panels:
+            panels[name] = self._remember(
+                (name, view.cut, view.chosen), lambda name=name: self.output.panel(name, view)
             )
         if not result.sites:
             blank = self._remember(("blank", size), lambda: _blank(size))
@@ -150,12 +169,12 @@ class SessionPictures:
         self, result: Result, view: View, size: int, role: str = "compare"
     ) -> np.ndarray:
         """``result``'s attribution of the input shown, drawn as ``view`` says."""
-        shown = self.views[view.input_index]
-        cut = view.cut if shown.kind == "volume" else None
+        kind = self.batch.kinds[view.input_index]
+        cut = kind.site_cut(view.cut)
         key = (role, result.serial, view.input_index, view.display, view.percentile, cut, size)
         return self._remember(
             key,
-            lambda: shown.attribution_picture(
+            lambda: kind.attribution_picture(
                 self.attribution(result, view.input_index),
                 view.display,
                 view.percentile,
@@ -165,83 +184,30 @@ class SessionPictures:
             ),
         )
 
-    def _boxed(self, view: View) -> tuple | None:
-        """The detections boxed on the input panel: the threshold and the one outlined."""
-        if not isinstance(self.output_kind, outputs.Detections):
-            return None
-        return view.score_threshold, view.chosen
-
     def _input_panel(self, view: View, size: int) -> np.ndarray:
-        shown = self.views[view.input_index]
-        picture = shown.input_picture(
+        kind = self.batch.kinds[view.input_index]
+        picture = kind.input_picture(
             self.input_values(view.input_index), self.photo(view.input_index), size, view.cut
         )
-        if not isinstance(self.output_kind, outputs.Detections):
-            return picture
-        found = self.detections(view.score_threshold)
-        height, width = self.photo().shape[:2]
-        boxes = [
-            (
-                d.box[0] * size / width,
-                d.box[1] * size / height,
-                d.box[2] * size / width,
-                d.box[3] * size / height,
-            )
-            for d in found
-        ]
-        chosen = (
-            [d.index for d in found].index(view.chosen)
-            if view.chosen in [d.index for d in found]
-            else None
-        )
-        return drawing.boxes_on(picture, boxes, chosen)
-
-    def output_picture(self, view: View) -> np.ndarray:
-        """The predicted label map of a dense output (the slice at the cut for volumes),
-        the chosen region bright and the rest dimmed: ``(h, w, 4)``."""
-        labels = self.predicted_labels()
-        region = view.chosen
-        chosen = (
-            np.asarray(region.mask)
-            if isinstance(region, Region) and region.mask is not None
-            else None
-        )
-        if labels.ndim == 1:
-            labels = labels[None]
-            chosen = chosen[None] if chosen is not None else None
-        elif labels.ndim == 3:
-            labels = view.cut.take(labels)
-            chosen = view.cut.take(chosen) if chosen is not None else None
-        return drawing.label_map(labels, chosen)
+        return self.output.on_input(picture, view, size, self.photo().shape[:2])
 
     def compare_panels(self, view: View, size: int) -> dict[str, np.ndarray]:
-        """The Gradient, DeconvNet and Guided maps of ``view.target`` side by side, drawn
-        as ``view.display`` says, ``(size, size, 4)`` each; with the Grad-CAM heat map
-        over the input as ``"cam"`` when ``view.rule`` is Guided Grad-CAM."""
-        pictures = {}
-        for rule in COMPARED_RULES:
-            pictures[rule] = self._map_picture(self.result(view.target, rule), view, size)
-        if view.rule == "gradcam":
-            result = self.result(view.target, "gradcam")
-            pictures["cam"] = self._remember(
-                ("cam", result.serial, size),
-                lambda: render.fit(render.overlay(self.photo(), result.cam[None]), size),
+        """The compared rules' maps of ``view.target`` side by side, drawn as
+        ``view.display`` says, ``(size, size, 4)`` each; with the pictures the rule of
+        ``view`` adds beside them (the Grad-CAM heat map over the input, for Guided
+        Grad-CAM)."""
+        pictures = {
+            name: self._map_picture(self.passes.result(view.target, RULES[name]), view, size)
+            for name in COMPARED_RULES
+        }
+        rule = RULES[view.rule]
+        if rule.beside:
+            result = self.result(view)
+            pictures |= self._remember(
+                ("beside", result.serial, size),
+                lambda: rule.beside_pictures(result, self.photo(), size),
             )
         return pictures
-
-    def site_output(self, site: int) -> np.ndarray:
-        """What the ReLU at ``site`` returned for the item shown, ``(C, *spatial)``: its
-        pre-activation rectified (and clipped at ``k`` for ReLU6 / Hardtanh); at a gated
-        site, the activation ``x * s(x)``."""
-
-        def rectify() -> np.ndarray:
-            pre = self.recording.site_inputs[site][0].detach().float()
-            record = self.recording.sites[site]
-            if record.gate is not None:
-                return record.gate.activation(pre).cpu().numpy()
-            return pre.clamp(0.0, record.upper).cpu().numpy()
-
-        return self._remember(("output", site), rectify)
 
     def _grid(self, result: Result, site: int, cut: Cut | None) -> np.ndarray:
         ranked, tiles = self._grid_tiles(result, site, cut)
@@ -263,16 +229,16 @@ class SessionPictures:
         step = -(-max(tiles.shape[1:]) // _GRID_TILE_PIXELS)
         return ranked, tiles[:, ::step, ::step]
 
-    def grid_channel(
-        self, result: Result, site: int, row: int, column: int, cut: Cut | None = None
-    ) -> int | None:
-        """The channel whose tile covers pixel ``(row, column)`` of the grid, if any
-        (the inverse of :func:`gbp_widgets.render.channel_grid`'s layout)."""
+    def grid_channel(self, view: View, row: int, column: int) -> int | None:
+        """The channel whose tile covers pixel ``(row, column)`` of ``view``'s grid, if any
+        (the inverse of :func:`gbp_widgets.pictures.render.channel_grid`'s layout)."""
+        result = self.result(view)
         if not result.sites:
             return None
-        ranked, tiles = self._grid_tiles(result, site, cut)
+        cut = self.batch.kinds[view.input_index].site_cut(view.cut)
+        ranked, tiles = self._grid_tiles(result, view.site, cut)
         count, height, width = tiles.shape
-        if self._units(site):
+        if self._units(view.site):
             at = drawing.ranked_cell_at(row, column, count, _UNITS_PER_ROW, _UNIT_CELL)
             return None if at is None else ranked[at]
         columns = math.ceil(math.sqrt(count))
