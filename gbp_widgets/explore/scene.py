@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 
@@ -61,7 +61,8 @@ class Scene:
     """Everything shown for ``view``: the ``rows`` of panels, their ``pictures`` by name
     (each at its own size; the channel grid as ``"grid"``), ``captions`` and ``keys`` by
     panel name, the grid's words and key, the ``comparison`` when the rules are compared,
-    the ``title`` (the top classes) and the clip ``note`` under the maps."""
+    the ``title`` (the top classes) and the clip ``note`` under the maps. Only a figure
+    reads the title and the table's labelled bars: they are made when first read."""
 
     view: View
     rows: tuple[PanelRow, ...]
@@ -71,8 +72,8 @@ class Scene:
     grid_caption: str
     grid_key: ColourKey
     comparison: Comparison | None
-    title: str
     note: str
+    titled: Callable[[], str] = field(repr=False)
     # A figure's table bars, their names written by the figure (none for other inputs).
     labelled: Callable[[], dict[str, Labelled]] = field(default=dict, repr=False)
 
@@ -80,6 +81,10 @@ class Scene:
     def names(self) -> tuple[str, ...]:
         """The panels shown, in order."""
         return tuple(name for row in self.rows for name in row.names)
+
+    @cached_property
+    def title(self) -> str:
+        return self.titled()
 
     @cached_property
     def figure_panels(self) -> dict[str, Labelled]:
@@ -99,6 +104,7 @@ def scene_of(
     ``live``: the input is a webcam frame, captioned with its top class."""
     pictures = session.panels(view, size)
     result = session.result(view.target, view.rule)
+    output, panels = session.output_kind, session.shown.panels
     site, gate, rectifier = "", None, None
     if session.site_names:
         rectifier = session.site_rectifier(view.site)
@@ -111,13 +117,13 @@ def scene_of(
     attribution = kind.attribution_key(view.display, view.percentile)
     keys: dict[str, Key] = {
         "activation": ACTIVATION_KEY,
-        **session.output_kind.keys(session.class_name),
+        **output.keys(session.class_name),
     }
     if session.site_names:
         keys.update(_mask_keys(session, view.site, view.channel))
     if attribution is not None:
         keys["attribution"] = attribution
-    named = (session.output_kind.map_panels, MASK_PANELS)
+    named = (output.map_panels, MASK_PANELS)
     names = session.site_names
     return Scene(
         view=view,
@@ -129,11 +135,13 @@ def scene_of(
         # The grid shows each channel's product whole: a gated site's in grey levels.
         grid_key=_mask_keys(session, view.site, 0)["product"] if names else MASK_KEY,
         comparison=_comparison(session, view, comparison_size, attribution) if compare else None,
-        title=session.output_kind.title(session.classes, view.score_threshold),
         note=clip_note(view.percentile) if attribution is not None else "",
-        labelled=lambda: kind.figure_panels(
-            session.input_values(view.input_index),
-            session.attribution(result, view.input_index),
+        # Of this item, whichever the session shows when they are read.
+        titled=partial(output.title, session.classes, view.score_threshold),
+        labelled=partial(
+            kind.figure_panels,
+            panels.input_values(view.input_index),
+            panels.attribution(result, view.input_index),
             view.display,
             view.percentile,
             size,
