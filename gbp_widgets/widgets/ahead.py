@@ -70,7 +70,8 @@ class PicturesAhead:
 
     @property
     def pending(self) -> int:
-        """How many views ahead are queued and not yet made."""
+        """How many jobs are queued: the views ahead not yet made (and, until the first
+        turn after a redraw, the one job that lists them)."""
         return len(self._jobs)
 
     def cancel(self) -> None:
@@ -88,9 +89,22 @@ class PicturesAhead:
     ) -> None:
         """Queue the views one step from ``scene``'s, while the traits are ``state``: a
         view for each value one step from a trait's (its row's ``ahead`` says which), for
-        ``strips``."""
+        ``strips``. Which views those are is worked out by the first job, off the redraw's
+        time; the controls' browser values they are tied to are those of now."""
         self.cancel()
         watch = [held(c) for controls in self._controls.values() for c in controls]
+        self._jobs.append(partial(self._list, session, scene, dict(state), strips, watch))
+        self._schedule(SETTLE_SECONDS)
+
+    def _list(
+        self,
+        session: ExplorerSession,
+        scene: Scene,
+        state: Mapping[str, object],
+        strips: Sequence[PanelStrip],
+        watch: list[Said],
+    ) -> None:
+        """Queue a job for each view ahead (any request since the redraw cancelled this)."""
         # A rule or class already passed costs a render only: drawn ahead however slow.
         quick = session.pass_seconds <= BACKWARD_AHEAD_SECONDS
         near = candidates(session, state, self._table)
@@ -101,7 +115,6 @@ class PicturesAhead:
             when = [s for c in self._controls[name] if (s := said(c, value)) is not None]
             if when:
                 self._jobs.append(partial(self._send, strips, make, scene.pictures, watch, when))
-        self._schedule(SETTLE_SECONDS)
 
     def run_all(self) -> None:
         while self._jobs:
