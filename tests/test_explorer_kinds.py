@@ -223,6 +223,18 @@ def test_every_control_shows_its_traits_value_after_the_choices_change():
     assert explorer.rule == "guided" and c.rule.value == "guided"
 
 
+def test_a_channel_chosen_stays_in_its_menu_when_a_new_item_is_set_from_code():
+    # The new item's pass is not made when its menus are offered: the channel chosen
+    # is still listed, and the ranked list replaces it once the item is drawn.
+    explorer = Explorer(model=built(VolumeNet()), inputs=torch.randn(2, 1, 8, 10, 12), site=1)
+    explorer.channel = 5
+    explorer.item = 1
+    assert explorer.channel == 5 and explorer.controls.channel.value == 5
+    explorer.refresh()
+    labels = [label for label, _ in explorer.controls.channel.options]
+    assert explorer.controls.channel.value == 5 and any(s.endswith("% pass") for s in labels)
+
+
 def test_the_label_map_carries_a_key_of_its_classes():
     model, images = built(TinySegmenter()), torch.randn(2, 3, 16, 16)
     explorer = Explorer(model=model, inputs=images, classes=["sky", "road", "car"], panel_size=SIZE)

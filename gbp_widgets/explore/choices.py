@@ -109,15 +109,18 @@ def channels(session: ExplorerSession, state: State) -> Options:
     """All channels, then the site's channels ranked by how much the pass of the view
     lets through, once that pass is made."""
     options: Options = [("all channels", ALL_CHANNELS)]
+    # Until the pass is made the channel chosen is listed unranked, so the menu still
+    # shows it after a new input settles it (a choice never makes a pass to rank it).
+    chosen = [(f"{state['channel']}", state["channel"])] if state["channel"] != ALL_CHANNELS else []
     try:
         target = target_of(session, state, made_only=True)
     except (ValueError, LookupError):
         # Nothing to explain (no detection above the threshold), or not drawn yet.
-        return options
+        return options + chosen
     if session.site_names and session.has_pass(target, state["rule"]):
         ranking = session.channel_ranking(session.result(target, state["rule"]), state["site"])
-        options += [(f"{c}: {100 * share:.0f}% pass", c) for c, share in ranking]
-    return options
+        return options + [(f"{c}: {100 * share:.0f}% pass", c) for c, share in ranking]
+    return options + chosen
 
 
 def detections(session: ExplorerSession, state: State) -> Options:
