@@ -4,9 +4,10 @@ PyTorch starts one OpenMP thread per core it sees, and those threads spin at eve
 barrier. On a shared machine (a Binder node, a busy laptop) the cores it sees may be
 taken by other processes or capped by a container's CPU quota; the threads then wait
 a scheduler time slice at each barrier, and small operations become ten to twenty
-times slower. One thread per *free* core avoids that. Nothing here changes a setting:
-the caller decides (``torch.set_num_threads(fair_threads())``). Linux reports all of
-this; elsewhere the answer is the cores allowed.
+times slower. One thread per *free* core avoids that. Nothing here changes a setting
+but inside :func:`torch_threads`' block: the caller decides
+(``torch.set_num_threads(fair_threads())``). Linux reports all of this; elsewhere the
+answer is the cores allowed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import torch
 
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 PROC_STAT = Path("/proc/stat")
@@ -73,3 +78,15 @@ def fair_threads(busy: float | None = None) -> int:
         except OSError:
             return cores
     return max(1, min(cores, cores - math.ceil(busy * cores - 0.5)))
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[int]:
+    """PyTorch on ``count`` threads inside the block (yielded), on as many as before after
+    it, even when the block raises."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield count
+    finally:
+        torch.set_num_threads(before)

@@ -181,7 +181,8 @@ def jupyterlab(root: Path) -> Iterator[dict]:
             "--allow-root",
         ]
         url = f"http://127.0.0.1:{port}"
-        with serving(command, root, f"{url}/api/status?token={token}", "JupyterLab"):
+        probe = f"{url}/api/status?token={token}"
+        with serving([sys.executable, "-m", *command], root, probe, "JupyterLab"):
             yield {"url": url, "token": token, "root": root}
 
 
@@ -199,23 +200,25 @@ def voila(root: Path) -> Iterator[dict]:
         str(root),
     ]
     url = f"http://127.0.0.1:{port}"
-    with serving(command, root, f"{url}/", "Voila"):
+    with serving([sys.executable, "-m", *command], root, f"{url}/", "Voila"):
         yield {"url": url, "root": root}
 
 
 @contextmanager
-def serving(command: list[str], root: Path, probe: str, name: str) -> Iterator[None]:
-    """Run the Jupyter application ``command`` (a module of this Python) in ``root`` until
-    ``probe`` answers, and end it, by its process id, on leaving."""
+def serving(
+    command: list[str], root: Path, probe: str, name: str, seconds: float = 60
+) -> Iterator[None]:
+    """Run the server ``command`` (a full command line) in ``root`` until ``probe``
+    answers, within ``seconds``, and end it, by its process id, on leaving."""
     server = subprocess.Popen(
-        [sys.executable, "-m", *command],
+        command,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=root,
         env={**os.environ, "JUPYTER_PLATFORM_DIRS": "1"},
     )
     try:
-        wait_for(lambda: urllib.request.urlopen(probe, timeout=2), 60, f"{name} did not start")
+        wait_for(lambda: urllib.request.urlopen(probe, timeout=2), seconds, f"{name} did not start")
         yield
     finally:
         server.terminate()

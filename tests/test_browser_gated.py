@@ -1,6 +1,7 @@
 """The activations menu in a real browser: JupyterLab on 127.0.0.1, headless Chromium at
 1440 x 900 with the file browser open. Choosing "+ gates (ours)" turns a GELU model's calls
-into sites whose soft masks are keyed "gate s(x)"; every caption and control stays whole."""
+into sites whose soft masks are keyed "gate s(x)" and "s(x) 1[g>0]"; at the small panel size
+of 160 pixels every caption, control and key word stays whole."""
 
 from __future__ import annotations
 
@@ -15,13 +16,20 @@ CELLS = [
     "model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.GELU(),\n"
     "    nn.Conv2d(8, 8, 3, padding=1), nn.SiLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),\n"
     "    nn.Linear(8, 4)).eval()\n"
-    "explorer = Explorer(model=model, image='chelsea')\nexplorer",
+    "explorer = Explorer(model=model, image='chelsea', panel_size=160)\nexplorer",
 ]
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     yield from served_notebook(tmp_path_factory, "gated.ipynb", CELLS)
+
+
+# Each word of every colour key on the page, with whether it is shown whole.
+KEY_WORDS = """
+() => [...document.querySelectorAll('.gbp-key span')].filter(s => s.offsetParent !== null)
+  .map(s => ({text: s.textContent, whole: s.scrollWidth <= s.clientWidth + 1}))
+"""
 
 
 def visible(page, text: str) -> bool:
@@ -50,9 +58,13 @@ def test_gates_chosen_in_the_menu_show_soft_masks_with_their_key(lab, tmp_path):
             lambda: visible(page, "gate s(x), mean of channels"), 30, "no gate key on the page"
         )
         assert visible(page, "forward: gate s(x)")
-        page.get_by_text("forward: gate s(x)", exact=True).first.scroll_into_view_if_needed()
+        product_key = page.get_by_text("s(x) 1[g>0], mean of channels", exact=True).first
+        product_key.scroll_into_view_if_needed()
         page.screenshot(path=str(tmp_path / "gated.png"))
         assert_captions_and_controls_fit(page)
+        words = page.evaluate(KEY_WORDS)
+        assert "s(x) 1[g>0], mean of channels" in {w["text"] for w in words}, words
+        assert [w["text"] for w in words if not w["whole"]] == []
         menu.scroll_into_view_if_needed()
         page.screenshot(path=str(tmp_path / "menu.png"))
         assert menu.input_value() == "+ gates (ours)"

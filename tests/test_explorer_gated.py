@@ -65,7 +65,8 @@ def test_gates_chosen_in_the_menu_become_sites_with_soft_masks(explorer):
     )
     assert captions["forward"] == "forward: gate s(x)"
     assert captions["product"] == "product s(x) 1[g>0]"
-    assert keys["forward"] == keys["product"] == "0 | gate s(x), mean of channels | 1"
+    assert keys["forward"] == "0 | gate s(x), mean of channels | 1"
+    assert keys["product"] == "0 | s(x) 1[g>0], mean of channels | 1"
     assert keys["backward"] == "0 | share of channels on | 1"
     # Grey levels between black and white, not only the two of a boolean mask.
     grey = panels["forward"][..., 0]
@@ -74,13 +75,16 @@ def test_gates_chosen_in_the_menu_become_sites_with_soft_masks(explorer):
     explorer.refresh()
     _, _, keys = live_words(explorer.rows[1])
     assert keys["forward"] == "0 | gate s(x) | 1" and keys["backward"] == "off | on"
+    assert keys["product"] == "0 | s(x) 1[g>0] | 1"
     explorer.site = 1
     explorer.refresh()
     assert live_words(explorer.rows[1])[0].startswith("masks at gated site 3#1 (silu), channel")
     figure = explorer.figure()
     words = [[t.get_text() for t in axis.get_xticklabels()] for axis in figure.axes]
-    # The forward mask, the product and the channel grid of products.
-    assert words.count(["0", "gate s(x)", "1"]) == 3
+    # The forward mask under the gate's key; the product and the channel grid of
+    # products under the product's.
+    assert words.count(["0", "gate s(x)", "1"]) == 1
+    assert words.count(["0", "s(x) 1[g>0]", "1"]) == 2
     titles = [axis.get_title() for axis in figure.axes]
     assert "forward: gate s(x)" in titles
 
@@ -108,7 +112,7 @@ def test_the_sanity_tab_runs_with_the_explorers_activations(explorer):
     result = explorer.run_sanity(max_steps=1)
     assert result.activations == "gated"
     labels = [axis.get_ylabel() for axis in result.grid_figure().axes]
-    assert "guided, gates" in labels and "gradient" in labels
+    assert "guided, gates (ours)" in labels and "gradient" in labels
 
 
 def test_the_constructor_takes_activations_and_refuses_unknown_ones():

@@ -9,8 +9,22 @@ import torch
 from torch import nn
 
 from gbp_widgets import GuidedBackprop
-from gbp_widgets.metrics import blurred, deletion, insertion, pointing_game, saliency
-from tests.curve_reference import reference_blur, reference_curve, reference_pointing
+from gbp_widgets.metrics import (
+    POINTING_SMOOTH,
+    blurred,
+    deletion,
+    insertion,
+    pointing_accuracy,
+    pointing_game,
+    saliency,
+)
+from tests.curve_reference import (
+    reference_blur,
+    reference_curve,
+    reference_pointing,
+    reference_pointing_accuracy,
+    reference_torchray_pointing,
+)
 
 
 def picture_model():
@@ -113,13 +127,19 @@ def test_saliency_is_the_channel_maximum_of_the_magnitude():
     assert saliency(torch.from_numpy(values)).tolist() == [[[2.0, 3.0]]]
 
 
+def _maps_and_boxes(generator, shape: tuple[int, int, int, int]):
+    """Random maps of ``shape`` ``(N, C, H, W)`` and, for each, a 4 x 4 box at a random place."""
+    count, _, height, width = shape
+    masks = np.zeros((count, height, width), dtype=bool)
+    for i in range(count):
+        top, left = generator.integers(0, height - 4), generator.integers(0, width - 4)
+        masks[i, top : top + 4, left : left + 4] = True
+    return generator.normal(size=shape), masks
+
+
 def test_the_pointing_game_equals_its_definition_with_ties_and_the_boundary():
     generator = np.random.default_rng(6)
-    attribution = generator.normal(size=(40, 2, 20, 24))
-    masks = np.zeros((40, 20, 24), dtype=bool)
-    for i in range(40):
-        top, left = generator.integers(0, 16), generator.integers(0, 20)
-        masks[i, top : top + 4, left : left + 4] = True
+    attribution, masks = _maps_and_boxes(generator, (40, 2, 20, 24))
     for tolerance in (0, 3, 5.5, 15):
         found = pointing_game(attribution, masks, tolerance=tolerance)
         expected = [
@@ -218,6 +238,57 @@ def test_a_good_call_also_leaves_a_model_in_training_mode_untouched():
     curves = deletion(model, inputs, torch.rand_like(inputs), 2, steps=6)
     assert len(curves) == 3 and model.training
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+
+
+def test_the_pointing_game_as_torchray_scores_it_equals_a_reference_written_here():
+    generator = np.random.default_rng(11)
+    attribution, masks = _maps_and_boxes(generator, (30, 3, 22, 26))
+    labels = generator.integers(0, 4, size=30)
+    for tolerance in (2, 4):
+        found = pointing_game(attribution, masks, tolerance, smooth=POINTING_SMOOTH, strict=True)
+        expected = [
+            reference_torchray_pointing(a, m, tolerance, POINTING_SMOOTH)
+            for a, m in zip(attribution, masks, strict=True)
+        ]
+        assert found.tolist() == expected
+        assert pointing_accuracy(found, labels) == pytest.approx(
+            reference_pointing_accuracy(expected, labels.tolist())
+        )
+    # Smoothing moves peaks: a lone spike loses to a broad bump that the spike outshone.
+    spike = np.zeros((1, 1, 40, 40))
+    spike[0, 0, 5, 5] = 3.0
+    spike[0, 0, 25:35, 25:35] = 1.0
+    on_bump = np.zeros((1, 40, 40), dtype=bool)
+    on_bump[0, 30, 30] = True
+    assert pointing_game(spike, on_bump, 2).tolist() == [False]
+    assert pointing_game(spike, on_bump, 2, smooth=POINTING_SMOOTH).tolist() == [True]
+    # A peak exactly at the tolerance hits unless the game is strict (TorchRay's <).
+    map_ = np.zeros((1, 1, 12, 12))
+    map_[0, 0, 1, 1] = 1.0
+    on_circle = np.zeros((1, 12, 12), dtype=bool)
+    on_circle[0, 4, 5] = True  # 3-4-5 from (1, 1)
+    assert pointing_game(map_, on_circle, 5).tolist() == [True]
+    assert pointing_game(map_, on_circle, 5, strict=True).tolist() == [False]
+    # The mean of the classes' shares, not the share of items: a rare class weighs as much.
+    assert pointing_accuracy(np.array([True, True, True, False]), [0, 0, 0, 1]) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("shape", "arguments", "words"),
+    [
+        ((2, 3, 8, 8), {"smooth": -0.1}, "smooth must be a share"),
+        ((2, 3, 16), {"smooth": 0.02}, "smoothing is for pictures' maps"),
+    ],
+)
+def test_bad_smoothing_is_told_what_to_do(shape, arguments, words):
+    masks = np.ones((shape[0], *shape[2:]), dtype=bool)
+    with pytest.raises(ValueError, match=words):
+        pointing_game(np.random.default_rng(0).normal(size=shape), masks, 2, **arguments)
+
+
+def test_pointing_accuracy_refuses_labels_that_do_not_match():
+    with pytest.raises(ValueError, match="one class per item"):
+        pointing_accuracy(np.array([True, False]), [0, 1, 2])
 
 
 @pytest.mark.parametrize(

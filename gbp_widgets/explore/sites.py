@@ -17,8 +17,10 @@ from gbp_widgets.explore.view import Cut, panel_position
 from gbp_widgets.pictures import render
 from gbp_widgets.pictures.colour_keys import (
     GATE_KEY,
+    GATED_PRODUCT_KEY,
     MASK_KEY,
     MEAN_GATE_KEY,
+    MEAN_GATED_PRODUCT_KEY,
     SHARE_ON_KEY,
     ColourKey,
 )
@@ -61,12 +63,15 @@ def site_mask_keys(site_shape: tuple[int, ...], channel: int, soft: bool) -> dic
     """The keys to the mask panels (by panel name) of a site whose values are
     ``site_shape``, ``(C, *spatial)``: a share of channels where :func:`site_plane`
     averages them (an image or volume site, all channels), else each cell on or off. At
-    a gated site (``soft``) the forward mask and the product are grey levels of the gate
-    ``s(x)`` (averaged over channels alike)."""
+    a gated site (``soft``) the forward mask is grey levels of the gate ``s(x)``, and the
+    product of ``s(x) 1[g>0]`` (each averaged over channels alike)."""
     averaged = len(site_shape) >= 3 and channel == ALL_CHANNELS
     on_off = SHARE_ON_KEY if averaged else MASK_KEY
-    gate = (MEAN_GATE_KEY if averaged else GATE_KEY) if soft else on_off
-    return {"forward": gate, "backward": on_off, "product": gate}
+    if not soft:
+        return {"forward": on_off, "backward": on_off, "product": on_off}
+    gate = MEAN_GATE_KEY if averaged else GATE_KEY
+    product = MEAN_GATED_PRODUCT_KEY if averaged else GATED_PRODUCT_KEY
+    return {"forward": gate, "backward": on_off, "product": product}
 
 
 def cell_layout(count: int) -> tuple[int, int]:

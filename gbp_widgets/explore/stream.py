@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from gbp_widgets.threads import cores_allowed
+from gbp_widgets.threads import cores_allowed, torch_threads
 
 # frames_per_second counts the frames drawn over this many seconds: long enough to be
 # steady, short enough to follow a change of rule or model.
@@ -99,10 +99,5 @@ def leaving_a_core() -> Iterator[int]:
     frame made 8.5 frames a second against 7.8 with two (benchmarks/webcam.py; the figures
     are in docs/guides/speed.md).
     """
-    before = torch.get_num_threads()
-    threads = max(1, min(before, cores_allowed() - 1))
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(max(1, min(torch.get_num_threads(), cores_allowed() - 1))) as threads:
         yield threads
-    finally:
-        torch.set_num_threads(before)

@@ -85,3 +85,6 @@ SHARE_ON_KEY = ColourKey(_ramp(None), ("0", "share of channels on", "1"))
 # A gated site's soft masks (activations="gated"): grey levels of the gate s(x) in [0, 1].
 GATE_KEY = ColourKey(_ramp(None), ("0", "gate s(x)", "1"))
 MEAN_GATE_KEY = ColourKey(_ramp(None), ("0", "gate s(x), mean of channels", "1"))
+# Their product with the backward mask: the gate where the gradient is positive, else 0.
+GATED_PRODUCT_KEY = ColourKey(_ramp(None), ("0", "s(x) 1[g>0]", "1"))
+MEAN_GATED_PRODUCT_KEY = ColourKey(_ramp(None), ("0", "s(x) 1[g>0], mean of channels", "1"))

@@ -103,7 +103,7 @@ class SanityResult:
         """A rule as its curves and rows are labelled: with gates, the rules that use them
         say so (the gradient rule is the exact gradient either way)."""
         gated = self.activations == "gated" and rule_named(rule).backward
-        return f"{rule}, gates" if gated else rule
+        return f"{rule}, gates (ours)" if gated else rule
 
     def _what(self) -> str:
         direction = "from the output down" if self.order == "top_down" else "from the input up"

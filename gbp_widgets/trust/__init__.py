@@ -10,6 +10,7 @@ from gbp_widgets.trust.scenes import (
     Scenes,
     make_scenes,
     scene_sets,
+    shipped_scene_model,
     train_scene_model,
 )
 from gbp_widgets.trust.table import (
@@ -38,6 +39,7 @@ __all__ = [
     "examples_figure",
     "make_scenes",
     "scene_sets",
+    "shipped_scene_model",
     "table_figure",
     "train_scene_model",
     "trust_maps",

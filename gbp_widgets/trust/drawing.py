@@ -17,18 +17,20 @@ def table_figure(
     table: TrustTable, published: dict[str, float] = TORCHRAY_VOC07_VGG16
 ) -> NotebookFigure:
     """Three panels of horizontal bars, one bar per row of ``table`` with its 95 %
-    interval: pointing-game hits (%) with ``published`` (percent, by row name; TorchRay's
-    VOC07 VGG16 figures unless given) as diamonds, then mean deletion AUC and mean
-    insertion AUC."""
+    interval: the pointing game as TorchRay scores it (%), with each map's own-peak score
+    as a black tick and ``published`` (percent, by row name; TorchRay's VOC07 VGG16 figures
+    unless given) as red diamonds; then mean deletion AUC and mean insertion AUC."""
     names = list(table.rows)
     rows = [table.rows[name] for name in names]
     places = np.arange(len(names))[::-1]
     figure = NotebookFigure(figsize=(12.5, 0.42 * len(names) + 1.9), layout="constrained")
     axes = figure.subplots(1, 3, sharey=True)
-    pointing = np.array([100 * row.pointing for row in rows])
-    bounds = 100 * np.array([row.pointing_interval for row in rows]).T
     columns = [
-        ("pointing game: % of peaks on the digit (higher is better)", pointing, bounds),
+        (
+            "pointing game as TorchRay scores it, % (higher is better)",
+            np.array([100 * row.torchray for row in rows]),
+            100 * np.array([row.torchray_interval for row in rows]).T,
+        ),
         *[
             (
                 f"{kind} AUC, mean ({better} is better)",
@@ -38,12 +40,30 @@ def table_figure(
             for kind, better in (("deletion", "lower"), ("insertion", "higher"))
         ],
     ]
-    for axis, (title, values, (low, high)) in zip(axes, columns, strict=True):
+    units = (
+        "% of scenes (mean over the ten digits)",
+        "area under the curve",
+        "area under the curve",
+    )
+    for axis, (title, values, (low, high)), unit in zip(axes, columns, units, strict=True):
         axis.barh(places, values, color="#9ecae1", label="ours (95 % interval)")
         axis.errorbar(values, places, xerr=[values - low, high - values], fmt="none", color="k")
         axis.set_title(title, fontsize=9)
+        axis.set_xlabel(unit, fontsize=8)
         axis.tick_params(labelsize=8)
-        axis.set_xlim(0, 100 if axis is axes[0] else 1)
+        # The AUCs on a scale their differences show on; shares of scenes on 0 to 100.
+        axis.set_xlim(0, 100 if axis is axes[0] else min(1.0, 1.15 * float(high.max())))
+    axes[0].scatter(
+        [100 * row.pointing for row in rows],
+        places,
+        marker="o",
+        s=36,
+        facecolors="white",
+        edgecolors="#333333",
+        zorder=3,
+        clip_on=False,  # a score near 100 % would be half hidden by the axis' end
+        label="ours, on each map's own peak",
+    )
     known = [
         (place, published[name])
         for place, name in zip(places, names, strict=True)
@@ -70,8 +90,8 @@ def table_figure(
 
 def examples_figure(table: TrustTable, count: int = 6) -> NotebookFigure:
     """The first ``count`` scenes, then each row's ``|map|`` (largest channel, divided by
-    its own peak) with the digit's box outlined and the map's peak marked: a blue ``+``
-    when the pointing game counts it a hit, an orange ``x`` when not."""
+    its own peak) with the digit's box outlined and the map's own (unsmoothed) peak
+    marked: a blue ``+`` when it is a hit, an orange ``x`` when not."""
     count = min(count, len(table.scenes))
     names = list(table.maps)
     figure = NotebookFigure(
@@ -95,8 +115,8 @@ def examples_figure(table: TrustTable, count: int = 6) -> NotebookFigure:
     axes[0, 0].set_ylabel("scene", fontsize=8)
     gray_key(figure, axes, "scene: 0 black, 1 white; map: |map| / its peak")
     figure.suptitle(
-        "Each map's peak: blue + on the digit's box (cyan), within "
-        f"{table.tolerance} px; orange x off it",
+        "Each map's own (unsmoothed) peak: blue + within "
+        f"{table.tolerance} px of the digit's box (cyan), orange x further off",
         fontsize=9,
     )
     return figure

@@ -13,16 +13,15 @@ import asyncio
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
 import ipywidgets as widgets
 import numpy as np
-import torch
 
 from gbp_widgets.explore import ExplorerSession, Scene, StateTable
 from gbp_widgets.explore.ahead import PictureMaker, candidates, pictures_ahead
+from gbp_widgets.threads import torch_threads
 from gbp_widgets.widgets.canvas import PanelStrip
 from gbp_widgets.widgets.picture_canvas import Said
 
@@ -145,8 +144,11 @@ class PicturesAhead:
         watch: list[Said],
         when: list[Said],
     ) -> None:
+        # One thread: a backward pass ahead leaves the other cores to the Jupyter server and
+        # the browser, which are decoding the pictures already sent (on two cores, one
+        # thread costs a pass about a third more time).
         try:
-            with warnings.catch_warnings(), _one_thread():
+            with warnings.catch_warnings(), torch_threads(1):
                 warnings.simplefilter("ignore")
                 ahead = make()
         except Exception:  # noqa: BLE001 - a picture ahead is optional; the redraw will say
@@ -154,19 +156,6 @@ class PicturesAhead:
         changed = {name: p for name, p in ahead.items() if p is not pictures.get(name)}
         for strip in strips:
             strip.send_ahead(watch, when, changed)
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Torch on one thread: a backward pass ahead leaves the other cores to the Jupyter
-    server and the browser, which are decoding the pictures already sent (on two cores,
-    one thread costs a pass about a third more time)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _is_menu(control: widgets.Widget) -> bool:

@@ -56,14 +56,16 @@ def key_html(key: ColourKey | LabelKey | None, width: int) -> str:
         for i, (r, g, b) in enumerate(key.ramp[:: max(1, len(key.ramp) // 15)][:16])
     )
     left, middle, right = (html.escape(word) for word in key.words)
-    cut = "white-space:nowrap;overflow:hidden;text-overflow:ellipsis"
+    # The ends never shrink; a middle too long for a small panel wraps rather than
+    # being cut ("s(x) 1[g>0], mean of channels" under a 160-pixel panel).
+    end, wraps = "flex:none", "flex:1 1 0;text-align:center;overflow-wrap:anywhere"
     return (
-        f"<div style='width:{width}px;font-size:10px;line-height:12px;color:#444'>"
+        f"<div class='gbp-key' style='width:{width}px;font-size:10px;line-height:12px;color:#444'>"
         f"<div style='height:6px;border:1px solid #aaa;background:linear-gradient("
         f"to right, {stops})'></div>"
         f"<div style='display:flex;justify-content:space-between;gap:4px'>"
-        f"<span style='{cut}'>{left}</span><span style='{cut}'>{middle}</span>"
-        f"<span style='{cut}'>{right}</span></div></div>"
+        f"<span style='{end}'>{left}</span><span style='{wraps}'>{middle}</span>"
+        f"<span style='{end}'>{right}</span></div></div>"
     )
 
 
@@ -76,6 +78,6 @@ def _label_key_html(key: LabelKey, width: int) -> str:
     )
     more = f"<span>+{key.more} more</span>" if key.more else ""
     return (
-        f"<div style='width:{width}px;font-size:10px;line-height:13px;color:#444;"
+        f"<div class='gbp-key' style='width:{width}px;font-size:10px;line-height:13px;color:#444;"
         f"display:flex;flex-wrap:wrap'>{swatches}{more}</div>"
     )
