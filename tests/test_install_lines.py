@@ -96,3 +96,23 @@ def test_a_line_that_installs_by_name_or_a_missing_extra_is_caught():
     assert _problems("pip install -c nowhere.txt .") == [
         "-c nowhere.txt: no such file in the repository"
     ]
+
+
+def _package_hints() -> list[tuple[str, str]]:
+    """``(file, rest of the line)`` for each ``pip install`` the package's docstrings and
+    error messages tell a user to run."""
+    return [
+        (str(path.relative_to(ROOT)), found.group(1))
+        for path in sorted((ROOT / "gbp_widgets").rglob("*.py"))
+        for found in re.finditer(r"pip install([^\n]*)", path.read_text(encoding="utf-8"))
+    ]
+
+
+def test_the_packages_messages_install_extras_there_are_from_a_clone():
+    hints = _package_hints()
+    assert len(hints) >= 4, hints  # the data set, Ray and pandas extras at least
+    for place, rest in hints:
+        extras = re.findall(r'-e "\.\[([^\]]+)\]"', rest)
+        assert extras, f"{place}: pip install{rest} does not install the clone's path"
+        for extra in ",".join(extras).split(","):
+            assert extra.strip() in EXTRAS, f"{place}: no extra {extra!r} in pyproject.toml"

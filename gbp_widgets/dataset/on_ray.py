@@ -7,7 +7,7 @@ The actors write their own shards rather than a separate write stage: Ray ran ea
 task in a fresh worker process that imported torch (7 to 10 s of CPU each), which on a small
 machine took the cores from the actors and halved the throughput.
 
-Ray (``pip install "gbp-widgets[ray]"``) is imported here only."""
+Ray (``pip install -e ".[ray]"`` in a clone) is imported here only."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ try:
     import ray
     import ray.data
 except ImportError as err:
-    raise ImportError('engine="ray" runs on Ray Data: pip install "gbp-widgets[ray]"') from err
+    raise ImportError(
+        'engine="ray" runs on Ray Data: in a clone of gbp-widgets, pip install -e ".[ray]"'
+    ) from err
 
 
 def explain_on_ray(

@@ -47,7 +47,8 @@ def import_pyarrow():
         import pyarrow.parquet
     except ImportError as err:
         raise ImportError(
-            'explain_dataset writes Parquet with pyarrow: pip install "gbp-widgets[dataset]"'
+            "explain_dataset writes Parquet with pyarrow: in a clone of gbp-widgets, "
+            'pip install -e ".[dataset]"'
         ) from err
     return pyarrow
 

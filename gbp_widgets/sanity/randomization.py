@@ -64,7 +64,7 @@ class SanityResult:
 
     def to_dataframe(self):
         """The records as a pandas DataFrame (pandas is needed only here:
-        ``pip install "gbp-widgets[dataframe]"``)."""
+        ``pip install -e ".[dataframe]"`` in a clone)."""
         import pandas
 
         return pandas.DataFrame.from_records(self.records)
