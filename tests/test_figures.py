@@ -1,6 +1,7 @@
 """Every figure shows as a picture: the package's own, and every one a notebook shows in a
-fresh kernel, where no pyplot backend has been activated (the notebooks run once, in the
-Binder test's fresh environment, which applies :func:`figure_problems` to each)."""
+fresh kernel, where no pyplot backend has been activated (:func:`figure_problems` is applied
+to every notebook's stored copy, run in a fresh kernel, by the docs test, and to the
+notebooks the Binder test runs in its fresh environment)."""
 
 import matplotlib.pyplot as plt
 import nbformat
@@ -79,8 +80,8 @@ def _result(data: dict) -> dict:
 
 
 def test_the_notebook_check_finds_figures_shown_as_text_or_not_at_all():
-    """Every notebook runs in the Binder test's fresh environment, which applies this check
-    to each; here it is shown to catch what it is for."""
+    """The docs test applies this check to every notebook's stored copy, and the Binder
+    test to the notebooks it runs; here it is shown to catch what it is for."""
     text_only = _result({"text/plain": "<Figure size 640x480 with 1 Axes>"})
     picture = _result({"text/plain": "<Figure size 640x480 with 1 Axes>", "image/png": "iVBO"})
     shown = _executed([("result.figure()", [picture])])
