@@ -4,8 +4,10 @@ Prints, for ResNet-50 at 224 px (random weights) on the CPU, and on CUDA when
 present: guided explain time / plain input-gradient time (forward + backward,
 no tool) for batch 1 and 8, with masks captured (the default) and without, the
 same ratio for captum's GuidedBackprop, and the captured masks' memory / the
-fp32 activations they describe. Timings are medians of interleaved repeats, so
-machine noise hits every method alike.
+fp32 activations they describe. Each round runs every method once, in turn; a ratio is
+taken within a round, and the table gives the median over the rounds with the lowest and
+highest in brackets (the spread), so machine noise hits every method alike and a
+difference smaller than the spread is no difference.
 
 Targets: guided <= 1.05x the plain gradient; masks <= 1/16 of activations.
 
@@ -61,7 +63,8 @@ def timed(fn, device) -> float:
     return time.perf_counter() - start
 
 
-def compare(model, x, repeats: int) -> dict[str, float]:
+def compare(model, x, repeats: int) -> dict[str, list[float]]:
+    """Seconds per method, one per round; each round runs every method once, in turn."""
     methods = {
         "plain": plain_gradient,
         "guided": engine_guided,
@@ -79,7 +82,17 @@ def compare(model, x, repeats: int) -> dict[str, float]:
     for _ in range(repeats):
         for name, fn in methods.items():
             samples[name].append(timed(lambda fn=fn: fn(model, x, 1), x.device))
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return samples
+
+
+def ratio(samples: dict[str, list[float]], name: str) -> str:
+    """``name``'s time over the plain gradient's of the same round: the median of the
+    rounds, then the lowest and highest, so a claim of "ahead" can be read against the
+    spread of the rounds."""
+    if name not in samples:
+        return "n/a"
+    rounds = [t / plain for t, plain in zip(samples[name], samples["plain"], strict=True)]
+    return f"{statistics.median(rounds):.3f} [{min(rounds):.3f}-{max(rounds):.3f}]"
 
 
 def mask_memory_ratio(model, x) -> float:
@@ -91,11 +104,13 @@ def mask_memory_ratio(model, x) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=repeats, default=7)
+    parser.add_argument("--repeats", type=repeats, default=9)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--devices", nargs="+", default=["cpu", "cuda"])
     parser.add_argument("--size", type=int, default=224)
     args = parser.parse_args()
+    if args.repeats < 3:
+        parser.error("--repeats: at least 3 rounds, for a spread as well as a median")
     torch.manual_seed(0)
     model = torchvision.models.resnet50(weights=None).eval()
     devices = [d for d in args.devices if d == "cpu" or torch.cuda.is_available()]
@@ -113,13 +128,11 @@ def main() -> None:
         label = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
         for batch in args.batches:
             x = torch.randn(batch, 3, args.size, args.size, device=device)
-            times = compare(model, x, args.repeats)
-            captum = f"{times['captum'] / times['plain']:.3f}" if "captum" in times else "n/a"
+            samples = compare(model, x, args.repeats)
             print(
-                f"| {label} | {batch} | {times['plain']:.3f} | "
-                f"{times['guided'] / times['plain']:.3f} | "
-                f"{times['no masks'] / times['plain']:.3f} | {captum} | "
-                f"{mask_memory_ratio(model, x):.4f} |",
+                f"| {label} | {batch} | {statistics.median(samples['plain']):.3f} | "
+                f"{ratio(samples, 'guided')} | {ratio(samples, 'no masks')} | "
+                f"{ratio(samples, 'captum')} | {mask_memory_ratio(model, x):.4f} |",
                 flush=True,
             )
 
