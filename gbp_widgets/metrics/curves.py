@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from gbp_widgets.engine import (
@@ -20,7 +19,7 @@ from gbp_widgets.engine import (
     model_device_and_dtype,
     model_lock,
 )
-from gbp_widgets.metrics.maps import saliency_values
+from gbp_widgets.metrics.maps import along_each_axis, saliency_values
 
 # RISE's code blurs with torchvision's gaussian_blur at kernel 11, sigma 5.
 BLUR_KERNEL, BLUR_SIGMA = 11, 5.0
@@ -53,14 +52,7 @@ def blurred(inputs: torch.Tensor) -> torch.Tensor:
         )
     grid = torch.linspace(-half, half, BLUR_KERNEL, dtype=torch.float64)
     kernel = torch.exp(-0.5 * (grid / BLUR_SIGMA) ** 2)
-    kernel = (kernel / kernel.sum()).to(inputs.device, inputs.dtype).view(1, 1, -1)
-    values = inputs
-    for axis in range(2, inputs.dim()):
-        moved = values.movedim(axis, -1)
-        flat = moved.reshape(-1, 1, moved.shape[-1])
-        smooth = F.conv1d(F.pad(flat, (half, half), mode="reflect"), kernel)
-        values = smooth.reshape(moved.shape).movedim(-1, axis)
-    return values
+    return along_each_axis(inputs, kernel / kernel.sum(), 2, "reflect")
 
 
 BASELINES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {

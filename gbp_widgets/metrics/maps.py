@@ -105,10 +105,23 @@ def smoothed(values: np.ndarray, fraction: float) -> np.ndarray:
     taps = taps / (torch.tensor(math.sqrt(2.0), dtype=torch.float32) * sigma + _EPSILON)
     kernel = torch.exp(-taps * taps)
     kernel = kernel / kernel.sum()
-    planes = F.pad(torch.from_numpy(values).float()[:, None], (width,) * 4, mode="replicate")
-    planes = F.conv2d(planes, kernel.view(1, 1, -1, 1))
-    planes = F.conv2d(planes, kernel.view(1, 1, 1, -1))
-    return planes[:, 0].numpy()
+    return along_each_axis(torch.from_numpy(values).float(), kernel, 1, "replicate").numpy()
+
+
+def along_each_axis(
+    values: torch.Tensor, kernel: torch.Tensor, first: int, mode: str
+) -> torch.Tensor:
+    """``values`` with the odd-length 1-D ``kernel`` applied along each axis from ``first``
+    on (a separable filter), the edges padded by ``mode`` (``"reflect"``, ``"replicate"``);
+    the same shape, in ``values``' dtype."""
+    half = len(kernel) // 2
+    weights = kernel.to(values.device, values.dtype).view(1, 1, -1)
+    for axis in range(first, values.dim()):
+        moved = values.movedim(axis, -1)
+        flat = moved.reshape(-1, 1, moved.shape[-1])
+        filtered = F.conv1d(F.pad(flat, (half, half), mode=mode), weights)
+        values = filtered.reshape(moved.shape).movedim(-1, axis)
+    return values
 
 
 def pointing_accuracy(hits: np.ndarray, labels: torch.Tensor | np.ndarray) -> float:
