@@ -12,6 +12,7 @@ from gbp_widgets.engine import (
     Recording,
     Region,
     Site,
+    TokenTarget,
     guided_gradcam,
 )
 from gbp_widgets.images import SAMPLE_NAMES, ImageError, load_image, sample_image
@@ -58,6 +59,7 @@ __all__ = [
     "Recording",
     "Region",
     "Site",
+    "TokenTarget",
     "explain_dataset",
     "fair_threads",
     "guided_gradcam",

@@ -1,16 +1,16 @@
-"""``gbp-widgets explain``: the headless main job, one comparison figure per image."""
+"""``gbp-widgets explain``: the headless main job, one comparison figure per image; the
+other commands (``explain-dataset``, ``explain-text``) are dispatched from here."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from pathlib import Path
 
 import torch
-from matplotlib.backend_bases import FigureCanvasBase
 
+from gbp_widgets.cli_text import add_text_command, explain_text
 from gbp_widgets.dataset import explain_dataset
 from gbp_widgets.engine import (
     GuidedBackprop,
@@ -32,6 +32,7 @@ from gbp_widgets.models import (
 from gbp_widgets.pictures import render
 from gbp_widgets.pictures.colour_keys import clip_note, display_key
 from gbp_widgets.pictures.figures import panel_figure, top_classes_title
+from gbp_widgets.pictures.files import save_whole, writable_figure_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_activations(explain)
     _add_dataset_command(commands)
+    add_text_command(commands)
     return parser
 
 
@@ -143,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "explain-dataset":
             return _explain_dataset(args)
-        out, summary = explain_to_file(args)
+        if args.command == "explain-text":
+            run = explain_text(args)
+            out, summary = run.out, "\n".join(run.lines)
+        else:
+            out, summary = explain_to_file(args)
     except ModelUnavailableError as err:
         print(f"gbp-widgets: error: {err} Here: --weights none.", file=sys.stderr)
         return 2
@@ -198,7 +204,7 @@ def explain_to_file(args: argparse.Namespace) -> tuple[Path, str]:
         raise ValueError(f"unknown sample {args.sample!r}: use one of {', '.join(SAMPLE_NAMES)}")
     check_activations(args.activations)
     stem = Path(args.image).stem if args.image else (args.sample or "chelsea")
-    out = _writable(args.out or Path(f"gbp-{stem}.png"))
+    out = writable_figure_path(args.out or Path(f"gbp-{stem}.png"))
     device = _device(args.device)
     names = _read_classes(args.classes) if args.classes else None
     picture = load_image(args.image) if args.image else sample_image(args.sample or "chelsea")
@@ -229,7 +235,7 @@ def explain_to_file(args: argparse.Namespace) -> tuple[Path, str]:
         title += "\n" + GATED_NOTE
     signed, heat = display_key("gradient"), display_key("overlay")
     keys = {c: heat if c.startswith("Grad-CAM (") else signed for c in panels if c != "input"}
-    _save_whole(panel_figure(panels, title, note=clip_note(), keys=keys), out)
+    save_whole(panel_figure(panels, title, note=clip_note(), keys=keys), out)
     summary = _summary(loaded.name, stem, probabilities, classes, explained)
     return out, summary + (f"\nGrad-CAM left out: {left_out}" if left_out else "")
 
@@ -293,38 +299,6 @@ def _target(text: str | None, classes: tuple[str, ...]) -> int | None:
     if text in classes:
         return classes.index(text)
     raise ValueError(f"--target: {unknown_class_message(text, classes)}")
-
-
-def _writable(out: Path) -> Path:
-    """``out`` if a figure can be written there, else a ``ValueError`` saying why."""
-    if out.is_dir():
-        raise ValueError(f"--out {out} is a folder: give a file name, e.g. {out / 'figure.png'}")
-    folder = out.parent
-    if not folder.exists():
-        raise ValueError(f"--out {out}: the folder {folder} does not exist")
-    if not folder.is_dir():
-        raise ValueError(f"--out {out}: {folder} is a file, not a folder")
-    formats = FigureCanvasBase.get_supported_filetypes()
-    kind = out.suffix.lstrip(".").lower()
-    if kind not in formats:
-        raise ValueError(
-            f"--out {out}: cannot tell the figure's format from {out.suffix or 'no suffix'!r}; "
-            f"end the name with one of {', '.join('.' + f for f in sorted(formats))}"
-        )
-    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise ValueError(f"--out {out}: no permission to write there; choose another place")
-    return out
-
-
-def _save_whole(figure, out: Path) -> None:
-    """Write ``figure`` to ``out`` through a temporary file beside it, so ``out`` is
-    either the whole figure or untouched."""
-    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
-    try:
-        figure.savefig(partial, dpi=110, format=out.suffix.lstrip(".").lower())
-        os.replace(partial, out)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _summary(model: str, image: str, probabilities, classes, explained: int, k: int = 5) -> str:

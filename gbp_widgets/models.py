@@ -166,6 +166,17 @@ def load_factory(spec: str) -> nn.Module:
     mode. Errors say what was wrong: no such module, no such function, or
     something other than a ``torch.nn.Module`` returned.
     """
+    model = factory_function(spec)()
+    if not isinstance(model, nn.Module):
+        raise ValueError(
+            f"{spec}() returned {type(model).__name__}, not a torch.nn.Module: return the model"
+        )
+    return model.eval()
+
+
+def factory_function(spec: str):
+    """The function named by ``spec`` = ``"package.module:function"``, imported as Python
+    would import it from the current folder; a ``ValueError`` saying what is missing."""
     import importlib
     import sys
 
@@ -191,12 +202,7 @@ def load_factory(spec: str) -> nn.Module:
     function = getattr(module, function_name, None)
     if not callable(function):
         raise ValueError(f"{module_name!r} has no function {function_name!r} to build the model")
-    model = function()
-    if not isinstance(model, nn.Module):
-        raise ValueError(
-            f"{spec}() returned {type(model).__name__}, not a torch.nn.Module: return the model"
-        )
-    return model.eval()
+    return function
 
 
 def _efficientnet_lite0(pretrained: bool) -> tuple[nn.Module, Preprocessing]:

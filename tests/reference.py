@@ -41,6 +41,7 @@ GATE_FORMULAS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "silu": lambda x: 1.0 / (1.0 + torch.exp(-x)),
     "mish": lambda x: torch.tanh(torch.log1p(torch.exp(x))),
     "hardswish": lambda x: torch.clamp(x + 3.0, 0.0, 6.0) / 6.0,
+    "quick_gelu": lambda x: 1.0 / (1.0 + torch.exp(-1.702 * x)),
 }
 
 

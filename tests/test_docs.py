@@ -96,12 +96,17 @@ def test_the_site_builds_strictly_and_its_api_pages_name_everything_public(site)
 def test_the_command_line_page_lists_every_option(site):
     page = (site / "reference" / "cli" / "index.html").read_text()
     command = Path(sys.executable).with_name("gbp-widgets")
-    for name in ("explain", "explain-dataset"):
+    shared = {"--help", "--model", "--activations", "--out"}
+    for name, own in (
+        ("explain", {"--device"}),
+        ("explain-dataset", {"--device"}),
+        ("explain-text", {"--token"}),
+    ):
         printed = subprocess.run(
             [str(command), name, "--help"], capture_output=True, text=True, check=True
         ).stdout
         options = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", printed))
-        assert {"--help", "--model", "--device", "--activations"} <= options
+        assert shared | own <= options
         assert f"gbp-widgets {name} --help" in page
         assert [option for option in sorted(options) if option not in page] == []
 

@@ -33,6 +33,7 @@ from gbp_widgets.engine.rules import (
 )
 from gbp_widgets.engine.sites import NotGuided, Site
 from gbp_widgets.engine.targets import Neuron, Region, Target, class_targets
+from gbp_widgets.engine.token_targets import TokenTarget
 
 __all__ = [
     "ACTIVATIONS",
@@ -54,6 +55,7 @@ __all__ = [
     "Region",
     "Site",
     "Target",
+    "TokenTarget",
     "apply_rule",
     "check_activations",
     "check_rule",

@@ -19,6 +19,8 @@ from gbp_widgets.engine.outputs import OutputChoice
 from gbp_widgets.engine.recording import Recording
 from gbp_widgets.engine.rules import check_rule
 from gbp_widgets.engine.targets import Neuron, Region, RegionPart, Target
+from gbp_widgets.engine.token_targets import TokenTarget
+from gbp_widgets.engine.tokens import check_embedding
 
 
 class GuidedBackprop:
@@ -36,11 +38,20 @@ class GuidedBackprop:
     ``s(x)`` in ``[0, 1]`` as its (soft) forward mask; guided passes
     ``relu(g) * s(x)``, deconvnet ``relu(g)``, gradient the exact ``g * f'(x)``.
     At ReLU-family calls both settings give the same maps and masks, bit for bit.
+
+    Token ids in: :meth:`explain` takes ``(N, T)`` integer ids too, and then
+    attributes to the output of the embedding look-up that reads them
+    (``(N, T, D)``). ``embedding`` names that ``nn.Embedding`` when more than one
+    reads the ids; by default the one that does is found as the model runs.
+    Position and token-type embeddings are not attributed.
     """
 
-    def __init__(self, model: nn.Module, activations: str = "relu") -> None:
+    def __init__(
+        self, model: nn.Module, activations: str = "relu", embedding: nn.Module | None = None
+    ) -> None:
         self.activations = check_activations(activations)
         self.model = check_model(model)
+        self.embedding = check_embedding(self.model, embedding)
 
     def record(
         self,
@@ -71,6 +82,7 @@ class GuidedBackprop:
             forward_args=self._on_device(forward_args, "forward_args"),
             forward_kwargs=self._on_device(forward_kwargs or {}, "forward_kwargs"),
             activations=self.activations,
+            embedding=self.embedding,
         )
 
     def explain(
@@ -90,6 +102,10 @@ class GuidedBackprop:
         ``(N, C, L)``, volumes, tabular ``(N, F)``), one ``(C, H, W)`` image for
         a model that starts with a 2-D convolution, or a tuple of tensors with
         the same ``N``, all attributed; on any device (moved to the model's).
+        Or ``(N, T)`` integer token ids: the attribution is then ``(N, T, D)``,
+        at the embedding's output (:meth:`Explanation.token_scores` makes it one
+        score per token), and an ``attention_mask=`` in ``forward_kwargs`` must
+        have the ids' shape.
         ``forward_args`` / ``forward_kwargs`` go to ``forward`` after them,
         unattributed. ``output`` chooses the scores from what ``forward``
         returns: ``None`` (a tensor, or its ``logits`` / ``out`` entry), a key,
@@ -97,7 +113,9 @@ class GuidedBackprop:
 
         ``target``: ``None`` for each item's predicted class, an int, one int
         per item, a :class:`Region` of a dense ``(N, K, *spatial)`` output, a
-        :class:`Neuron` at a site or module, or a callable that takes the
+        :class:`TokenTarget` of a sequence output ``(N, T, V)`` (the default
+        for one over token ids: the next token predicted after the last kept
+        position), a :class:`Neuron` at a site or module, or a callable that takes the
         chosen output (anything, unchecked) and returns ``(N,)`` scores.
         ``rule``: ``"gradient"``, ``"deconvnet"`` or ``"guided"``.
         ``batch_size`` splits the batch into chunks of at most that many items,
@@ -125,6 +143,7 @@ class GuidedBackprop:
                 forward_args=args,
                 forward_kwargs=kwargs,
                 activations=self.activations,
+                embedding=self.embedding,
             ).explain(chunk_target, rule, retain=False)
             for (tensors, args, kwargs), chunk_target in tqdm(
                 list(zip(chunks, targets, strict=True)),
@@ -188,11 +207,12 @@ def _split_target(target: Target, n: int, sizes: list[int]) -> list[Target]:
     anything else is shared."""
     if len(sizes) == 1 or target is None or isinstance(target, (int, Neuron)) or callable(target):
         return [target] * len(sizes)
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    chunks = [slice(a, a + size) for a, size in zip(starts, sizes, strict=True)]
     if isinstance(target, Region):
-        starts = [sum(sizes[:i]) for i in range(len(sizes))]
-        return [
-            RegionPart(target, slice(a, a + size)) for a, size in zip(starts, sizes, strict=True)
-        ]
+        return [RegionPart(target, chunk) for chunk in chunks]
+    if isinstance(target, TokenTarget):
+        return [target.items(chunk) for chunk in chunks]
     try:
         items = torch.as_tensor(target)
     except (TypeError, ValueError, RuntimeError):

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 import torch
 
+from gbp_widgets.engine.gated import GATES
 from gbp_widgets.engine.sites import NotGuided, Site
+from gbp_widgets.engine.token_targets import TokenTarget
 
 
 class GuidedBackpropWarning(UserWarning):
@@ -31,6 +33,10 @@ class Explanation:
     ``not_guided`` lists the calls the rules do not cover. ``activations`` is
     ``"relu"`` (the published method) or ``"gated"`` (gated calls are sites too,
     with soft masks: our extension).
+
+    For token ids ``(N, T)`` given as the input, ``attribution`` is the gradient at the
+    output of the embedding that read them, ``(N, T, D)``; ``embedded`` is that output
+    (detached) and ``token_ids`` the ids; both are ``None`` for float inputs.
     """
 
     attribution: torch.Tensor | tuple[torch.Tensor, ...]
@@ -40,6 +46,42 @@ class Explanation:
     sites: tuple[Site, ...]
     not_guided: tuple[NotGuided, ...]
     activations: str = "relu"
+    embedded: torch.Tensor | None = None
+    token_ids: torch.Tensor | None = None
+
+    def token_scores(self, reduce: str = "norm") -> torch.Tensor:
+        """One score per token, ``(N, T)``, from an attribution ``(N, T, D)``.
+
+        ``"norm"`` (the default, as inseq and Ecco give): the L2 norm of each token's
+        attribution vector, how much the token's embedding matters, never negative.
+        ``"sum"``: the sum over ``D``, signed. ``"dot"``: the attribution times the
+        embedded vector, summed over ``D`` (gradient times input), signed; needs token
+        ids as the input, whose embedding the explanation kept.
+        """
+        attribution = self.attribution
+        if isinstance(attribution, tuple) or attribution.dim() != 3:
+            shape = "a tuple" if isinstance(attribution, tuple) else tuple(attribution.shape)
+            raise ValueError(
+                f"token_scores needs one attribution of shape (N, T, D); this one is {shape}. "
+                "Explain token ids, or embedded vectors (N, T, D)"
+            )
+        reducers = {
+            "norm": lambda a: a.norm(dim=-1),
+            "sum": lambda a: a.sum(dim=-1),
+            "dot": self._dot,
+        }
+        if reduce not in reducers:
+            raise ValueError(f"unknown reduce {reduce!r}: use one of {', '.join(reducers)}")
+        return reducers[reduce](attribution)
+
+    def _dot(self, attribution: torch.Tensor) -> torch.Tensor:
+        if self.embedded is None:
+            raise ValueError(
+                "reduce='dot' multiplies by the embedded vectors, which only an explanation "
+                "of token ids keeps; use 'norm' or 'sum', or explain the ids"
+            )
+        embedded = self.embedded.to(attribution.device, attribution.dtype)
+        return (attribution * embedded).sum(dim=-1)
 
     def site(self, name: str) -> Site:
         """The site called ``name``; ``KeyError`` naming the first few sites if none."""
@@ -73,9 +115,20 @@ def concatenate(parts: list[Explanation]) -> Explanation:
     return first.replace(
         attribution=_cat([part.attribution for part in parts]),
         logits=_cat([part.logits for part in parts]),
-        target=target,
+        target=_cat_target(target, [part.target for part in parts]),
+        embedded=None if first.embedded is None else _cat([p.embedded for p in parts]),
+        token_ids=None if first.token_ids is None else _cat([p.token_ids for p in parts]),
         sites=sites,
     )
+
+
+def _cat_target(first: object, targets: list) -> object:
+    """Resolved targets of chunks as one: classes and token targets joined per item."""
+    if isinstance(first, TokenTarget):
+        return TokenTarget(
+            torch.cat([t.position for t in targets]), torch.cat([t.token for t in targets])
+        )
+    return first
 
 
 def _cat(parts: list) -> object:
@@ -96,7 +149,7 @@ def _join_site(per_chunk: list[Site]) -> Site:
 
 
 # The gated kinds as ``activations="relu"`` reports them, for the hint to try gates.
-_GATED_REPORTS = frozenset({"gelu", "silu", "mish", "hardswish", "sigmoid"})
+_GATED_REPORTS = frozenset(GATES) | {"sigmoid"}
 
 
 def coverage_message(

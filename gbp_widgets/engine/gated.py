@@ -55,6 +55,12 @@ class Gate:
 
 _ATEN = torch.ops.aten
 
+
+def _quick_gelu_gradient(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(1.702 * x)
+    return g * (s + 1.702 * x * s * (1.0 - s))
+
+
 GATES: dict[str, Gate] = {
     gate.kind: gate
     for gate in (
@@ -71,6 +77,9 @@ GATES: dict[str, Gate] = {
         Gate("silu", 0.5, F.silu, _ATEN.silu_backward),
         Gate("mish", math.tanh(math.log(2.0)), F.mish, _ATEN.mish_backward),
         Gate("hardswish", 0.5, F.hardswish, _ATEN.hardswish_backward),
+        # QuickGELU (CLIP's): sigmoid(1.702 x). No library call makes it, so it is a site
+        # only where a module is proved to compute it (engine/gate_modules.py).
+        Gate("quick_gelu", 0.5, lambda x: x * torch.sigmoid(1.702 * x), _quick_gelu_gradient),
     )
 }
 

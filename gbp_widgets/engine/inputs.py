@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from gbp_widgets.engine.guard import model_device_and_dtype
+from gbp_widgets.engine.tokens import check_token_ids, is_token_ids
 
 Inputs = torch.Tensor | tuple[torch.Tensor, ...]
 
@@ -20,7 +21,9 @@ class PreparedInputs:
     and in its dtype, all with the same ``N``. ``unbatched``: the user gave one
     ``(C, H, W)`` image, so attributions lose their batch dimension again.
     ``given``: the tensors as the user gave them (their device and dtype are
-    the attributions'); ``as_tuple``: whether they came as a tuple.
+    the attributions'); ``as_tuple``: whether they came as a tuple. Token ids
+    ``(N, T)`` keep their integer dtype; their attributions ``(N, T, D)`` keep the
+    model's float dtype, on the ids' device.
     """
 
     tensors: tuple[torch.Tensor, ...]
@@ -36,7 +39,9 @@ class PreparedInputs:
     def as_given(self, grads: tuple[torch.Tensor, ...]) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """Attributions ``(N, ...)`` in the shape, device and dtype of what was given."""
         restored = tuple(
-            (grad[0] if self.unbatched else grad).to(given.device, given.dtype)
+            (grad[0] if self.unbatched else grad).to(
+                given.device, grad.dtype if is_token_ids(given) else given.dtype
+            )
             for grad, given in zip(grads, self.given, strict=True)
         )
         return restored if self.as_tuple else restored[0]
@@ -63,6 +68,8 @@ def prepare_inputs(model: nn.Module, inputs: Inputs) -> PreparedInputs:
     given = inputs if as_tuple else (inputs,)
     if not given:
         raise ValueError("inputs is an empty tuple: give at least one tensor to attribute")
+    if is_token_ids(given[0]) and not as_tuple:
+        return _prepared_ids(model, given[0])
     for position, tensor in enumerate(given):
         _check_tensor(tensor, f"inputs[{position}]" if as_tuple else "inputs")
     # The module walk only where it decides something.
@@ -97,8 +104,8 @@ def _check_tensor(tensor: object, what: str) -> None:
     if not tensor.is_floating_point():
         raise TypeError(
             f"{what} must be a float tensor, got {tensor.dtype}: scale and normalise it with "
-            "the model's preprocessing first (integer inputs such as token ids have no "
-            "gradient; pass them with forward_args=)"
+            "the model's preprocessing first (token ids are taken alone, as one (N, T) "
+            "integer tensor; pass other integer inputs with forward_args=)"
         )
     if tensor.dim() < 2:
         raise ValueError(
@@ -113,6 +120,14 @@ def _check_tensor(tensor: object, what: str) -> None:
         )
     if not torch.isfinite(tensor).all():
         raise ValueError(f"{what} contains NaN or infinite values: clean it first")
+
+
+def _prepared_ids(model: nn.Module, ids: torch.Tensor) -> PreparedInputs:
+    check_token_ids(ids, "inputs")
+    if ids.is_meta:
+        raise ValueError("the token ids are on the meta device: they have a shape but no values")
+    device, _ = model_device_and_dtype(model)
+    return PreparedInputs((ids.to(device=device, dtype=torch.long),), (ids,), False, False)
 
 
 def _is_conv(layer: tuple[str, nn.Module] | None, dims: int) -> bool:

@@ -36,8 +36,9 @@ from gbp_widgets.engine.spellings import (
     function_name,
     parse_call,
 )
+from gbp_widgets.engine.tokens import EMBEDDING_FUNCTIONS
 
-_WATCHED = CANDIDATES | UNCOVERED | FUSED_RELU | FUSED_UNCOVERED.keys()
+_WATCHED = CANDIDATES | UNCOVERED | FUSED_RELU | FUSED_UNCOVERED.keys() | EMBEDDING_FUNCTIONS
 # With gates, a sigmoid may be half of ``x * sigmoid(x)``, completed by a product.
 _WRITTEN_OUT = PRODUCTS | {"sigmoid"}
 
@@ -45,6 +46,8 @@ SiteFactory = Callable[[ReluCall], torch.Tensor]
 # Receives a gated call and, for ``x * sigmoid(x)`` written out, the sigmoid's report to
 # withdraw (its name becomes the site's).
 GatedFactory = Callable[[GatedCall, object], torch.Tensor]
+# Sees each embedding look-up and returns the leaf that replaces its output, or None.
+EmbeddingSink = Callable[[object, tuple, dict], torch.Tensor | None]
 # Records an uncovered call's kind and returns the report it made.
 UncoveredSink = Callable[[str], object]
 
@@ -59,6 +62,8 @@ class ReluInterceptor(TorchFunctionMode):
     custom ``autograd.Function``, whose own backward decides their gradient.
     With ``on_gated`` (``activations="gated"``), gated calls (GELU, SiLU, Mish,
     Hardswish, ``x * sigmoid(x)``) go to it instead of being reported.
+    ``on_embedding`` sees every embedding look-up (see
+    :class:`~gbp_widgets.engine.tokens.EmbeddingTap`) and may replace its output.
     """
 
     def __init__(
@@ -66,8 +71,10 @@ class ReluInterceptor(TorchFunctionMode):
         on_relu: SiteFactory,
         on_uncovered: UncoveredSink,
         on_gated: GatedFactory | None = None,
+        on_embedding: EmbeddingSink | None = None,
     ) -> None:
         super().__init__()
+        self._on_embedding = on_embedding
         self._on_relu = on_relu
         self._on_uncovered = on_uncovered
         self._on_gated = on_gated
@@ -81,6 +88,9 @@ class ReluInterceptor(TorchFunctionMode):
         # Most calls (convolutions, adds, views) are none of ours: one set look-up.
         if base not in self._watched:
             return func(*args, **kwargs)
+        if base in EMBEDDING_FUNCTIONS:
+            leaf = self._on_embedding(func, args, kwargs) if self._on_embedding else None
+            return func(*args, **kwargs) if leaf is None else leaf
         if self._written is not None and (base in GATED_FUNCTIONS or base in _WRITTEN_OUT):
             made = self._gated(func, name, base, args, kwargs)
             if made is not None:

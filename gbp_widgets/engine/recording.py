@@ -10,6 +10,7 @@ from torch import nn
 from gbp_widgets.engine.bitmask import PackedMask, pack
 from gbp_widgets.engine.explanation import Explanation
 from gbp_widgets.engine.failures import FirstLayerCall, failure_hint
+from gbp_widgets.engine.gate_modules import GateModules
 from gbp_widgets.engine.gated import GATED, GatedCall, RuleGate, check_activations
 from gbp_widgets.engine.guard import eager_only, evaluation_mode, model_lock
 from gbp_widgets.engine.intercept import ReluInterceptor
@@ -26,6 +27,13 @@ from gbp_widgets.engine.targets import (
     find_site,
     neuron_seed,
     score_seed,
+)
+from gbp_widgets.engine.token_targets import TokenTarget, is_sequence_output, token_seed
+from gbp_widgets.engine.tokens import (
+    EmbeddingTap,
+    check_attention_mask,
+    is_token_ids,
+    last_kept,
 )
 
 
@@ -73,6 +81,11 @@ class Recording:
     gradient at its output (``Backprop.site_grads``), for read-outs.
     ``activations="gated"`` makes gated calls (GELU, SiLU, Mish, Hardswish)
     sites too (see :mod:`gbp_widgets.engine.gated`); ``"relu"`` reports them.
+
+    ``inputs`` may instead be ``(N, T)`` integer token ids: then the output of the
+    embedding look-up that reads them, ``(N, T, D)``, is the input attributed
+    (``inputs``, ``embedded``; see :mod:`gbp_widgets.engine.tokens`), chosen by
+    ``embedding`` (a module of ``model``) when more than one look-up reads them.
     """
 
     def __init__(
@@ -88,6 +101,7 @@ class Recording:
         forward_args: tuple = (),
         forward_kwargs: dict | None = None,
         activations: str = "relu",
+        embedding: nn.Module | None = None,
     ) -> None:
         self.activations = check_activations(activations)
         self.capture_masks = capture_masks
@@ -101,24 +115,38 @@ class Recording:
         self._namer = CallNamer(model, self._modules)
         self._keeper = OutputKeeper(self._modules, keep=keep, keep_last_spatial=keep_last_spatial)
         given = inputs if isinstance(inputs, tuple) else (inputs,)
+        forward_kwargs = forward_kwargs or {}
+        #: The ``(N, T)`` token ids when those were given, else ``None``.
+        self.token_ids = given[0] if is_token_ids(given[0]) else None
+        if self.token_ids is not None:
+            check_attention_mask(self.token_ids, forward_kwargs)
+        self._forward_kwargs = forward_kwargs
+        self._tap = EmbeddingTap(self.token_ids, embedding, self._modules)
         with torch.inference_mode(False), torch.enable_grad():
-            self.inputs = tuple(t.detach().clone().requires_grad_(True) for t in given)
-            self.raw_output = self._forward(model, forward_args, forward_kwargs or {})
+            self.inputs = (
+                given
+                if self.token_ids is not None
+                else tuple(t.detach().clone().requires_grad_(True) for t in given)
+            )
+            self.raw_output = self._forward(model, forward_args, forward_kwargs)
+        if self.token_ids is not None:
+            self.inputs = (self._tap.leaf(),)
         self.kept = self._keeper.kept
         self.last_spatial = self._keeper.last_spatial
         self.logits, self._output_error = _chosen(self.raw_output, output)
 
     def _forward(self, model: nn.Module, args: tuple, kwargs: dict) -> object:
         gated = self._on_gated if self.activations == GATED else None
-        interceptor = ReluInterceptor(self._on_relu, self._on_uncovered, gated)
+        interceptor = ReluInterceptor(self._on_relu, self._on_uncovered, gated, self._tap)
+        gate_modules = GateModules(self._modules, self.sites, self.not_guided, gated)
         # Clones, so a model that rectifies its input in place does not write
-        # into the leaves that gradients are taken with respect to.
-        copies = [leaf.clone() for leaf in self.inputs]
+        # into the leaves that gradients are taken with respect to (ids are read only).
+        copies = [t if self.token_ids is not None else t.clone() for t in self.inputs]
         watch = FirstLayerCall(self._modules)
         try:
             modules = (module for _, module in self._modules)
             with model_lock(model), evaluation_mode(modules), self._keeper.active(), eager_only():
-                with watch.watching(), interceptor:
+                with watch.watching(), gate_modules.active(), interceptor:
                     return model(*copies, *args, **kwargs)
         except (RuntimeError, ValueError, IndexError) as err:
             hint = failure_hint(err, model, self.inputs, watch.first)
@@ -234,6 +262,8 @@ class Recording:
             sites=result.sites,
             not_guided=tuple(self.not_guided),
             activations=self.activations,
+            embedded=None if self.token_ids is None else self.input.detach(),
+            token_ids=self.token_ids,
         )
 
     def _seed(self, target: Target):
@@ -247,6 +277,13 @@ class Recording:
                 scores = callable_scores(target, chosen, n)
             return (scores,), (torch.ones_like(scores),), target
         scores = self._scores(n)
+        if isinstance(target, TokenTarget) or (
+            target is None and is_sequence_output(scores, self.token_ids)
+        ):
+            ids = self.token_ids
+            last = None if ids is None else last_kept(ids, self._forward_kwargs)
+            seed, resolved = token_seed(target or TokenTarget(), scores.detach(), last)
+            return (scores,), (seed,), resolved
         seed, resolved = score_seed(target, scores.detach())
         return (scores,), (seed,), resolved
 

@@ -4,6 +4,7 @@ game (Zhang et al., 2016), and :func:`explain_func`, which lets Quantus score ou
 
 from gbp_widgets.metrics.curves import BASELINES, CURVES, Curve, blurred, deletion, insertion
 from gbp_widgets.metrics.for_quantus import explain_func
+from gbp_widgets.metrics.intervals import Z95, wilson
 from gbp_widgets.metrics.maps import (
     POINTING_SMOOTH,
     POINTING_TOLERANCE,
@@ -11,13 +12,18 @@ from gbp_widgets.metrics.maps import (
     pointing_game,
     saliency,
 )
+from gbp_widgets.metrics.text_pointing import TEXT_MAPS, TextMap, TextPointing, token_pointing
 
 __all__ = [
     "BASELINES",
     "CURVES",
     "POINTING_SMOOTH",
     "POINTING_TOLERANCE",
+    "TEXT_MAPS",
+    "Z95",
     "Curve",
+    "TextMap",
+    "TextPointing",
     "blurred",
     "deletion",
     "explain_func",
@@ -25,4 +31,6 @@ __all__ = [
     "pointing_accuracy",
     "pointing_game",
     "saliency",
+    "token_pointing",
+    "wilson",
 ]

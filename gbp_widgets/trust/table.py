@@ -16,18 +16,18 @@ from torch import nn
 from gbp_widgets.engine import GATES, GuidedBackprop, GuidedBackpropWarning, guided_gradcam
 from gbp_widgets.metrics import (
     POINTING_SMOOTH,
+    Z95,
     deletion,
     insertion,
     pointing_accuracy,
     pointing_game,
+    wilson,
 )
 from gbp_widgets.trust.scenes import SIDE, Scenes
 
 # TorchRay's 15 px are 3 to 4 % of a VOC picture's side (at most 500 px); on a 56 px
 # scene the same share is 2 px.
 TOLERANCE = 2
-# Normal quantile of a two-sided 95 % interval.
-Z95 = 1.959964
 
 # TorchRay's pointing game on VOC 2007 test, all images, VGG16 (percent hits), keyed by
 # this table's row names: the published reference beside ours.
@@ -51,17 +51,6 @@ RESAMPLES = 1000
 def _percent(share: float, interval: tuple[float, float]) -> str:
     low, high = interval
     return f"{100 * share:5.1f} [{100 * low:4.1f}, {100 * high:5.1f}]"
-
-
-def wilson(hits: int, count: int) -> tuple[float, float]:
-    """The 95 % Wilson score interval of a share ``hits / count``: unlike the normal
-    approximation it stays inside [0, 1] and is honest near 0 and 1."""
-    share, spread = hits / count, Z95**2 / count
-    centre = (share + spread / 2) / (1 + spread)
-    half = Z95 / (1 + spread) * np.sqrt(share * (1 - share) / count + spread / (4 * count))
-    # The interval holds the share and lies in [0, 1]; rounding can miss both by a hair.
-    low, high = max(0.0, float(centre - half)), min(1.0, float(centre + half))
-    return min(low, share), max(high, share)
 
 
 @dataclass(frozen=True)
