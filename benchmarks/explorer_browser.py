@@ -2,7 +2,8 @@
 
 Starts JupyterLab on 127.0.0.1, opens an Explorer in headless Chromium at 1440 x 900 (the
 default EfficientNet-Lite0 on a photo; with ``--kind signal`` notebook 07's 1-D pulse
-network on 8 signals; with ``--kind segmentation`` its segmenter on 4 pictures, CPU), and
+network on 8 signals; with ``--kind segmentation`` its segmenter on 4 pictures; with
+``--kind text`` the shipped character GPT on a line of Python, with gates, CPU), and
 for each control fires its DOM event (a click, a key on a slider, a ``change`` on a menu, a
 ``mousemove`` on the canvas) inside the page, then looks at the canvas region that control
 changes after every draw onto that canvas, until its pixels differ. The time between is
@@ -16,9 +17,10 @@ at each picture does (0.4 s by default, a fast one); the Explorer uses that time
 pictures ahead, those that need a new backward pass last.
 
 Targets: rule and target changes <= 100 ms, site / channel / display / clip / item <= 50
-ms, hover <= 30 ms (medians).
+ms, hover <= 30 ms (medians); on text, a token clicked (the prediction after it explained)
+or a sentence typed (Enter) <= 100 ms.
 
-    python benchmarks/explorer_browser.py [--kind image|signal|segmentation] [--repeats 8]
+    python benchmarks/explorer_browser.py [--kind image|signal|segmentation|text] [--repeats 8]
         [--pause 0.4]
 """
 
@@ -50,7 +52,7 @@ PANEL, GAP = 224, 8
 TARGETS_MS = {"rule": 100, "target": 100, "site": 50, "channel": 50, "display": 50}
 TARGETS_MS |= {"clip": 50, "hover": 30}
 
-TARGETS_MS |= {"item": 50}
+TARGETS_MS |= {"item": 50, "token": 100, "typed": 100}
 
 OPEN = {
     "image": "from gbp_widgets import Explorer\nexplorer = Explorer()\nexplorer",
@@ -64,7 +66,11 @@ OPEN = {
     "torch.manual_seed(0)\n"
     "explorer = Explorer(model=built(TinySegmenter()), inputs=torch.randn(4, 3, 32, 32))\n"
     "explorer",
+    "text": "from gbp_widgets import Explorer\n"
+    "explorer = Explorer(text='for item in items:', activations='gated')\nexplorer",
 }
+# Two lines of Python of one length, typed in turn (the same cells, other texts).
+TYPED = ("for item in items:", "while x in things:")
 
 NOTEBOOK = [
     "",
@@ -80,7 +86,8 @@ NOTEBOOK = [
     "log.addHandler(Timings())\n"
     "log.propagate = False\n"
     "explorer.observe(lambda change: kernel['arrived'].append(time.time()),\n"
-    "    ['rule', 'target', 'display', 'percentile', 'site', 'channel', 'item'])\n"
+    "    ['rule', 'target', 'display', 'percentile', 'site', 'channel', 'item', 'position',\n"
+    "     'text'])\n"
     "print('ready')",
     "json.dump(kernel, open('kernel_ms.json', 'w'))",
 ]
@@ -112,6 +119,12 @@ HARNESS = """
     display: i => button(['saliency', 'gradient image'][i %% 2]).click(),
     channel: i => { const s = select('channel'); s.selectedIndex = 1 + (i %% 2);
       s.dispatchEvent(new Event('change', {bubbles: true})); },
+    // A click on a token's cell of the input: 18 tokens in 5 columns of 4 rows.
+    token: i => { const c = rows()[0]; const r = c.getBoundingClientRect();
+      const cell = [3, 7][i %% 2]; const x = (cell %% 5 + 0.5) * %d / 5;
+      const y = (Math.floor(cell / 5) + 0.5) * %d / 4;
+      c.dispatchEvent(new MouseEvent('mousedown',
+        {clientX: r.left + x, clientY: r.top + y, bubbles: true})); },
     site: i => { const s = [...document.querySelectorAll('select')]
         .find(m => [...m.options].some(o => o.text.includes('#')));
       const a = Math.max(0, Math.min(3, s.options.length - 2));
@@ -175,7 +188,9 @@ HARNESS = """
 }
 """
 HARNESS = (
-    HARNESS.replace("%%", "%")
+    HARNESS.replace("* %d / 5", f"* {PANEL} / 5")
+    .replace("* %d / 4", f"* {PANEL} / 4")
+    .replace("%%", "%")
     .replace("c.height === %d && c.width > %d", f"c.height === {PANEL} && c.width > {PANEL}")
     .replace(
         "getImageData(panel * %d, 0, %d, %d)",
@@ -196,13 +211,17 @@ WATCH = {
     "site": [1, 0],
     "channel": [1, 0],
     "hover": [1, 0],
+    "token": [0, 1],
+    "typed": [0, 0],
 }
 # Per kind: the controls timed (the photo has one item) and where the attribution is drawn
 # (a dense output puts its label map before it).
+PICTURE_CONTROLS = ["rule", "target", "display", "clip", "site", "channel", "hover"]
 CONTROLS = {
-    "image": [name for name in WATCH],
-    "signal": [*WATCH, "item"],
-    "segmentation": [*WATCH, "item"],
+    "image": PICTURE_CONTROLS,
+    "signal": [*PICTURE_CONTROLS, "item"],
+    "segmentation": [*PICTURE_CONTROLS, "item"],
+    "text": ["token", "typed", "rule", "target", "hover"],
 }
 
 
@@ -210,6 +229,7 @@ def watched(kind: str) -> dict[str, list[int]]:
     attribution = 2 if kind == "segmentation" else 1
     where = {name: ([0, attribution] if spot == [0, 1] else spot) for name, spot in WATCH.items()}
     where["item"] = [0, 0]
+    where["typed"] = [0, 0]
     return {name: where[name] for name in CONTROLS[kind]}
 
 
@@ -248,6 +268,14 @@ def measure(
                         # Off the canvas again: the crosshair it clears must not be taken
                         # for the next control's change.
                         page.mouse.move(2, 2)
+                    elif name == "typed":
+                        # A sentence typed, then Enter: the clock starts at the key.
+                        box = page.locator(".widget-text").filter(has_text="text")
+                        box = box.locator("input").first
+                        box.fill(TYPED[(index + 1) % 2])
+                        page.evaluate("w => window.gbpStart(w)", watch)
+                        box.press("Enter")
+                        elapsed = page.evaluate("() => window.gbpWait()")
                     elif name in KEYS:
                         label, keys = KEYS[name]
                         handle = page.locator(".widget-hslider").filter(has_text=label)

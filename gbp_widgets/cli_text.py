@@ -17,7 +17,8 @@ from gbp_widgets.engine import RULES, GuidedBackprop, TokenTarget, check_activat
 from gbp_widgets.explore.token_grids import GRID_UNITS, token_grids
 from gbp_widgets.models import factory_function
 from gbp_widgets.pictures.files import save_whole, writable_figure_path
-from gbp_widgets.pictures.text_figure import text_figure, token_colours
+from gbp_widgets.pictures.text_figure import text_figure
+from gbp_widgets.pictures.tokens import dark_ink, score_colours
 from gbp_widgets.text import encode_text, load_char_model, token_strings
 from gbp_widgets.text.tokenizers import visible
 
@@ -61,7 +62,8 @@ def add_text_command(commands) -> None:
         "--reduce",
         default="norm",
         help="a token's score from its attribution vector: norm (L2, the default), sum "
-        "(signed) or dot (with the embedding: gradient x input, signed)",
+        "(signed; zero in pre-norm transformers, where a LayerNorm follows the embedding on "
+        "every path) or dot (with the embedding: gradient x input, signed)",
     )
 
 
@@ -190,9 +192,9 @@ def _token_lines(tokens: list[str], scores: np.ndarray, signed: bool, colour: bo
     top = float(np.abs(scores).max()) or 1.0
     if colour:
         cells = []
-        for token, rgba in zip(tokens, token_colours(scores, signed), strict=True):
-            r, g, b = (int(255 * c) for c in rgba[:3])
-            ink = "30" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 128 else "97"
+        for token, rgb in zip(tokens, score_colours(scores, signed, 100.0), strict=True):
+            r, g, b = (int(c) for c in rgb)
+            ink = "30" if dark_ink(rgb) else "97"
             cells.append(f"\x1b[48;2;{r};{g};{b}m\x1b[{ink}m{token}\x1b[0m")
         return ["  " + "".join(cells), f"  (largest {top:.3g})"]
     return [

@@ -48,6 +48,8 @@ REFUSED = [
     ("webcam", "yes", "'webcam' trait"),
     ("freeze", "yes", "'freeze' trait"),
     ("follow_top", "yes", "'follow_top' trait"),
+    ("text", "hello", "text is for token models: give the Explorer a tokenizer="),
+    ("position", 3, "positions are for next-token scores"),
 ]
 
 # (control, value a person can give it, message fragment, trait)

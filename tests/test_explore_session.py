@@ -237,7 +237,7 @@ def test_unit_targets_at_sites_of_every_rank_are_the_engines():
     "shape, dtype, message",
     [
         ((2, 1, 2, 3, 4, 5, 6), torch.float32, "the Explorer shows images"),
-        ((2, 12), torch.long, "Integer inputs such as token ids"),
+        ((2, 12), torch.uint8, "Scale a picture's pixels to floats"),
     ],
 )
 def test_inputs_the_explorer_cannot_show_are_refused_saying_what_it_shows(shape, dtype, message):
@@ -295,7 +295,7 @@ def test_a_region_trait_value_is_checked_against_the_outputs_positions():
 
 def test_a_point_outside_every_box_picks_no_detection():
     from gbp_widgets.explore import Detection
-    from gbp_widgets.explore.output_kinds import detection_at
+    from gbp_widgets.explore.output_base import detection_at
 
     found = [
         Detection(0, 1, 0.9, (10.0, 10.0, 50.0, 50.0)),

@@ -163,3 +163,31 @@ def test_a_masked_model_explains_the_masked_position_it_is_told():
     assert explanation.target.position.nonzero().tolist() == [[0, 2]]
     logits = explanation.logits
     assert int(explanation.target.token[0, 2]) == int(logits[0, 2].argmax())
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_explorer_shows_each_hugging_face_model_on_token_ids(name):
+    from gbp_widgets import Explorer
+
+    make, kind, language, reported = MODELS[name]
+    torch.manual_seed(4)
+    model = make().eval()
+    ids = torch.randint(1, VOCABULARY, (1, 7))
+    mask = torch.ones_like(ids)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GuidedBackpropWarning)
+        explorer = Explorer(
+            model=model, inputs=ids, forward_kwargs={"attention_mask": mask}, activations="gated"
+        )
+        try:
+            shown = explorer.explanation
+            target = TokenTarget(6, explorer.target) if language else explorer.target
+            expected = GuidedBackprop(model, activations="gated").explain(
+                ids, target=target, forward_kwargs={"attention_mask": mask}
+            )
+            torch.testing.assert_close(shown.attribution, expected.attribution)
+            assert explorer.session.kind == "tokens"
+            assert [s.kind for s in shown.sites if s.kind == kind] == [kind, kind]
+            assert explorer.readout(3, 3)["token"] == str(int(ids[0, 0]))
+        finally:
+            explorer.close()

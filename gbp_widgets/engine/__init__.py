@@ -34,6 +34,7 @@ from gbp_widgets.engine.rules import (
 from gbp_widgets.engine.sites import NotGuided, Site
 from gbp_widgets.engine.targets import Neuron, Region, Target, class_targets
 from gbp_widgets.engine.token_targets import TokenTarget
+from gbp_widgets.engine.tokens import is_token_ids
 
 __all__ = [
     "ACTIVATIONS",
@@ -66,6 +67,7 @@ __all__ = [
     "evaluation_mode",
     "guided_gradcam",
     "guided_gradcam_from",
+    "is_token_ids",
     "layer_activations",
     "model_device_and_dtype",
     "model_lock",

@@ -54,9 +54,10 @@ class Explanation:
 
         ``"norm"`` (the default, as inseq and Ecco give): the L2 norm of each token's
         attribution vector, how much the token's embedding matters, never negative.
-        ``"sum"``: the sum over ``D``, signed. ``"dot"``: the attribution times the
-        embedded vector, summed over ``D`` (gradient times input), signed; needs token
-        ids as the input, whose embedding the explanation kept.
+        ``"sum"``: the sum over ``D``, signed (zero up to rounding where every path from
+        the embedding passes a LayerNorm, as in pre-norm transformers). ``"dot"``: the
+        attribution times the embedded vector, summed over ``D`` (gradient times input),
+        signed; needs token ids as the input, whose embedding the explanation kept.
         """
         attribution = self.attribution
         if isinstance(attribution, tuple) or attribution.dim() != 3:

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from gbp_widgets.engine import prepare_inputs
+from gbp_widgets.engine import is_token_ids, prepare_inputs
 from gbp_widgets.explore.input_kinds import InputKind, input_kind, shown_kinds
 from gbp_widgets.models import Preprocessing
 
@@ -47,12 +47,17 @@ def prepare(model: nn.Module, inputs) -> tuple[tuple[torch.Tensor, ...], bool]:
     refuses inputs the Explorer cannot show, saying which it shows."""
     given = inputs if isinstance(inputs, tuple) else (inputs,)
     for position, tensor in enumerate(given):
-        if isinstance(tensor, torch.Tensor) and not tensor.is_floating_point():
+        ids = isinstance(tensor, torch.Tensor) and is_token_ids(tensor)
+        if ids and isinstance(inputs, tuple):
+            raise TypeError(
+                f"{_which(inputs, position)} holds token ids: the Explorer shows token ids "
+                "alone, as one (N, T) tensor; pass other inputs with forward_args="
+            )
+        if isinstance(tensor, torch.Tensor) and not tensor.is_floating_point() and not ids:
             raise TypeError(
                 f"{_which(inputs, position)} is a {tensor.dtype} tensor: the Explorer shows "
-                f"float inputs, {shown_kinds()}. Integer inputs such as token ids have no "
-                "gradient: pass them with forward_args=, or give the model's embeddings as "
-                "inputs"
+                f"float inputs, {shown_kinds()}. Scale a picture's pixels to floats with the "
+                "model's preprocessing first"
             )
         if isinstance(tensor, torch.Tensor) and tensor.dim() > 5:
             raise ValueError(
@@ -68,17 +73,23 @@ def _which(inputs, position: int) -> str:
     return f"inputs[{position}]" if isinstance(inputs, tuple) else "inputs"
 
 
-def kinds_for(batch, kinds, feature_names) -> tuple[InputKind, ...]:
+def kinds_for(batch, kinds, feature_names, words=None) -> tuple[InputKind, ...]:
     """The kind of each input of ``batch``: the one ``kinds`` names at its position, else
-    the one of its shape; the first input's elements take ``feature_names``."""
+    the one of its shape; the first input's elements take ``feature_names``; token ids
+    are tokens, their texts made by ``words`` (ids -> texts; the ids written out without)."""
     return tuple(
         input_kind(
             tuple(tensor.shape[1:]),
             kinds[position] if kinds and position < len(kinds) else None,
             feature_names if position == 0 else None,
+            (words or _id_words) if is_token_ids(tensor) else None,
         )
         for position, tensor in enumerate(batch)
     )
+
+
+def _id_words(ids) -> list[str]:
+    return [str(int(i)) for i in ids]
 
 
 @dataclass(frozen=True)
@@ -134,9 +145,12 @@ class Batch:
         """What input ``index`` of ``item`` looks like as a photo: ``(H, W, 3)`` (image),
         ``(D, H, W, 3)`` (volume) ``uint8``; the photo given when there is one, else the
         tensor with ``preprocess``'s normalisation undone (scaled from its own minimum to
-        maximum without one)."""
+        maximum without one); for token ids, the ids ``(T,)``."""
         if index == 0 and self.photos is not None:
             return self.photos[item]
+        if self.kinds[index].ids:
+            # What token ids look like is their texts, which their kind writes from them.
+            return self.tensors[index][item].detach().cpu().numpy()
         values = self.tensors[index][item].detach().float().cpu()
         if values.dim() < 3:
             return np.zeros((1, 1, 3), dtype=np.uint8)
@@ -158,14 +172,16 @@ def make_batch(
     feature_names: Sequence[str] | None = None,
     forward_args: tuple = (),
     forward_kwargs: Mapping[str, object] | None = None,
+    words=None,
 ) -> Batch:
     """``inputs`` checked and prepared for ``model``, each with its kind (``kinds`` names
-    them by position; by shape where it does not)."""
+    them by position; by shape where it does not; token ids are tokens, written by
+    ``words``)."""
     tensors, as_tuple = prepare(model, inputs)
     return Batch(
         tensors,
         as_tuple,
-        kinds_for(tensors, kinds, feature_names),
+        kinds_for(tensors, kinds, feature_names, words),
         photos,
         tuple(forward_args),
         dict(forward_kwargs or {}),

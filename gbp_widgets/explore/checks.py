@@ -16,6 +16,7 @@ from gbp_widgets.explore.rules import RULES
 from gbp_widgets.explore.session import ExplorerSession
 from gbp_widgets.images import SAMPLE_NAMES
 from gbp_widgets.models import model_names
+from gbp_widgets.text import TokenizerError, encode_text
 
 PERCENTILE_RANGE = (90.0, 100.0)
 
@@ -38,6 +39,22 @@ def _in_range(name: str, value: object, count: int, what: str) -> str:
 def item(session, state, value) -> str:
     n = session.count
     return _in_range("item", value, n, f"there are {n} items (0 to {n - 1})")
+
+
+def text(session, state, value) -> str:
+    if not isinstance(value, str):
+        return f"text must be a str, not {type(value).__name__}"
+    if not session.texts:
+        return "" if value == "" else "text is for token models: give the Explorer a tokenizer="
+    try:
+        encode_text(session.tokenizer, value)
+    except TokenizerError as err:
+        return str(err)
+    return ""
+
+
+def position(session, state, value) -> str:
+    return session.output_kind.check_position(value)
 
 
 def target(session, state, value) -> str:

@@ -42,6 +42,11 @@ def images(session: ExplorerSession) -> bool:
     return session.one_photo
 
 
+def texts(session: ExplorerSession) -> bool:
+    """Whether the session shows a text it can tokenise (the text box applies)."""
+    return session.texts
+
+
 def detector(session: ExplorerSession) -> bool:
     return session.output_kind.boxes
 
@@ -92,12 +97,14 @@ def rules(session: ExplorerSession, state: State) -> Options:
 
 
 def displays(session: ExplorerSession, state: State) -> Options:
-    return [(DISPLAY_LABELS[d], d) for d in session.kinds[state["input_index"]].displays]
+    kind = session.kinds[state["input_index"]]
+    return [(kind.display_labels.get(d, DISPLAY_LABELS[d]), d) for d in kind.displays]
 
 
 def top_classes(session: ExplorerSession, state: State) -> Options:
-    """The five most probable classes, with their probabilities (the top-5 buttons)."""
-    top = session.top_classes(5)
+    """The five most probable classes, with their probabilities (the top-5 buttons); for
+    next-token scores, the tokens most likely to follow the position explained."""
+    top = session.top_classes(5, position=state["position"])
     return [(f"{n} {100 * p:.1f}%", i) for i, n, p in top] or [("-", 0)]
 
 
@@ -147,7 +154,7 @@ def first_kind(session: ExplorerSession, state: State, value: object) -> object:
 
 def predicted_class(session: ExplorerSession, state: State, value: object) -> object:
     """A new item explains its own top class (a detector's target is its detection)."""
-    return value if detector(session) else session.first_class()
+    return value if detector(session) else session.first_class(state["position"])
 
 
 def cleared(empty: object):

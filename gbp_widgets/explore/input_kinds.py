@@ -14,10 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from gbp_widgets.explore.names import DISPLAY_LABELS
+from gbp_widgets.explore.token_grids import ranked_units
 from gbp_widgets.explore.view import Cut, panel_position
 from gbp_widgets.pictures import drawing, render
-from gbp_widgets.pictures.colour_keys import ColourKey, display_key
+from gbp_widgets.pictures.colour_keys import ColourKey, display_key, token_key
 from gbp_widgets.pictures.figures import Labelled
+from gbp_widgets.pictures.tokens import BLANK, score_colours, token_at, token_cells
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ class InputKind:
     (the batch's shape, for messages), ``displays``, ``shows`` (other kinds whose items
     it can show, reshaped by :meth:`reshaped`), ``photo`` (each item is one picture:
     photos, uploads, the webcam and Grad-CAM apply) and ``named`` (its elements take the
-    Explorer's ``feature_names``).
+    Explorer's ``feature_names``) and ``ids`` (its items are integer token ids, told
+    apart from a table of the same rank by their dtype).
     """
 
     kind = ""
@@ -45,6 +48,12 @@ class InputKind:
     shows: tuple[str, ...] = ()
     photo = False
     named = False
+    ids = False
+    # The display buttons' words where the kind's differ from the pictures'.
+    display_labels: dict[str, str] = {}
+    # What the first dimension of a site's values is, in words: the channels, or for
+    # token ids (sites of (T, H) units) the tokens.
+    site_rows = "channel"
 
     def __init__(self, shape: tuple[int, ...], feature_names: tuple[str, ...] | None = None):
         self.shape = tuple(shape)
@@ -63,6 +72,20 @@ class InputKind:
     def site_cut(self, cut: Cut) -> Cut | None:
         """Where the sites of a model on this input are cut: only volumes are."""
         return None
+
+    def attribution_values(self, attribution: np.ndarray, embedded=None) -> np.ndarray:
+        """One item's attribution as the kind draws it (the input's shape); ``embedded``:
+        what the attribution was taken at, for token ids (their embedding's output)."""
+        return attribution.reshape(self.shape)
+
+    def site_units(self, product: np.ndarray) -> np.ndarray | None:
+        """The units a site's planes show, in order, for its product mask ``(C, *spatial)``
+        (``None``: every unit where it is)."""
+        return None
+
+    def attribution_at(self, attribution: np.ndarray, spot: Spot) -> np.ndarray:
+        """The attribution the read-out gives at ``spot``."""
+        return attribution[spot.index]
 
     def input_picture(self, values: np.ndarray, picture: np.ndarray, size: int, cut: Cut):
         """The input panel, ``(size, size, 4)``; ``picture`` is its ``(H, W, 3)`` photo."""
@@ -228,8 +251,68 @@ class TableKind(InputKind):
         return Spot((feature,), f"{self.names()[feature]} (#{feature})")
 
 
+class TokenKind(InputKind):
+    """``(T,)`` token ids: a cell per token with its text. The attribution is taken at the
+    embedding, ``(T, D)``; each token's cell is coloured by its score: the attribution
+    times the embedded vector summed over ``D`` (``gradient``: gradient x input, signed,
+    blue to red; the plain sum is no score here, being 0 wherever every path from the
+    embedding passes a LayerNorm, as in pre-norm transformers) or its L2 norm
+    (``saliency``). ``words`` turns ids into the texts shown (the tokenizer's, spaces and
+    newlines made visible); the "photo" of an item is its ids. A site of ``(T, H)``
+    units is drawn as a token x unit grid of the units that pass the most."""
+
+    kind, rank, shape_words, ids = "tokens", 1, "(N, T) integer token ids", True
+    displays = ("gradient", "saliency")
+    display_labels = {"gradient": "signed (x input)", "saliency": "magnitude (norm)"}
+    site_rows = "token"
+
+    def __init__(self, shape, feature_names=None, words=None):
+        super().__init__(shape)
+        self.words = words or (lambda ids: [str(int(i)) for i in ids])
+
+    def attribution_values(self, attribution, embedded=None):
+        """``(T, 2)``: each token's attribution times its embedded vector, summed, and the
+        attribution's L2 norm."""
+        vectors = attribution.reshape(self.shape[0], -1).astype(np.float64)
+        inputs = np.asarray(embedded, dtype=np.float64).reshape(vectors.shape)
+        return np.stack([(vectors * inputs).sum(axis=1), np.sqrt((vectors**2).sum(axis=1))], 1)
+
+    @staticmethod
+    def scores(attribution: np.ndarray, display: str) -> np.ndarray:
+        """``(T,)``: each token's score under ``display``."""
+        return attribution[:, 1 if display == "saliency" else 0]
+
+    def attribution_at(self, attribution, spot):
+        return attribution[spot.index[0]]
+
+    def site_units(self, product):
+        return ranked_units(product) if product.ndim == 2 else None
+
+    def input_picture(self, values, picture, size, cut):
+        white = np.tile(np.array(BLANK, dtype=np.uint8), (len(picture), 1))
+        return token_cells(self.words(picture), white, size)
+
+    def attribution_picture(self, attribution, display, percentile, picture, size, cut):
+        colours = score_colours(
+            self.scores(attribution, display), display != "saliency", percentile
+        )
+        return token_cells(self.words(picture), colours, size)
+
+    def attribution_key(self, display, percentile):
+        return token_key(display != "saliency", percentile)
+
+    def locate(self, row, column, size, cut):
+        token = token_at(row, column, size, self.shape[0])
+        token = self.shape[0] - 1 if token is None else token
+        return Spot((token,), f"token {token}")
+
+    def spot_readout(self, spot, photo):
+        token_id = int(photo[spot.index[0]])
+        return {"token": self.words([token_id])[0], "token_id": token_id}
+
+
 KINDS: dict[str, type[InputKind]] = {
-    kind.kind: kind for kind in (ImageKind, SignalKind, VolumeKind, TableKind)
+    kind.kind: kind for kind in (ImageKind, SignalKind, VolumeKind, TableKind, TokenKind)
 }
 """Every kind of input, by name: what ``Explorer(kind=...)`` takes."""
 
@@ -240,8 +323,8 @@ INPUT_KINDS: dict[str, tuple[str, str]] = {
 
 
 def kind_for(shape: tuple[int, ...]) -> str | None:
-    """The kind whose items have ``shape`` (no batch dimension), or ``None``."""
-    return next((name for name, kind in KINDS.items() if kind.rank == len(shape)), None)
+    """The kind whose float items have ``shape`` (no batch dimension), or ``None``."""
+    return next((name for name, k in KINDS.items() if k.rank == len(shape) and not k.ids), None)
 
 
 def shown_kinds() -> str:
@@ -249,10 +332,19 @@ def shown_kinds() -> str:
     return ", ".join(f"{name}s {kind.shape_words}" for name, kind in KINDS.items())
 
 
-def input_kind(shape: tuple[int, ...], kind: str | None = None, feature_names=None) -> InputKind:
+def input_kind(
+    shape: tuple[int, ...], kind: str | None = None, feature_names=None, words=None
+) -> InputKind:
     """The kind that draws items of ``shape``: ``kind`` when given (refused, naming the
     kinds there are, when it cannot), else the one of the shape's rank; ``feature_names``
-    go to a kind whose elements are named."""
+    go to a kind whose elements are named. ``words`` (ids -> texts) is given for token
+    ids, and only then: they are drawn as tokens whatever their rank says."""
+    if words is not None:
+        if kind not in (None, TokenKind.kind) or len(shape) != TokenKind.rank:
+            raise ValueError(
+                f"token ids of item shape {shape} are shown as tokens, (N, T), not {kind!r}"
+            )
+        return TokenKind(shape, words=words)
     own = kind_for(shape)
     if own is None:
         raise ValueError(

@@ -151,7 +151,7 @@ class Items:
             path = recording.last_spatial[0]
             recording = record((path,), False)
             recording.last_spatial = (path, recording.kept[path])
-        output = output_kind(recording.raw_output, recording.logits)
+        output = output_kind(recording.raw_output, recording.logits, recording.token_ids)
         passes = Passes(recording, None if layer == "auto" else layer, self.timer)
         panels = Panels(self.batch, index, recording, output, passes, self.preprocess)
         return Item(index, recording, output, passes, panels)

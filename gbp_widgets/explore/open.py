@@ -11,6 +11,7 @@ from gbp_widgets.explore.names import CUSTOM
 from gbp_widgets.explore.session import ExplorerSession
 from gbp_widgets.images import SAMPLE_NAMES, load_image, sample_image
 from gbp_widgets.models import DEFAULT_MODEL, Preprocessing, load_model
+from gbp_widgets.text import encode_text, load_char_model
 
 
 def describe(err: BaseException) -> str:
@@ -19,17 +20,26 @@ def describe(err: BaseException) -> str:
 
 
 def open_session(
-    model: nn.Module | None, inputs: object, image: object, kind: str | None, **engine_args
+    model: nn.Module | None,
+    inputs: object,
+    image: object,
+    kind: str | None,
+    text: str | None = None,
+    **engine_args,
 ) -> ExplorerSession:
     """The session for the Explorer's arguments: the default model on ``image`` (the
     first sample when ``None``), or ``model`` on ``inputs`` or on ``image`` preprocessed;
-    ``kind`` names the view of every input, ``engine_args`` go to the session.
+    ``kind`` names the view of every input, ``engine_args`` go to the session. With
+    ``text`` (or a ``tokenizer`` among ``engine_args``): ``model`` (the shipped
+    character GPT and its tokenizer without one) on the text's token ids.
 
     A user model that cannot be explained raises: no other model is put in its place.
     """
     engine_args["kinds"] = (kind,) if kind else None
     if inputs is not None and image is not None:
         raise ValueError("give inputs= (model-ready tensors) or image= (a picture), not both")
+    if text is not None or engine_args.get("tokenizer") is not None:
+        return _text_session(model, inputs, image, text, engine_args)
     if model is None:
         if inputs is not None:
             raise ValueError("inputs= needs model=: the default model takes pictures (image=)")
@@ -44,6 +54,34 @@ def open_session(
         return ExplorerSession(model, **engine_args)
     except Exception as err:
         raise ValueError(f"your model could not be explained: {describe(err)}") from err
+
+
+def _text_session(model, inputs, image, text, engine_args) -> ExplorerSession:
+    if image is not None:
+        raise ValueError("give text= (with tokenizer=) or image=, not both")
+    if model is None:
+        if engine_args.get("tokenizer") is not None:
+            raise ValueError("tokenizer= needs model=: the shipped text model has its own")
+        model, engine_args["tokenizer"] = load_char_model()
+    if text is not None and inputs is not None:
+        raise ValueError("give text= or inputs= (token ids), not both")
+    if text is not None:
+        if engine_args.get("tokenizer") is None:
+            raise ValueError("text= needs the model's tokenizer=: any callable str -> ids")
+        inputs = encode_text(engine_args["tokenizer"], text)
+    try:
+        return ExplorerSession(model, inputs, **engine_args)
+    except Exception as err:
+        raise ValueError(f"your model could not be explained: {describe(err)}") from err
+
+
+def shown_text(session: ExplorerSession) -> str:
+    """The text of the item shown, for the text box: its tokenizer's decoding of the ids
+    ("" without a tokenizer that decodes)."""
+    decode = getattr(session.tokenizer, "decode", None)
+    if not session.texts or not callable(decode):
+        return ""
+    return str(decode(session.inputs[0].tolist()))
 
 
 def named_session(
@@ -109,6 +147,11 @@ def new_item(session: ExplorerSession, value: int) -> ExplorerSession:
 
 def new_layer(session: ExplorerSession, value: str) -> ExplorerSession:
     session.set_layer(value)
+    return session
+
+
+def new_text(session: ExplorerSession, value: str) -> ExplorerSession:
+    session.set_text(value)
     return session
 
 

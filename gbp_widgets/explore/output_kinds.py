@@ -4,14 +4,13 @@ its classes, how probable each is, what explaining a class means) and holds ever
 differs between kinds: the label map and regions of a dense output, a detector's boxes.
 
 A kind is made for one item's recording (:func:`output_kind`) and keeps what it derives from
-it. A new kind of output is one class here, registered in :data:`OUTPUT_KINDS`; nothing else
-in the package asks which kind an output is.
+it. A new kind of output is one class (here, or in a module of its own as next-token scores
+are), registered in :data:`OUTPUT_KINDS`; nothing else in the package asks which kind an
+output is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -19,165 +18,30 @@ import torch
 from scipy import ndimage
 
 from gbp_widgets.engine import Region
-from gbp_widgets.explore.names import MAP_PANELS, SCORE_THRESHOLD
+from gbp_widgets.explore.next_tokens import NextTokens
+from gbp_widgets.explore.output_base import (
+    SCORE_THRESHOLD,
+    Detection,
+    OutputKind,
+    State,
+)
 from gbp_widgets.explore.view import Cut, DetectionScore, View, panel_position
-from gbp_widgets.explore.words import unknown_class_message
-from gbp_widgets.models import coco_classes, imagenet_classes
+from gbp_widgets.models import coco_classes
 from gbp_widgets.pictures import drawing
-from gbp_widgets.pictures.colour_keys import LabelKey, label_key
+from gbp_widgets.pictures.colour_keys import label_key
 from gbp_widgets.pictures.figures import top_classes_title
 
-State = Mapping[str, object]
-ClassName = Callable[[int], str]
-
-
-@dataclass(frozen=True)
-class Detection:
-    """One detection of the shown item: its position in the model's list, class, score
-    and box ``(x0, y0, x1, y1)`` in input pixels."""
-
-    index: int
-    label: int
-    score: float
-    box: tuple[float, float, float, float]
-
-
-class OutputKind:
-    """What a model's output is for one item, and what it offers the Explorer: ``raw`` is
-    the model's output, ``logits`` the scores chosen from it (``None`` for detections).
-    The defaults are class scores'; each kind overrides what differs."""
-
-    words = ""
-    # Before the top classes in a figure's title.
-    lead = ""
-    # The target kinds the output offers itself (the site's channels and units come on top).
-    targets: tuple[str, ...] = ("class",)
-    # The panels of the first row, and those the kind draws itself (:meth:`panel`).
-    map_panels: tuple[str, ...] = MAP_PANELS
-    own_panels: tuple[str, ...] = ()
-    # Whether the output lists boxes (the detection menu and the min score apply).
-    boxes = False
-
-    def __init__(self, raw: object, logits: torch.Tensor | None) -> None:
-        self.raw, self.logits = raw, logits
-        self._regions: dict[int, Region] = {}
-
-    @staticmethod
-    def fits(raw: object, logits: torch.Tensor | None) -> bool:
-        """Whether an output ``raw`` with scores ``logits`` is of this kind."""
-        raise NotImplementedError
-
-    def class_count(self) -> int:
-        return self.logits.shape[1]
-
-    def class_names(self, given: Sequence[str] | None) -> tuple[str, ...]:
-        """The classes' names: ``given`` (one per class), else the kind's own."""
-        count = self.class_count()
-        if given is None:
-            return (
-                imagenet_classes() if count == 1000 else tuple(f"class {i}" for i in range(count))
-            )
-        if len(given) != count:
-            raise ValueError(f"{len(given)} class names given for a model with {count} outputs")
-        return tuple(given)
-
-    def probabilities(self) -> np.ndarray:
-        """``(K,)``: the softmax of the class scores of the item shown."""
-        return torch.softmax(self.logits.detach()[0].double().cpu(), dim=0).numpy()
-
-    def top(self, k: int, threshold: float, class_name: ClassName) -> list[tuple[int, str, float]]:
-        """The ``k`` most probable classes as ``(index, name, probability)``."""
-        probabilities = self.probabilities()
-        order = np.argsort(probabilities)[::-1][:k]
-        return [(int(i), class_name(int(i)), float(probabilities[i])) for i in order]
-
-    def title(self, classes: Sequence[str], threshold: float) -> str:
-        """The top classes, for a figure's title."""
-        top = self.top(
-            5, threshold, lambda i: classes[i] if 0 <= i < len(classes) else f"class {i}"
-        )
-        return self.lead + "  ".join(
-            f"{r}. {name} {100 * p:.1f}%" for r, (_, name, p) in enumerate(top, 1)
-        )
-
-    def class_target(self, cls: int) -> object:
-        """What explaining class ``cls`` means: the class index itself."""
-        return cls
-
-    def region(self, cls: int) -> Region:
-        """``Region(cls)`` over every position, one object per class (a stable cache key)."""
-        return self._regions.setdefault(cls, Region(cls))
-
-    def output_target(self, state: State) -> object:
-        """What is explained at the output for the Explorer's ``state``: the class."""
-        return self.class_target(state["target"])
-
-    def chosen(self, state: State) -> object:
-        """What the output panel or the boxes single out for ``state`` (nothing)."""
-        return None
-
-    def check_class(self, value: object, classes: Sequence[str]) -> str:
-        """What is wrong with class ``value`` (an index or a name) ("" when nothing is)."""
-        if isinstance(value, str):
-            return "" if value in classes else unknown_class_message(value, classes)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            return f"class must be a whole number, not {value!r}"
-        k = len(classes)
-        return (
-            ""
-            if 0 <= value < k
-            else f"class {value} is out of range: this model has {k} (0 to {k - 1})"
-        )
-
-    def check_region(self, value: object) -> str:
-        return "regions are for dense outputs (N, K, *positions); this model's output is not"
-
-    def detections(self, threshold: float = SCORE_THRESHOLD) -> list[Detection]:
-        """The item's detections scoring at least ``threshold``, best first (none)."""
-        return []
-
-    def detection_at(
-        self, row: int, column: int, size: int, photo: tuple[int, int], threshold: float
-    ) -> Detection | None:
-        """The detection whose box holds input-panel pixel ``(row, column)`` (the smallest)."""
-        height, width = photo
-        x, y = (column + 0.5) * width / size, (row + 0.5) * height / size
-        return detection_at(self.detections(threshold), x, y)
-
-    def panel(self, name: str, view: View) -> np.ndarray:
-        """Panel ``name`` of :attr:`own_panels` for ``view``."""
-        raise NotImplementedError
-
-    def keys(self, class_name: ClassName) -> dict[str, LabelKey]:
-        """How to read the output's own panels, by panel name."""
-        return {}
-
-    def on_input(self, picture: np.ndarray, view: View, size: int, photo: tuple[int, int]):
-        """The input panel ``picture`` with what the output marks on it (nothing); ``photo``
-        is the ``(height, width)`` of the input's photo."""
-        return picture
-
-    def marks(self, view: View) -> object:
-        """What :meth:`on_input` draws depends on, for a picture cache's key."""
-        return None
-
-    def click(self, panel: str, row: int, column: int, size: int, view: View, photo) -> dict:
-        """The trait changes a click on ``panel`` asks for (none)."""
-        return {}
-
-    def readout(self, row: int, column: int, size: int, cut: Cut, class_name: ClassName) -> dict:
-        """What the read-out adds under a panel pixel (nothing)."""
-        return {}
+__all__ = ["OUTPUT_KINDS", "Detection", "OutputKind", "output_kind"]
 
 
 class ClassScores(OutputKind):
     words = "class scores (N, K)"
 
     @staticmethod
-    def fits(raw, logits):
+    def fits(raw, logits, ids):
         return logits is not None and logits.dim() == 2
 
-    def title(self, classes, threshold):
+    def title(self, classes, threshold, position=-1):
         return top_classes_title(self.probabilities(), classes)
 
 
@@ -185,7 +49,7 @@ class OneScore(OutputKind):
     words = "one score per item (N,)"
 
     @staticmethod
-    def fits(raw, logits):
+    def fits(raw, logits, ids):
         return logits is not None and logits.dim() == 1
 
     def class_count(self) -> int:
@@ -194,11 +58,11 @@ class OneScore(OutputKind):
     def class_names(self, given):
         return ("score",) if given is None else super().class_names(given)
 
-    def probabilities(self) -> np.ndarray:
+    def probabilities(self, position: int = -1) -> np.ndarray:
         # The score itself: there is nothing to normalise it against.
         return self.logits.detach()[:1].double().cpu().numpy()
 
-    def class_target(self, cls: int) -> object:
+    def class_target(self, cls: int, position: int = -1) -> object:
         return None
 
 
@@ -213,7 +77,7 @@ class DenseMap(OutputKind):
     own_panels = ("output",)
 
     @staticmethod
-    def fits(raw, logits):
+    def fits(raw, logits, ids):
         return logits is not None and logits.dim() > 2
 
     @cached_property
@@ -221,12 +85,12 @@ class DenseMap(OutputKind):
         """The class predicted at each position, ``(*positions)``."""
         return self.logits.detach()[0].argmax(0).cpu().numpy()
 
-    def probabilities(self) -> np.ndarray:
+    def probabilities(self, position: int = -1) -> np.ndarray:
         """The fraction of positions where each class is predicted."""
         labels = self.labels.reshape(-1)
         return np.bincount(labels, minlength=self.logits.shape[1]) / labels.size
 
-    def class_target(self, cls: int) -> Region:
+    def class_target(self, cls: int, position: int = -1) -> Region:
         """Every position of the class."""
         return self.region(cls)
 
@@ -296,7 +160,7 @@ class Detections(OutputKind):
     boxes = True
 
     @staticmethod
-    def fits(raw, logits):
+    def fits(raw, logits, ids):
         return (
             isinstance(raw, (list, tuple))
             and len(raw) > 0
@@ -307,7 +171,7 @@ class Detections(OutputKind):
     def class_names(self, given):
         return tuple(given) if given is not None else coco_classes()
 
-    def top(self, k, threshold, class_name):
+    def top(self, k, threshold, class_name, position=-1):
         return [(d.index, class_name(d.label), d.score) for d in self.detections(threshold)[:k]]
 
     def output_target(self, state: State) -> object:
@@ -360,6 +224,8 @@ class Detections(OutputKind):
 
 
 OUTPUT_KINDS: dict[str, type[OutputKind]] = {
+    # First: next-token scores are a dense map too, by their shape alone.
+    "next tokens": NextTokens,
     "classes": ClassScores,
     "score": OneScore,
     "dense": DenseMap,
@@ -368,26 +234,20 @@ OUTPUT_KINDS: dict[str, type[OutputKind]] = {
 """Every kind of output, by name, each tried against a model's output."""
 
 
-def output_kind(raw: object, chosen: torch.Tensor | None) -> OutputKind:
-    """The kind of ``raw`` (the scores ``chosen`` from it, when a tensor): the first in
-    :data:`OUTPUT_KINDS` that fits; a ``ValueError`` saying what the Explorer shows
-    otherwise."""
+def output_kind(
+    raw: object, chosen: torch.Tensor | None, ids: torch.Tensor | None = None
+) -> OutputKind:
+    """The kind of ``raw`` (the scores ``chosen`` from it, when a tensor; ``ids``, the
+    token ids it was made from, if any): the first in :data:`OUTPUT_KINDS` that fits; a
+    ``ValueError`` saying what the Explorer shows otherwise."""
     for kind in OUTPUT_KINDS.values():
-        if kind.fits(raw, chosen):
+        if kind.fits(raw, chosen, ids):
             return kind(raw, chosen)
     shown = "; ".join(k.words for k in OUTPUT_KINDS.values() if k is not OneScore)
     raise ValueError(
         f"the Explorer shows models whose output is {shown}. Choose the scores with output= "
         "(a key, an index or a function returning a tensor)"
     )
-
-
-def detection_at(found: list[Detection], x: float, y: float) -> Detection | None:
-    """The smallest box containing input point ``(x, y)``, if any."""
-    inside = [d for d in found if d.box[0] <= x <= d.box[2] and d.box[1] <= y <= d.box[3]]
-    if not inside:
-        return None
-    return min(inside, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
 
 
 def connected_region(labels: np.ndarray, position: tuple[int, ...]) -> np.ndarray:

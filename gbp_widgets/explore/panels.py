@@ -61,7 +61,19 @@ class Panels:
         return self.batch.values(self.index, index)
 
     def attribution(self, result: Result, index: int = 0) -> np.ndarray:
-        return result.attributions[index].reshape(self.batch.kinds[index].shape)
+        """Input ``index``'s attribution for the item, as its kind draws it."""
+        embedded = result.explanation.embedded
+        return self.batch.kinds[index].attribution_values(
+            result.attributions[index], None if embedded is None else embedded[0].cpu().numpy()
+        )
+
+    def site_units(self, result: Result, site: int, index: int = 0) -> np.ndarray | None:
+        """The units the planes of ``site`` show, in order (``None``: all, where they are):
+        a token x unit grid shows those ``result`` passes most."""
+        return self._remember(
+            ("units", result.serial, site),
+            lambda: self.batch.kinds[index].site_units(self.site_masks(result, site)["product"]),
+        )
 
     def site_shape(self, site: int) -> tuple[int, ...]:
         """The site's output shape for the item, ``(C, *spatial)``."""
@@ -143,19 +155,23 @@ class Panels:
                 "grid": blank[:8, :8],
             }
         masks = self.site_masks(result, view.site)
+        units = self.site_units(result, view.site, view.input_index)
+        # Units ranked by a backward pass are that pass's pictures, the forward mask's too.
+        ranked = None if units is None else result.serial
         for name in MASK_PANELS:
             # Forward masks belong to the recording, not to a backward pass.
-            owner = "recording" if name == "forward" else result.serial
+            owner = "recording" if name == "forward" and ranked is None else result.serial
             panels[name] = self._remember(
                 (name, owner, view.site, view.channel, cut),
                 lambda name=name: plane_picture(
-                    site_plane(masks[name], view.channel, cut), heat=False
+                    _columns(site_plane(masks[name], view.channel, cut), units), heat=False
                 ),
             )
         panels["activation"] = self._remember(
-            ("activation", view.site, view.channel, cut),
+            ("activation", ranked, view.site, view.channel, cut),
             lambda: plane_picture(
-                site_plane(self.site_output(view.site), view.channel, cut), heat=True
+                _columns(site_plane(self.site_output(view.site), view.channel, cut), units),
+                heat=True,
             ),
         )
         if grid:
@@ -259,6 +275,10 @@ class Panels:
         while len(self._derived) > _CACHED_PICTURES:
             self._derived.popitem(last=False)
         return value
+
+
+def _columns(plane: np.ndarray, units: np.ndarray | None) -> np.ndarray:
+    return plane if units is None else plane[:, units]
 
 
 def _blank(size: int) -> np.ndarray:

@@ -19,7 +19,16 @@ def unit_at(
     if not panels.recording.sites:
         return None
     cut = panels.batch.kinds[view.input_index].site_cut(view.cut)
-    return site_unit(panels.site_shape(view.site), row, column, size, view.channel, cut)
+    shape = panels.site_shape(view.site)
+    units = panels.site_units(panels.result(view), view.site, view.input_index)
+    if units is not None:
+        # A token x unit grid: the columns are the ranked units.
+        shape = (shape[0], len(units))
+    found = site_unit(shape, row, column, size, view.channel, cut)
+    if found is None or units is None:
+        return found
+    channel, (column_at,) = found
+    return channel, (int(units[column_at]),)
 
 
 def readout(panels: Panels, view: View, row: int, column: int, size: int, class_name):
@@ -31,7 +40,9 @@ def readout(panels: Panels, view: View, row: int, column: int, size: int, class_
     values: dict[str, object] = {
         "where": spot.words,
         "input": _floats(panels.input_values(view.input_index)[spot.index]),
-        "attribution": _floats(panels.attribution(result, view.input_index)[spot.index]),
+        "attribution": _floats(
+            kind.attribution_at(panels.attribution(result, view.input_index), spot)
+        ),
         **kind.spot_readout(spot, panels.photo()),
         **panels.output.readout(row, column, size, view.cut, class_name),
     }
@@ -47,6 +58,7 @@ def readout(panels: Panels, view: View, row: int, column: int, size: int, class_
     at = (slice(None) if channel is None else channel, *position)
     average = np.mean if channel is None else (lambda v: v)
     values.update(
+        site_rows=kind.site_rows,
         site_channel=channel,
         site_position=position,
         pre_activation=float(average(pre[at])),

@@ -127,7 +127,10 @@ def scene_of(
     names = session.site_names
     return Scene(
         view=view,
-        rows=tuple(PanelRow(row, row_caption(row, view, site, gate is not None)) for row in named),
+        rows=tuple(
+            PanelRow(row, row_caption(row, view, site, gate is not None, kind.site_rows))
+            for row in named
+        ),
         pictures=pictures,
         captions=words,
         keys=keys,
@@ -137,7 +140,7 @@ def scene_of(
         comparison=_comparison(session, view, comparison_size, attribution) if compare else None,
         note=clip_note(view.percentile) if attribution is not None else "",
         # Of this item, whichever the session shows when they are read.
-        titled=partial(output.title, session.classes, view.score_threshold),
+        titled=partial(output.title, session.classes, view.score_threshold, view.position),
         labelled=partial(
             kind.figure_panels,
             panels.input_values(view.input_index),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ from gbp_widgets.explore.passes import Result, Timer
 from gbp_widgets.explore.rules import GUIDED, RULES
 from gbp_widgets.explore.view import Cut, Target, View
 from gbp_widgets.models import Preprocessing
+from gbp_widgets.text import encode_text, token_words
 
 
 class ExplorerSession:
@@ -45,7 +47,10 @@ class ExplorerSession:
     item, when known. ``preprocess``: turns photos into inputs, and undoes its
     normalisation to show image tensors; without it, image tensors are shown
     scaled from their own minimum to maximum. ``kinds``: the kind of each input,
-    chosen from its shape when not given. ``activations``: the engine's (``"gated"``
+    chosen from its shape when not given. ``tokenizer``: for token ids ``(N, T)``, any
+    callable ``str -> ids`` (a Hugging Face tokenizer as it is) that also turns ids back
+    into texts; it writes the tokens and a language model's vocabulary, and takes
+    :meth:`set_text`. ``activations``: the engine's (``"gated"``
     makes GELU, SiLU, Mish and Hardswish sites too: our extension). ``rule`` arguments
     are the Explorer's rule names (:data:`~gbp_widgets.explore.rules.RULES`). The model
     is never modified.
@@ -65,15 +70,21 @@ class ExplorerSession:
         preprocess: Preprocessing | None = None,
         pictures: list[np.ndarray] | None = None,
         activations: str = "relu",
+        tokenizer: object = None,
     ) -> None:
         self.preprocess = preprocess
         self.feature_names = tuple(feature_names) if feature_names is not None else None
+        self.tokenizer = tokenizer
+        self.words = None if tokenizer is None else partial(token_words, tokenizer)
         self.timer = Timer()
         engine = GuidedBackprop(model, activations=activations)
         batch = make_batch(
-            model, inputs, pictures, kinds, self.feature_names, forward_args, forward_kwargs
-        )
+            model, inputs, pictures, kinds, self.feature_names, forward_args, forward_kwargs,
+            self.words,
+        )  # fmt: skip
         self.items = Items(engine, batch, output, preprocess, self.timer)
+        if classes is None and self.output_kind.spelled and self.words is not None:
+            classes = self.words(range(self.output_kind.class_count()))
         self.classes = self.output_kind.class_names(classes)
 
     # -- inputs -------------------------------------------------------------------------
@@ -89,8 +100,21 @@ class ExplorerSession:
             self.feature_names,
             old.batch.forward_args,
             old.batch.forward_kwargs,
+            self.words,
         )
         self.items = Items(engine, batch, old.output, self.preprocess, self.timer, old.layer)
+
+    def set_text(self, text: str) -> None:
+        """Show ``text``, tokenised by the session's tokenizer, as the only item; nothing
+        changes if the tokenizer or the model cannot take it."""
+        if self.tokenizer is None:
+            raise ValueError("text is for token models: give the Explorer a tokenizer=")
+        self.set_inputs(encode_text(self.tokenizer, text))
+
+    @property
+    def texts(self) -> bool:
+        """Whether the session shows token ids it can write as text (it has a tokenizer)."""
+        return self.tokenizer is not None and self.kinds[0].ids
 
     def set_image(self, image) -> None:
         """Show one picture (a PIL image, cropped and normalised by ``preprocess``) or a
@@ -203,11 +227,12 @@ class ExplorerSession:
         return self.output_kind.probabilities()
 
     def top_classes(
-        self, k: int = 5, threshold: float = SCORE_THRESHOLD
+        self, k: int = 5, threshold: float = SCORE_THRESHOLD, position: int = -1
     ) -> list[tuple[int, str, float]]:
-        """The ``k`` most probable classes (detections, for a detector) as
+        """The ``k`` most probable classes (detections, for a detector; the tokens most
+        likely to follow token ``position``, for next-token scores) as
         ``(index, name, probability)``."""
-        return self.output_kind.top(k, threshold, self.class_name)
+        return self.output_kind.top(k, threshold, self.class_name, position)
 
     def class_name(self, index: int) -> str:
         return self.classes[index] if 0 <= index < len(self.classes) else f"class {index}"
@@ -217,9 +242,9 @@ class ExplorerSession:
         but a detector's)."""
         return self.output_kind.detections(threshold)
 
-    def first_class(self) -> int:
+    def first_class(self, position: int = -1) -> int:
         """The class explained first on a new item: the most probable (0 when none is)."""
-        top = self.top_classes(1)
+        top = self.top_classes(1, position=position)
         return top[0][0] if top else 0
 
     def predicted_labels(self) -> np.ndarray:
@@ -241,10 +266,11 @@ class ExplorerSession:
         """The detection whose box holds input-panel pixel ``(row, column)`` (the smallest)."""
         return self.output_kind.detection_at(row, column, size, self.photo().shape[:2], threshold)
 
-    def class_target(self, cls: int) -> Target:
+    def class_target(self, cls: int, position: int = -1) -> Target:
         """What explaining class ``cls`` of the output means: the class index itself, every
-        position of it for a dense output, nothing to choose for a single score."""
-        return self.output_kind.class_target(cls)
+        position of it for a dense output, nothing to choose for a single score, its score
+        after token ``position`` for next-token scores."""
+        return self.output_kind.class_target(cls, position)
 
     def target_kinds(self) -> tuple[str, ...]:
         """The target kinds this model's output offers."""

@@ -14,6 +14,7 @@ from gbp_widgets.explore.open import (
     new_item,
     new_layer,
     new_model,
+    new_text,
 )
 from gbp_widgets.explore.table import (
     Ahead,
@@ -45,6 +46,17 @@ STATE = StateTable(
             shown=choices.images,
             settle=choices.kept,
             opens=new_image,
+        ),
+        "text": Row(
+            default="",
+            help="the text explained (models given a tokenizer=): type it, Enter explains it",
+            value=Value.TEXT,
+            effect=Effect.INPUT,
+            check=checks.text,
+            controls=(Control("text", Widget.TEXT_BOX, Place(Line.SOURCE, 5), "text"),),
+            shown=choices.texts,
+            settle=choices.kept,
+            opens=new_text,
         ),
         "model_name": Row(
             default=DEFAULT_MODEL,
@@ -134,6 +146,16 @@ STATE = StateTable(
             shown=choices.detector,
             to_view=view_field("score_threshold"),
         ),
+        "position": Row(
+            default=-1,
+            help="next-token scores: the token after which the prediction is explained (-1: "
+            "the last); a click on a token picks it",
+            value=Value.WHOLE,
+            effect=Effect.BACKWARD,
+            check=checks.position,
+            settle=choices.cleared(-1),
+            to_view=view_field("position"),
+        ),
         "target_kind": Row(
             default="class",
             help="'class', 'channel' or 'unit' at the site, 'region' or 'detection'",
@@ -180,6 +202,8 @@ STATE = StateTable(
             choices=choices.top_classes,
             shown=lambda session: not choices.detector(session),
             settle=choices.predicted_class,
+            # Next-token scores: the top-5 are those after the position explained.
+            follows=("position",),
             ahead=Ahead(Steps.NEIGHBOURS, when=moves.class_picked, moves=moves.class_moved),
         ),
         "percentile": Row(

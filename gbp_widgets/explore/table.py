@@ -54,6 +54,7 @@ class Widget(enum.Enum):
     NUMBER_SLIDER = "number slider"
     WHOLE_BOX = "whole-number box"
     TOGGLE = "toggle"
+    TEXT_BOX = "text box (sends its value on Enter)"
 
 
 class Line(enum.IntEnum):

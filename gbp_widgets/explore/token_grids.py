@@ -27,6 +27,12 @@ class TokenGrids:
     units: np.ndarray
 
 
+def ranked_units(product: np.ndarray, units: int = GRID_UNITS) -> np.ndarray:
+    """The ``units`` columns of a ``(T, H)`` product mask that pass the most, summed over
+    tokens, most first (``(U,)`` indices into ``H``)."""
+    return np.argsort(-product.sum(axis=0), kind="stable")[:units]
+
+
 def token_grids(
     explanation: Explanation, site: str, item: int = 0, units: int = GRID_UNITS
 ) -> TokenGrids:
@@ -43,5 +49,5 @@ def token_grids(
     forward = chosen.forward_mask[item].float().cpu().numpy()
     backward = chosen.backward_mask[item].float().cpu().numpy()
     product = forward * backward
-    order = np.argsort(-product.sum(axis=0), kind="stable")[:units]
+    order = ranked_units(product, units)
     return TokenGrids(site, forward[:, order], backward[:, order], product[:, order], order)

@@ -65,6 +65,8 @@ class View:
     # What the output panel or the boxes single out: the Region of a dense output, or
     # the index of a detection.
     chosen: object = None
+    # The token position explained in a sequence output (-1: the last token).
+    position: int = -1
 
 
 def on_panel(pixel: int, count: int, size: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 
-from gbp_widgets.engine import Gate, Neuron, Region
+from gbp_widgets.engine import Gate, Neuron, Region, TokenTarget
 from gbp_widgets.explore.names import ALL_CHANNELS, MASK_PANELS, forward_mask_words
 from gbp_widgets.explore.rules import RULES
 from gbp_widgets.explore.view import DetectionScore, View
@@ -24,6 +24,8 @@ def target_words(target: int | Neuron, class_name: Callable[[int], str]) -> str:
         return f"{class_name(target.cls)} over {where}"
     if isinstance(target, DetectionScore):
         return f"detection #{target.index}"
+    if isinstance(target, TokenTarget):
+        return f"{class_name(target.token)!r} next, after token {target.position}"
     if not isinstance(target, Neuron):
         return class_name(target)
     if target.y is not None and target.x is not None:
@@ -76,13 +78,16 @@ def captions(
     }
 
 
-def row_caption(names: tuple[str, ...], view: View, site: str, gated: bool = False) -> str:
+def row_caption(
+    names: tuple[str, ...], view: View, site: str, gated: bool = False, rows: str = "channel"
+) -> str:
     """The words over a row of panels ``names`` that show site ``site`` (named in full,
-    see :func:`site_words`; ``gated``: a gated call's site): which site and channels;
-    ``""`` for a row that shows none."""
+    see :func:`site_words`; ``gated``: a gated call's site): which site and channels
+    (``rows``: what the site's first dimension is, "token" for token ids); ``""`` for a
+    row that shows none."""
     if not site:
         return ""
-    channels = "all channels" if view.channel == ALL_CHANNELS else f"channel {view.channel}"
+    channels = f"all {rows}s" if view.channel == ALL_CHANNELS else f"{rows} {view.channel}"
     noun = "gated site" if gated else "ReLU site"
     if set(MASK_PANELS) & set(names):
         extension = " (soft masks: our extension of the method)" if gated else ""

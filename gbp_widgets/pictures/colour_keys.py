@@ -71,6 +71,19 @@ def display_key(mode: str, percentile: float = 99.0, channels: int = 3) -> Colou
     return ColourKey(_ramp(colormap), words)
 
 
+def token_key(signed: bool, percentile: float = 99.0) -> ColourKey:
+    """The key to tokens coloured by :func:`gbp_widgets.pictures.tokens.score_colours`:
+    blue below 0 and red above (``signed``), or white to red by magnitude."""
+    clip = f"p{percentile:g}"
+    if signed:
+        return ColourKey(_ramp(TOKEN_SIGNED), (f"-{clip}", "0", f"+{clip}"))
+    return ColourKey(_ramp(TOKEN_MAGNITUDE), ("0", "", f"{clip} of |map|"))
+
+
+# The colour maps of token scores: diverging when signed, sequential for magnitudes.
+TOKEN_SIGNED, TOKEN_MAGNITUDE = "RdBu_r", "Reds"
+
+
 def clip_note(percentile: float = 99.0) -> str:
     """What ``p99`` in a key means."""
     share = f"{percentile:g}th percentile"

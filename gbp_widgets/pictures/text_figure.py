@@ -6,33 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from matplotlib import colormaps
 from matplotlib.patches import Rectangle
 
 from gbp_widgets.pictures.figures import NotebookFigure
-
-# Diverging for signed scores (blue < 0 < red), sequential for magnitudes.
-SIGNED_MAP, MAGNITUDE_MAP = "RdBu_r", "Reds"
-
-
-def token_colours(scores: np.ndarray, signed: bool) -> np.ndarray:
-    """RGBA ``(T, 4)`` for scores ``(T,)``, scaled by the largest magnitude."""
-    scores = np.asarray(scores, dtype=float)
-    top = float(np.abs(scores).max()) or 1.0
-    if signed:
-        return colormaps[SIGNED_MAP](0.5 + 0.5 * scores / top)
-    return colormaps[MAGNITUDE_MAP](np.abs(scores) / top)
-
-
-def ink_on(colour: np.ndarray) -> str:
-    """Black or white text, whichever reads on ``colour`` (by its luminance)."""
-    luminance = 0.2126 * colour[0] + 0.7152 * colour[1] + 0.0722 * colour[2]
-    return "black" if luminance > 0.5 else "white"
+from gbp_widgets.pictures.tokens import dark_ink, score_colours
 
 
 def draw_tokens(ax, tokens: Sequence[str], scores: np.ndarray, signed: bool, per_line: int) -> None:
-    """Tokens as cells on ``ax``, ``per_line`` to a line, coloured by ``scores``."""
-    colours = token_colours(scores, signed)
+    """Tokens as cells on ``ax``, ``per_line`` to a line, coloured by ``scores`` scaled
+    by the largest magnitude (:func:`~gbp_widgets.pictures.tokens.score_colours`)."""
+    colours = score_colours(scores, signed, 100.0)
     lines = max(1, -(-len(tokens) // per_line))
     ax.set_xlim(0, per_line)
     ax.set_ylim(lines, 0)
@@ -40,7 +23,9 @@ def draw_tokens(ax, tokens: Sequence[str], scores: np.ndarray, signed: bool, per
     for index, (token, colour) in enumerate(zip(tokens, colours, strict=True)):
         row, column = divmod(index, per_line)
         ax.add_patch(
-            Rectangle((column + 0.04, row + 0.08), 0.92, 0.84, facecolor=colour, edgecolor="0.7")
+            Rectangle(
+                (column + 0.04, row + 0.08), 0.92, 0.84, facecolor=colour / 255, edgecolor="0.7"
+            )
         )
         ax.text(
             column + 0.5,
@@ -49,7 +34,7 @@ def draw_tokens(ax, tokens: Sequence[str], scores: np.ndarray, signed: bool, per
             ha="center",
             va="center",
             fontsize=9,
-            color=ink_on(colour),
+            color="black" if dark_ink(colour) else "white",
             family="DejaVu Sans Mono",
         )
 

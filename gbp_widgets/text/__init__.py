@@ -5,7 +5,14 @@ turn text into ids and ids into token strings. Torch only."""
 
 from gbp_widgets.text.planted import PLANTED_CLASSES, PlantedSentences, planted_sentences
 from gbp_widgets.text.shipped import load_char_model, load_planted_model
-from gbp_widgets.text.tokenizers import CharTokenizer, TokenizerError, encode_text, token_strings
+from gbp_widgets.text.tokenizers import (
+    CharTokenizer,
+    TokenizerError,
+    encode_text,
+    token_strings,
+    token_words,
+    visible,
+)
 from gbp_widgets.text.transformer import TinyTransformer
 
 __all__ = [
@@ -19,4 +26,6 @@ __all__ = [
     "load_planted_model",
     "planted_sentences",
     "token_strings",
+    "token_words",
+    "visible",
 ]

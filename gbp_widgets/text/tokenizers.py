@@ -55,7 +55,14 @@ def encode_text(tokenizer: Callable, text: object) -> torch.Tensor:
         raise TokenizerError(f"the text must be a str, got {type(text).__name__}")
     if not text:
         raise TokenizerError("the text is empty: type at least one character")
-    made = tokenizer(text)
+    try:
+        made = tokenizer(text)
+    except TokenizerError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any tokenizer's refusal, said as ours
+        raise TokenizerError(
+            f"the tokenizer could not take {text!r} ({type(err).__name__}: {err})"
+        ) from err
     if isinstance(made, Mapping) and "input_ids" in made:
         made = made["input_ids"]
     ids = _as_ids(made, tokenizer)
@@ -111,3 +118,8 @@ def visible(token: str) -> str:
         _VISIBLE.get(c, c if c.isprintable() else c.encode("unicode_escape").decode())
         for c in token
     )
+
+
+def token_words(tokenizer: object, ids) -> list[str]:
+    """The texts of ``ids`` as a cell shows them (:func:`visible`)."""
+    return [visible(token) for token in token_strings(tokenizer, ids)]

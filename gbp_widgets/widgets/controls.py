@@ -15,6 +15,7 @@ from ipywidgets.widgets.widget_bool import ToggleButtonStyle
 from ipywidgets.widgets.widget_description import DescriptionStyle
 from ipywidgets.widgets.widget_int import SliderStyle
 from ipywidgets.widgets.widget_selection import ToggleButtonsStyle
+from ipywidgets.widgets.widget_string import TextStyle
 
 from gbp_widgets.explore import ExplorerSession, Line, Row, StateTable, Widget
 from gbp_widgets.widgets.binding import show
@@ -34,6 +35,8 @@ def _made(widget: Widget, row: Row, label: str, parts: dict) -> widgets.Widget:
         return widgets.FloatSlider(
             value=row.default, min=low, max=high, step=step, description=label, **parts
         )
+    if widget is Widget.TEXT_BOX:
+        return widgets.Text(description=label, continuous_update=False, **parts)
     if widget is Widget.WHOLE_BOX:
         # Plain IntText: a bounded one would clamp 1500 to the maximum in the browser, and
         # the Explorer would silently explain another class instead of saying why.
@@ -46,6 +49,7 @@ def _made(widget: Widget, row: Row, label: str, parts: dict) -> widgets.Widget:
 _STYLES = {
     Widget.MENU: DescriptionStyle,
     Widget.WHOLE_BOX: DescriptionStyle,
+    Widget.TEXT_BOX: TextStyle,
     # Buttons as wide as their words: at the default fixed width a row of them wraps onto
     # a second line in a 1440 x 900 JupyterLab with the file browser open.
     Widget.BUTTONS: lambda: ToggleButtonsStyle(button_width="auto"),
@@ -88,7 +92,8 @@ class Controls:
             accept="image/*", multiple=False, description="upload", layout=pictures
         )
         self.camera = Camera(layout=pictures)
-        self.save = widgets.Button(description="save PNG", icon="download")
+        # Shown always, as the rows without a condition: their layout serves it too.
+        self.save = widgets.Button(description="save PNG", icon="download", layout=layouts[None])
         self.top = widgets.ToggleButtons(
             options=[("-", 0)], description="top-5", style=styles[Widget.BUTTONS], layout=classes
         )
@@ -97,6 +102,7 @@ class Controls:
             ensure_option=False,
             continuous_update=False,
             layout=classes,
+            style=styles[Widget.TEXT_BOX],
         )
         line, bottom = widgets.Layout(), widgets.Layout(align_items="flex-end")
         self.lines = table.layout()
@@ -134,10 +140,10 @@ class Controls:
                     control.max = max(value for _, value in offered)
                 elif spec.widget in (Widget.MENU, Widget.BUTTONS):
                     control.options = offered or [("-", row.default)]
-        if names is not None:
-            return
-        self.offer_top(session, state)
-        self.class_name.options = list(session.classes)
+        if names is None or "target" in names:
+            self.offer_top(session, state)
+        if names is None:
+            self.class_name.options = list(session.classes)
 
     def offer_top(self, session: ExplorerSession, state: Mapping[str, object]) -> None:
         """The top-5 buttons for the session's item (call it quietly)."""

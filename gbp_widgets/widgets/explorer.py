@@ -25,7 +25,7 @@ from gbp_widgets.engine import Explanation
 from gbp_widgets.explore import Scene, View, scene_of
 from gbp_widgets.explore.chosen import view_of
 from gbp_widgets.explore.names import CUSTOM
-from gbp_widgets.explore.open import describe, image_name, open_session
+from gbp_widgets.explore.open import describe, image_name, open_session, shown_text
 from gbp_widgets.explore.pointer import grid_click, key_step, panel_click
 from gbp_widgets.explore.scene import figure
 from gbp_widgets.models import Preprocessing
@@ -59,7 +59,12 @@ class Explorer(ExplorerTraits):
     later raises ``traitlets.TraitError``, the old value kept. ``webcam=True`` (or the
     *webcam* toggle) explains the browser's camera frame by frame on an image model:
     ``freeze`` holds a frame as the input, ``follow_top`` explains each frame's top
-    class, :attr:`frames_per_second` says how fast it goes. :attr:`explanation` is the
+    class, :attr:`frames_per_second` says how fast it goes. Text: ``Explorer(text="...")``
+    explains the shipped character GPT's next token; ``Explorer(model=m, text="...",
+    tokenizer=t)`` your own model on token ids (``inputs=ids`` works too), the tokenizer
+    any callable ``str -> ids`` that turns ids back into texts (a Hugging Face tokenizer
+    as it is); :attr:`text` is a trait, typed in its box (Enter explains it), and a click
+    on a token explains the prediction after it. :attr:`explanation` is the
     engine's answer behind the picture; :attr:`panels` holds the pictures drawn,
     ``(panel_size, panel_size, 4)`` ``uint8`` RGBA by panel name.
     """
@@ -77,10 +82,12 @@ class Explorer(ExplorerTraits):
         image: object = None,
         preprocess: Preprocessing | None = None,
         kind: str | None = None,
+        tokenizer: object = None,
         panel_size: int = 224,
         **kwargs,
     ) -> None:
         requested = {name: kwargs.pop(name) for name in self.table if name in kwargs}
+        text = requested.pop("text", None)
         if kwargs:
             raise TypeError(f"Explorer got unexpected arguments: {', '.join(kwargs)}")
         super().__init__()
@@ -93,13 +100,15 @@ class Explorer(ExplorerTraits):
         self.scene: Scene | None = None
         self._scheduler = LatestOnly()
         self.session = open_session(
-            model, inputs, image, kind, output=output, forward_args=forward_args,
+            model, inputs, image, kind, text, output=output, forward_args=forward_args,
             forward_kwargs=forward_kwargs, classes=classes, feature_names=feature_names,
-            preprocess=preprocess,
+            preprocess=preprocess, tokenizer=tokenizer,
         )  # fmt: skip
+        texts = self.session.texts
         with self._quiet():
             self.image = image_name(image) if image is not None or inputs is not None else "chelsea"
-            self.model_name = CUSTOM if model is not None else self.model_name
+            self.model_name = CUSTOM if model is not None or texts else self.model_name
+            self.text = text if text is not None else shown_text(self.session)
         self.board = Board(panel_size, self._hover, self.click, self._key, self._grid_click)
         self._sanity = SanityPart(self.run_sanity)
         explore = widgets.VBox([self.controls.widget, self.status, *self.board.parts])
@@ -270,9 +279,9 @@ class Explorer(ExplorerTraits):
 
     def run_sanity(self, max_steps: int | None = None):
         """Cascading randomisation of the shown model on the shown item, for the class
-        target and the Explorer's activations (see the "sanity" tab); returns the
-        :class:`~gbp_widgets.sanity.SanityResult`."""
-        return self._sanity.run(self.session, self.target, max_steps, self._report)
+        target (the next token, for a language model) and the Explorer's activations
+        (see the "sanity" tab); returns the :class:`~gbp_widgets.sanity.SanityResult`."""
+        return self._sanity.run(self.session, self.state(), max_steps, self._report)
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
         """The live widget, and a picture of it for pages where no kernel is behind it."""

@@ -48,12 +48,12 @@ class SanityTab:
         self,
         model: nn.Module,
         inputs: torch.Tensor,
-        target: int,
+        target: object,
         max_steps: int | None = None,
         activations: str = "relu",
     ) -> SanityResult:
-        """Run the test (with the engine's ``activations``) and show it; returns the
-        :class:`SanityResult`."""
+        """Run the test for the engine ``target`` (with the engine's ``activations``) and
+        show it; returns the :class:`SanityResult`."""
         self.progress.value = 0
 
         def advance(done: int, total: int) -> None:
@@ -63,7 +63,7 @@ class SanityTab:
         result = cascading_randomization(
             model,
             inputs,
-            target=[target],
+            target=target,
             max_steps=max_steps,
             progress=advance,
             activations=activations,
@@ -90,10 +90,12 @@ class SanityPart:
         self.box = widgets.VBox()
         self._run, self._tab = run, None
 
-    def run(self, session, target: int, max_steps: int | None, report: Callable[[str], None]):
-        """The test on ``session``'s model and item for class ``target``, with its
-        activations, shown in the tab; a failure is ``report``-ed and gives ``None``."""
+    def run(self, session, state, max_steps: int | None, report: Callable[[str], None]):
+        """The test on ``session``'s model and item for the class (or the next token) the
+        traits ``state`` explain, with its activations, shown in the tab; a failure is
+        ``report``-ed and gives ``None``."""
         model, inputs = session.engine.model, session.inputs
+        target = session.output_kind.sanity_target(state)
         try:
             return self.tab.run(model, inputs, target, max_steps, session.activations)
         except Exception as err:  # noqa: BLE001 - a failed run must not break the Explorer

@@ -22,14 +22,20 @@ def readout_html(values: dict[str, object]) -> str:
     fields = [values["where"]]
     if "rgb" in values:
         fields.append(f"input RGB {values['rgb']}")
+    elif "token" in values:
+        fields.append(f"token {values['token']!r} (id {values['token_id']})")
     else:
         fields.append("input " + ", ".join(f"{v:+.3g}" for v in values["input"]))
-    fields.append(f"attribution ({numbers})")
+    if "token" in values:
+        total, norm = values["attribution"]
+        fields.append(f"attribution: x input {total:+.3g}, norm {norm:.3g}")
+    else:
+        fields.append(f"attribution ({numbers})")
     if "predicted" in values:
         fields.append(f"predicted: {values['predicted']}")
     if "pre_activation" in values:
-        channel = values["site_channel"]
-        unit = "mean over channels" if channel is None else f"channel {channel}"
+        channel, noun = values["site_channel"], values.get("site_rows", "channel")
+        unit = f"mean over {noun}s" if channel is None else f"{noun} {channel}"
         fields += [
             f"site unit {tuple(values['site_position'])}, {unit}",
             f"x = {values['pre_activation']:+.4g}",
