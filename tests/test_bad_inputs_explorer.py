@@ -50,6 +50,7 @@ REFUSED = [
     ("follow_top", "yes", "'follow_top' trait"),
     ("text", "hello", "text is for token models: give the Explorer a tokenizer="),
     ("position", 3, "positions are for next-token scores"),
+    ("units", 0, "a grid shows 1 unit or more"),
 ]
 
 # (control, value a person can give it, message fragment, trait)

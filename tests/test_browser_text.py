@@ -123,6 +123,8 @@ def test_type_click_a_token_click_a_prediction_hover_a_cell_and_step_a_site(lab,
         wait_for(lambda: state(lab)["site"] == 1, 60, "the arrow key did not step the site")
         page.mouse.move(2, 2)
         assert_captions_and_controls_fit(page)
+        box.scroll_into_view_if_needed()
+        page.screenshot(path=str(tmp_path / "controls.png"))
 
 
 def test_markup_in_a_token_is_shown_as_text_and_never_run(escape_lab, tmp_path):

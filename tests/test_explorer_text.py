@@ -95,8 +95,10 @@ def test_a_click_on_a_grid_cell_explains_from_that_unit_of_that_token(explorer):
     explorer.refresh()
     strip = explorer.rows[1]
     row, column = 150, 40  # inside the forward panel
-    read = explorer.readout(row, column)
+    read = explorer.readout(row, column, "forward")
     token, (unit,) = read["site_channel"], read["site_position"]
+    # The token read is the grid row's, not the input cell's at the same pixel.
+    assert read["where"] == f"token {token}" and read["token"] == TEXT[token].replace(" ", "·")
     page.click(strip, column, row)
     explorer.refresh()
     assert explorer.target_kind == "unit"
@@ -106,6 +108,22 @@ def test_a_click_on_a_grid_cell_explains_from_that_unit_of_that_token(explorer):
     )
     torch.testing.assert_close(explorer.explanation.attribution, expected.attribution)
     explorer.target_kind = "class"
+
+
+def test_the_units_box_shows_more_or_fewer_of_the_units_that_pass_most(explorer):
+    explorer.refresh()
+    product = explorer.explanation.sites[0].product[0]  # (T, H)
+    ranked = product.sum(0).argsort(descending=True, stable=True).tolist()
+    page.choose(explorer.controls.units, 16)
+    explorer.refresh()
+    assert explorer.units == 16
+    shown = {explorer.readout(100, column, "product")["site_position"][0] for column in range(224)}
+    assert shown == set(ranked[:16])
+    page.choose(explorer.controls.units, 10**6)
+    assert "this site has 256 units per token" in explorer.message
+    assert explorer.units == 16 == explorer.controls.units.value
+    explorer.units = 64
+    explorer.refresh()
 
 
 def test_a_text_typed_in_the_box_is_explained_and_a_bad_one_refused(explorer):

@@ -53,6 +53,18 @@ def text(session, state, value) -> str:
     return ""
 
 
+def units(session, state, value) -> str:
+    problem = _int("units", value)
+    if problem:
+        return problem
+    width = session.site_shape(state["site"])[-1] if session.site_names else 0
+    if value < 1:
+        return f"units {value} is out of range: a grid shows 1 unit or more"
+    if session.texts and value > width:
+        return f"units {value} is out of range: this site has {width} units per token"
+    return ""
+
+
 def position(session, state, value) -> str:
     return session.output_kind.check_position(value)
 

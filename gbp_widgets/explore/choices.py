@@ -157,6 +157,12 @@ def predicted_class(session: ExplorerSession, state: State, value: object) -> ob
     return value if detector(session) else session.first_class(state["position"])
 
 
+def units_kept(session: ExplorerSession, state: State, value: object) -> object:
+    """The units shown kept where the site has that many, else as many as it has."""
+    width = session.site_shape(state["site"])[-1] if session.site_names else value
+    return min(value, width) if session.texts else value
+
+
 def cleared(empty: object):
     """Back to ``empty``: a unit or region picked on another input means nothing here."""
     return lambda session, state, value: empty

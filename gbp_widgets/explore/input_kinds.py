@@ -78,9 +78,14 @@ class InputKind:
         what the attribution was taken at, for token ids (their embedding's output)."""
         return attribution.reshape(self.shape)
 
-    def site_units(self, product: np.ndarray) -> np.ndarray | None:
+    def spot_at_site(self, row: int | None) -> Spot | None:
+        """The input element a site panel's ``row`` of units stands for, where its rows are
+        the input's elements (``None``: they are not; channels are no input element)."""
+        return None
+
+    def site_units(self, product: np.ndarray, count: int) -> np.ndarray | None:
         """The units a site's planes show, in order, for its product mask ``(C, *spatial)``
-        (``None``: every unit where it is)."""
+        (``None``: every unit where it is); ``count``: how many a grid of units shows."""
         return None
 
     def attribution_at(self, attribution: np.ndarray, spot: Spot) -> np.ndarray:
@@ -285,8 +290,11 @@ class TokenKind(InputKind):
     def attribution_at(self, attribution, spot):
         return attribution[spot.index[0]]
 
-    def site_units(self, product):
-        return ranked_units(product) if product.ndim == 2 else None
+    def site_units(self, product, count):
+        return ranked_units(product, count) if product.ndim == 2 else None
+
+    def spot_at_site(self, row):
+        return None if row is None else Spot((row,), f"token {row}")
 
     def input_picture(self, values, picture, size, cut):
         white = np.tile(np.array(BLANK, dtype=np.uint8), (len(picture), 1))

@@ -31,6 +31,9 @@ TARGET_KIND_LABELS: dict[str, str] = {
 }
 
 ALL_CHANNELS = -1
+# Units a token x unit grid shows by default: enough to see a pattern, few enough to read
+# each column in a 224-pixel panel.
+GRID_UNITS = 64
 # The Explorer's defaults that more than one layer reads: the percentile of |attribution|
 # that saturates a map, and the score a detection needs to be listed.
 PERCENTILE = 99.0
@@ -41,6 +44,8 @@ CUSTOM = "custom"
 # The panels, by row: the maps and the site's output; the three masks at the site.
 MAP_PANELS: tuple[str, ...] = ("input", "attribution", "activation")
 MASK_PANELS: tuple[str, ...] = ("forward", "backward", "product")
+# The panels drawn from a site's values, whose pixels are the site's units.
+SITE_PANELS: tuple[str, ...] = (*MASK_PANELS, "activation")
 
 
 def forward_mask_words(upper: float | None) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 
 from gbp_widgets.engine import Recording
 from gbp_widgets.explore.batch import Batch
-from gbp_widgets.explore.names import MASK_PANELS
+from gbp_widgets.explore.names import MASK_PANELS, SITE_PANELS
 from gbp_widgets.explore.output_kinds import OutputKind
 from gbp_widgets.explore.passes import Passes, Result
 from gbp_widgets.explore.rules import COMPARED_RULES, RULES
@@ -67,12 +67,13 @@ class Panels:
             result.attributions[index], None if embedded is None else embedded[0].cpu().numpy()
         )
 
-    def site_units(self, result: Result, site: int, index: int = 0) -> np.ndarray | None:
-        """The units the planes of ``site`` show, in order (``None``: all, where they are):
-        a token x unit grid shows those ``result`` passes most."""
+    def site_units(self, result: Result, view: View) -> np.ndarray | None:
+        """The units the planes of ``view``'s site show, in order (``None``: all, where they
+        are): a token x unit grid shows the ``view.units`` that ``result`` passes most."""
+        site, kind = view.site, self.batch.kinds[view.input_index]
         return self._remember(
-            ("units", result.serial, site),
-            lambda: self.batch.kinds[index].site_units(self.site_masks(result, site)["product"]),
+            ("units", result.serial, site, view.units),
+            lambda: kind.site_units(self.site_masks(result, site)["product"], view.units),
         )
 
     def site_shape(self, site: int) -> tuple[int, ...]:
@@ -151,16 +152,18 @@ class Panels:
             blank = self._remember(("blank", size), lambda: _blank(size))
             return {
                 **panels,
-                **{name: blank for name in (*MASK_PANELS, "activation")},
+                **{name: blank for name in SITE_PANELS},
                 "grid": blank[:8, :8],
             }
         masks = self.site_masks(result, view.site)
-        units = self.site_units(result, view.site, view.input_index)
+        units = self.site_units(result, view)
         # Units ranked by a backward pass are that pass's pictures, the forward mask's too.
-        ranked = None if units is None else result.serial
+        ranked = None if units is None else (result.serial, view.units)
         for name in MASK_PANELS:
             # Forward masks belong to the recording, not to a backward pass.
-            owner = "recording" if name == "forward" and ranked is None else result.serial
+            owner = (
+                "recording" if name == "forward" and ranked is None else (ranked or result.serial)
+            )
             panels[name] = self._remember(
                 (name, owner, view.site, view.channel, cut),
                 lambda name=name: plane_picture(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from gbp_widgets.explore.names import MASK_PANELS
+from gbp_widgets.explore.names import SITE_PANELS
 from gbp_widgets.explore.session import ExplorerSession
 from gbp_widgets.explore.view import View
 from gbp_widgets.explore.words import unknown_class_message
@@ -41,7 +41,7 @@ def panel_click(
     own = session.output_kind.click(panel, row, column, size, view, session.photo().shape[:2])
     if own:
         return own
-    if panel not in (*MASK_PANELS, "activation"):
+    if panel not in SITE_PANELS:
         return {}
     unit = session.unit_at(view, row, column, size)
     if unit is None:

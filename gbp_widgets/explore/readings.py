@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gbp_widgets.explore.names import SITE_PANELS
 from gbp_widgets.explore.panels import Panels
 from gbp_widgets.explore.sites import site_unit
 from gbp_widgets.explore.view import View
@@ -20,7 +21,7 @@ def unit_at(
         return None
     cut = panels.batch.kinds[view.input_index].site_cut(view.cut)
     shape = panels.site_shape(view.site)
-    units = panels.site_units(panels.result(view), view.site, view.input_index)
+    units = panels.site_units(panels.result(view), view)
     if units is not None:
         # A token x unit grid: the columns are the ranked units.
         shape = (shape[0], len(units))
@@ -31,12 +32,18 @@ def unit_at(
     return channel, (int(units[column_at]),)
 
 
-def readout(panels: Panels, view: View, row: int, column: int, size: int, class_name):
-    """The numbers under panel pixel ``(row, column)`` of ``size``-pixel panels of the item
-    ``panels`` draws, by name (``class_name`` names a class index)."""
+def readout(
+    panels: Panels, view: View, row: int, column: int, size: int, class_name, panel="input"
+):
+    """The numbers under pixel ``(row, column)`` of ``size``-pixel ``panel`` of the item
+    ``panels`` draws, by name (``class_name`` names a class index). Where a site panel's
+    rows are the input's elements (tokens), the input read is the one of that row."""
     result = panels.result(view)
     kind = panels.batch.kinds[view.input_index]
     spot = kind.locate(row, column, size, view.cut)
+    unit = unit_at(panels, view, row, column, size) if result.sites else None
+    if unit is not None and panel in SITE_PANELS:
+        spot = kind.spot_at_site(unit[0]) or spot
     values: dict[str, object] = {
         "where": spot.words,
         "input": _floats(panels.input_values(view.input_index)[spot.index]),
@@ -46,7 +53,6 @@ def readout(panels: Panels, view: View, row: int, column: int, size: int, class_
         **kind.spot_readout(spot, panels.photo()),
         **panels.output.readout(row, column, size, view.cut, class_name),
     }
-    unit = unit_at(panels, view, row, column, size) if result.sites else None
     if unit is None:
         return values
     channel, position = unit

@@ -362,6 +362,8 @@ class ExplorerSession:
         """See :func:`gbp_widgets.explore.readings.unit_at`."""
         return readings.unit_at(self.shown.panels, view, row, column, size)
 
-    def readout(self, view: View, row: int, column: int, size: int) -> dict[str, object]:
-        """The numbers under panel pixel ``(row, column)`` of ``size``-pixel panels."""
-        return readings.readout(self.shown.panels, view, row, column, size, self.class_name)
+    def readout(
+        self, view: View, row: int, column: int, size: int, panel: str = "input"
+    ) -> dict[str, object]:
+        """The numbers under pixel ``(row, column)`` of ``size``-pixel ``panel``."""
+        return readings.readout(self.shown.panels, view, row, column, size, self.class_name, panel)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from gbp_widgets.explore import checks, choices, moves
 from gbp_widgets.explore.checks import PERCENTILE_RANGE
-from gbp_widgets.explore.names import ALL_CHANNELS, PERCENTILE, SCORE_THRESHOLD
+from gbp_widgets.explore.names import ALL_CHANNELS, GRID_UNITS, PERCENTILE, SCORE_THRESHOLD
 from gbp_widgets.explore.open import (
     new_activations,
     new_image,
@@ -245,6 +245,17 @@ STATE = StateTable(
             to_view=view_field("channel"),
             # The menu's first entries as well: all channels, then those most let through.
             ahead=Ahead(Steps.NEIGHBOURS, first=4, when=moves.output_picked),
+        ),
+        "units": Row(
+            default=GRID_UNITS,
+            help="token x unit grids: how many units are shown, those that pass the most",
+            value=Value.WHOLE,
+            effect=Effect.RENDER,
+            check=checks.units,
+            controls=(Control("units", Widget.WHOLE_BOX, Place(Line.SITE, 3), "units"),),
+            shown=choices.texts,
+            settle=choices.units_kept,
+            to_view=view_field("units"),
         ),
         "slice": Row(
             default=0,

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gbp_widgets.engine import Explanation
-
-# Units shown by default: enough to see a pattern, few enough to read each column.
-GRID_UNITS = 64
+from gbp_widgets.explore.names import GRID_UNITS
 
 
 @dataclass(frozen=True)

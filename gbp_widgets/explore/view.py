@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gbp_widgets.engine import Neuron, Region
-from gbp_widgets.explore.names import ALL_CHANNELS, PERCENTILE, SCORE_THRESHOLD
+from gbp_widgets.explore.names import ALL_CHANNELS, GRID_UNITS, PERCENTILE, SCORE_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ class View:
     chosen: object = None
     # The token position explained in a sequence output (-1: the last token).
     position: int = -1
+    # How many units a token x unit grid shows (those that pass the most).
+    units: int = GRID_UNITS
 
 
 def on_panel(pixel: int, count: int, size: int) -> int:

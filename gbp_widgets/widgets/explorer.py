@@ -152,7 +152,7 @@ class Explorer(ExplorerTraits):
         if spot is not None and self.scene is not None:
             started = time.perf_counter()
             self.board.crosshair(*spot[1:])
-            readout = self.session.readout(self.scene.view, *spot[1:], self.panel_size)
+            readout = self.session.readout(self.scene.view, *spot[1:], self.panel_size, spot[0])
             self.board.show_readout(readout)
             _timed("hover", started)
 
@@ -257,13 +257,13 @@ class Explorer(ExplorerTraits):
         self._scheduler.flush()
         return self.panels
 
-    def readout(self, row: int, column: int) -> dict[str, object]:
-        """The hover read-out for panel pixel ``(row, column)``, without a mouse."""
+    def readout(self, row: int, column: int, panel: str = "input") -> dict[str, object]:
+        """The hover read-out for pixel ``(row, column)`` of ``panel``, without a mouse."""
         self.refresh()
         size = self.panel_size
         if not (0 <= row < size and 0 <= column < size):
             raise ValueError(f"({row}, {column}) is outside the {size} x {size} panels")
-        return self.session.readout(self.scene.view, row, column, size)
+        return self.session.readout(self.scene.view, row, column, size, panel)
 
     def figure(self) -> NotebookFigure:
         """A matplotlib figure of what the Explorer shows: its rows of panels, the rule

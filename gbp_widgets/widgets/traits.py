@@ -82,7 +82,9 @@ class ExplorerTraits(with_traits(STATE, widgets.VBox, "_Traits")):
 
     def __init__(self) -> None:
         super().__init__()
-        self.status, self.controls = widgets.HTML(), Controls(self.table)
+        self.controls = Controls(self.table)
+        # Always shown, as the controls' box: one layout model serves both.
+        self.status = widgets.HTML(layout=self.controls.widget.layout)
         # Traits whose choices follow a change, to settle before the next redraw; controls
         # to offer their choices after it (once the pass they may rank by is made).
         self._quiet, self._stale, self._unoffered = Quiet(), set(), set()
