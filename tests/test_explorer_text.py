@@ -107,6 +107,9 @@ def test_a_click_on_a_grid_cell_explains_from_that_unit_of_that_token(explorer):
         encode_text(tokenizer, TEXT), target=Neuron(explorer.site_names[0], token, position=(unit,))
     )
     torch.testing.assert_close(explorer.explanation.attribution, expected.attribution)
+    # A site's rows are tokens here, and the words say so.
+    assert f"unit ({unit},) of token {token} at" in explorer.scene.captions["attribution"]
+    assert explorer.controls.channel.options[0][0] == "all tokens"
     explorer.target_kind = "class"
 
 

@@ -115,7 +115,7 @@ def sites(session: ExplorerSession, state: State) -> Options:
 def channels(session: ExplorerSession, state: State) -> Options:
     """All channels, then the site's channels ranked by how much the pass of the view
     lets through, once that pass is made."""
-    options: Options = [("all channels", ALL_CHANNELS)]
+    options: Options = [(f"all {session.kinds[state['input_index']].site_rows}s", ALL_CHANNELS)]
     # Until the pass is made the channel chosen is listed unranked, so the menu still
     # shows it after a new input settles it (a choice never makes a pass to rank it).
     chosen = [(f"{state['channel']}", state["channel"])] if state["channel"] != ALL_CHANNELS else []

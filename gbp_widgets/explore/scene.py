@@ -110,10 +110,10 @@ def scene_of(
         rectifier = session.site_rectifier(view.site)
         gate = session.site_gate(view.site)
         site = site_words(session.site_names[view.site], rectifier)
-    words = captions(view, session.class_name, result.layer or "", rectifier, gate)
+    kind = session.kinds[view.input_index]
+    words = captions(view, session.class_name, result.layer or "", rectifier, gate, kind.site_rows)
     if live:
         words["input"] = frame_words(session.top_classes(1)[0])
-    kind = session.kinds[view.input_index]
     attribution = kind.attribution_key(view.display, view.percentile)
     keys: dict[str, Key] = {
         "activation": ACTIVATION_KEY,
@@ -161,7 +161,7 @@ def _comparison(session, view, comparison_size, attribution) -> Comparison:
     rule = RULES[view.rule]
     names = comparison_names(rule)
     pictures = session.compare_panels(view, comparison_size(len(names)))
-    words = target_words(view.target, session.class_name)
+    words = target_words(view.target, session.class_name, session.kinds[view.input_index].site_rows)
     labels = {name: f"{RULES[name].label}: {words}" for name in COMPARED_RULES}
     keys = {} if attribution is None else dict.fromkeys(COMPARED_RULES, attribution)
     return Comparison(names, pictures, labels | dict(rule.beside), keys | rule.beside_keys())

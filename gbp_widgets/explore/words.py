@@ -14,9 +14,12 @@ from gbp_widgets.explore.view import DetectionScore, View
 GRID_CAPTION = "product mask, channels ranked by how much they pass"
 
 
-def target_words(target: int | Neuron, class_name: Callable[[int], str]) -> str:
+def target_words(
+    target: int | Neuron, class_name: Callable[[int], str], rows: str = "channel"
+) -> str:
     """``"tiger cat"``, ``"channel 635 at _blocks.9._swish#1"`` or
-    ``"unit (y=3, x=4) of channel 7 at layer1.0.relu#2"``."""
+    ``"unit (y=3, x=4) of channel 7 at layer1.0.relu#2"`` (``rows``: what a site's first
+    dimension is, ``"token"`` for token ids: ``"unit (104,) of token 3 at ..."``)."""
     if target is None:
         return "the score"
     if isinstance(target, Region):
@@ -28,11 +31,12 @@ def target_words(target: int | Neuron, class_name: Callable[[int], str]) -> str:
         return f"{class_name(target.token)!r} next, after token {target.position}"
     if not isinstance(target, Neuron):
         return class_name(target)
+    row = f"{rows} {target.channel} at {target.site}"
     if target.y is not None and target.x is not None:
-        return f"unit (y={target.y}, x={target.x}) of channel {target.channel} at {target.site}"
+        return f"unit (y={target.y}, x={target.x}) of {row}"
     if target.position is not None:
-        return f"unit {tuple(target.position)} of channel {target.channel} at {target.site}"
-    return f"channel {target.channel} at {target.site}"
+        return f"unit {tuple(target.position)} of {row}"
+    return row
 
 
 def site_words(site: str, rectifier: tuple[str, float | None]) -> str:
@@ -48,16 +52,18 @@ def captions(
     layer: str = "",
     rectifier: tuple[str, float | None] | None = ("relu", None),
     gate: Gate | None = None,
+    rows: str = "channel",
 ) -> dict[str, str]:
     """Short plain-text captions of the panels for ``view``, by panel name; the site they
     show is named once for their row (:func:`row_caption`). ``rectifier`` is the site's
     ``(kind, ceiling)``, ``None`` for a model without sites; the forward mask's caption
     gives its formula (``1[0<x<6]`` for a ReLU6), or at a gated site (``gate``) says it
-    is the gate ``s(x)``; ``layer`` is where the rule's CAM was taken, if it has one."""
+    is the gate ``s(x)``; ``layer`` is where the rule's CAM was taken, if it has one;
+    ``rows`` names a site's first dimension (see :func:`target_words`)."""
     rule = RULES[view.rule].caption(layer)
     words = {
         "input": "input",
-        "attribution": f"{rule}: {target_words(view.target, class_name)}",
+        "attribution": f"{rule}: {target_words(view.target, class_name, rows)}",
         "output": "predicted labels (hover: class, click: region)",
     }
     if rectifier is None:
