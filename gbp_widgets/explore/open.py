@@ -50,6 +50,12 @@ def open_session(
         engine_args = {**engine_args, **pictured, "preprocess": preprocess}
     else:
         engine_args = {**engine_args, "inputs": inputs}
+    return _explained(model, engine_args)
+
+
+def _explained(model: nn.Module, engine_args: dict) -> ExplorerSession:
+    """A session for the user's ``model``; what went wrong said as such, nothing put in
+    its place."""
     try:
         return ExplorerSession(model, **engine_args)
     except Exception as err:
@@ -69,10 +75,7 @@ def _text_session(model, inputs, image, text, engine_args) -> ExplorerSession:
         if engine_args.get("tokenizer") is None:
             raise ValueError("text= needs the model's tokenizer=: any callable str -> ids")
         inputs = encode_text(engine_args["tokenizer"], text)
-    try:
-        return ExplorerSession(model, inputs, **engine_args)
-    except Exception as err:
-        raise ValueError(f"your model could not be explained: {describe(err)}") from err
+    return _explained(model, {**engine_args, "inputs": inputs})
 
 
 def shown_text(session: ExplorerSession) -> str:

@@ -132,7 +132,7 @@ def bars(
         fill = colour or (POSITIVE if value >= 0 else NEGATIVE)
         draw.rectangle([min(zero, end), top, max(zero, end), bottom], fill=fill)
         if left and write:
-            text = _fit_text(draw, labels[feature], left - 4)
+            text = fit_text(draw, labels[feature], left - 4)
             draw.text((2, top + height / 2), text, fill=(0, 0, 0), font=_font(), anchor="lm")
     draw.line([zero, 0, zero, size], fill=ZERO_LINE)
     return _opaque(np.asarray(picture))
@@ -166,11 +166,13 @@ def _font() -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=LABEL_PIXELS)
 
 
-def _fit_text(draw: ImageDraw.ImageDraw, text: str, width: float) -> str:
-    """``text``, cut with an ellipsis to what fits in ``width`` pixels of the label font."""
-    if draw.textlength(text, font=_font()) <= width:
+def fit_text(draw: ImageDraw.ImageDraw, text: str, width: float, font=None) -> str:
+    """``text``, cut with an ellipsis to what fits in ``width`` pixels of ``font`` (the
+    label font by default)."""
+    font = font or _font()
+    if draw.textlength(text, font=font) <= width:
         return text
-    while text and draw.textlength(text + "…", font=_font()) > width:
+    while text and draw.textlength(text + "…", font=font) > width:
         text = text[:-1]
     return text + "…"
 
@@ -189,7 +191,7 @@ def ranked_cells(values: object, labels: Sequence[str], per_row: int, cell: int)
         grey = int(round(value * 255))
         draw.rectangle([left, top, left + cell - 1, top + cell - 1], fill=(grey,) * 3)
         draw.rectangle([left, top, left + cell - 1, top + cell - 1], outline=ZERO_LINE)
-        text = _fit_text(draw, label, cell)
+        text = fit_text(draw, label, cell)
         draw.text(
             (left + cell / 2, top + cell + 2), text, fill=(0, 0, 0), font=_font(), anchor="mt"
         )

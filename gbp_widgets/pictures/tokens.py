@@ -13,6 +13,7 @@ from matplotlib import colormaps, font_manager
 from PIL import Image, ImageDraw, ImageFont
 
 from gbp_widgets.pictures.colour_keys import TOKEN_MAGNITUDE, TOKEN_SIGNED
+from gbp_widgets.pictures.drawing import fit_text
 
 # White cells for the input; the text black or white, whichever reads on the cell.
 BLANK = (255, 255, 255)
@@ -70,7 +71,7 @@ def token_cells(texts: Sequence[str], colours: np.ndarray, size: int) -> np.ndar
         fill = tuple(int(v) for v in colour[:3])
         draw.rectangle(box, fill=fill, outline=(170, 170, 170))
         ink = (0, 0, 0) if dark_ink(fill) else (255, 255, 255)
-        shown = _fitted(draw, text, box[2] - box[0] - 2, font)
+        shown = fit_text(draw, text, box[2] - box[0] - 2, font)
         draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), shown, fill=ink, font=font,
                   anchor="mm")  # fmt: skip
     rgba = np.empty((size, size, 4), dtype=np.uint8)
@@ -82,11 +83,3 @@ def token_cells(texts: Sequence[str], colours: np.ndarray, size: int) -> np.ndar
 def dark_ink(rgb: Sequence[int]) -> bool:
     """Whether black text reads on the ``uint8`` colour ``rgb`` (else white), by luminance."""
     return 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2] > 128
-
-
-def _fitted(draw: ImageDraw.ImageDraw, text: str, width: float, font) -> str:
-    if draw.textlength(text, font=font) <= width:
-        return text
-    while text and draw.textlength(text + "…", font=font) > width:
-        text = text[:-1]
-    return text + "…"
