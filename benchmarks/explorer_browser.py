@@ -86,7 +86,7 @@ NOTEBOOK = [
     "log.addHandler(Timings())\n"
     "log.propagate = False\n"
     "explorer.observe(lambda change: kernel['arrived'].append(time.time()),\n"
-    "    ['rule', 'target', 'display', 'percentile', 'site', 'channel', 'item', 'position',\n"
+    "    ['rule', 'target', 'display', 'percentile', 'site', 'channel', 'item', 'region',\n"
     "     'text'])\n"
     "print('ready')",
     "json.dump(kernel, open('kernel_ms.json', 'w'))",

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from gbp_widgets.engine import RULES, GuidedBackprop, TokenTarget, check_activations
-from gbp_widgets.explore.token_grids import GRID_UNITS, token_grids
+from gbp_widgets.explore.token_grids import GRID_SIZE, token_grids
 from gbp_widgets.models import factory_function
 from gbp_widgets.pictures.files import save_whole, writable_figure_path
 from gbp_widgets.pictures.text_figure import text_figure
@@ -52,7 +52,8 @@ def add_text_command(commands) -> None:
     text.add_argument(
         "--position",
         type=int,
-        help="explain the prediction after this token position (default: the last)",
+        help="explain the prediction after this token position (default: the last; for a "
+        "masked model, one whose tokenizer has a mask token, the masked tokens)",
     )
     text.add_argument(
         "--token", help="explain this next token's score (default: the one predicted)"
@@ -90,7 +91,7 @@ def explain_text(args: argparse.Namespace, colour: bool | None = None) -> TextRu
     recording = GuidedBackprop(model, args.activations).record(ids)
     logits = recording.logits
     language = logits is not None and logits.dim() == 3
-    target = _target(args, tokenizer, ids.shape[1], language)
+    target = _target(args, tokenizer, ids, language)
     chosen = recording.explain(target, args.rule)
     gradient = recording.explain(target, "gradient")
     tokens = [visible(t) for t in token_strings(tokenizer, ids[0].tolist())]
@@ -110,7 +111,7 @@ def explain_text(args: argparse.Namespace, colour: bool | None = None) -> TextRu
     # gradient only at the explained position, while the first one's spread it over the text.
     per_token = [s for s in chosen.sites if len(s.shape) == 3]
     if per_token:
-        made = token_grids(chosen, per_token[0].name, units=GRID_UNITS)
+        made = token_grids(chosen, per_token[0].name, units=GRID_SIZE)
         grids = [
             (f"forward gate at {made.site}", made.forward),
             ("backward mask 1[g>0]", made.backward),
@@ -134,7 +135,8 @@ def _model(spec: str):
     return made[0].eval(), made[1]
 
 
-def _target(args, tokenizer, length: int, language: bool):
+def _target(args, tokenizer, ids: torch.Tensor, language: bool):
+    length = ids.shape[1]
     if not language:
         if args.position is not None or args.token is not None:
             raise ValueError("--position and --token are for language models; use --target")
@@ -152,7 +154,12 @@ def _target(args, tokenizer, length: int, language: bool):
             f"--position {args.position} is past the text, which has {length} tokens "
             f"(positions 0 to {length - 1})"
         )
-    return TokenTarget(args.position, token)
+    position = args.position
+    # A masked model (its tokenizer has a mask token) is explained at the masked tokens.
+    mask = getattr(tokenizer, "mask_token_id", None)
+    if position is None and mask is not None and bool((ids == mask).any()):
+        position = ids[0] == mask
+    return TokenTarget(position, token)
 
 
 def _rule_label(rule: str, activations: str) -> str:
@@ -167,7 +174,8 @@ def _predictions(explanation, tokenizer, language: bool, k: int = 5) -> list[str
         probabilities = logits[position].softmax(-1)
         names = [visible(t) for t in token_strings(tokenizer, range(len(probabilities)))]
         explained = int(target.token[0, position])
-        head = f"next token after position {position}, top {k}:"
+        masked = getattr(tokenizer, "mask_token_id", None) is not None
+        head = f"{'token at' if masked else 'next token after'} position {position}, top {k}:"
     else:
         probabilities = logits.softmax(-1)
         names = [f"class {i}" for i in range(len(probabilities))]

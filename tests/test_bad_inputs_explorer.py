@@ -42,15 +42,15 @@ REFUSED = [
     ("target", "tigr", "classes; did you mean 'tiger'"),
     ("unit", ("a", "b"), "unit must be a tuple of whole numbers"),
     ("unit", (10**6, 5), "(1000000, 5) is not a position"),
-    ("region", Region(3), "regions are for dense outputs"),
+    ("region", Region(3), "regions are for outputs with positions"),
     ("detection", 0, "detections are for torchvision detectors"),
     ("compare", "yes", "'compare' trait"),
     ("webcam", "yes", "'webcam' trait"),
     ("freeze", "yes", "'freeze' trait"),
     ("follow_top", "yes", "'follow_top' trait"),
     ("text", "hello", "text is for token models: give the Explorer a tokenizer="),
-    ("position", 3, "positions are for next-token scores"),
-    ("units", 0, "a grid shows 1 unit or more"),
+    ("grid_size", 0, "a grid shows 1 channel or more"),
+    ("grid_size", 10**6, "no site here has more than 1280 to show"),
 ]
 
 # (control, value a person can give it, message fragment, trait)

@@ -1,6 +1,6 @@
 """The tokens view in a real browser: JupyterLab on 127.0.0.1, headless Chromium at 1440 x 900
 with the file browser open. A sentence typed into the text box (Enter explains it), a token
-clicked, a prediction clicked, a grid cell hovered and a site stepped with the arrow keys,
+clicked, a prediction clicked, a grid cell hovered, a site and a unit stepped with the arrow keys,
 each answered by the kernel; token text that is markup is shown as text everywhere."""
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ CELLS = [
     "import json, os\nfrom gbp_widgets import Explorer\n"
     "explorer = Explorer(text='for item in items:', activations='gated')\n"
     "def _save(change=None):\n"
-    "    state = {n: getattr(explorer, n) for n in ('text', 'position', 'target', 'site',"
-    " 'target_kind')}\n"
+    "    state = {n: getattr(explorer, n) for n in ('text', 'target', 'site', 'target_kind',"
+    " 'unit')}\n"
+    "    region = explorer.region\n"
+    "    state['tokens'] = None if region is None else region.mask.nonzero()[0].tolist()\n"
     "    state['top'] = [v for _, v in explorer.controls.top.options]\n"
     "    with open('text_state.tmp', 'w') as f:\n"
     "        json.dump(state, f)\n"
     "    os.replace('text_state.tmp', 'text_state.json')\n"
-    "explorer.observe(_save, ['text', 'position', 'target', 'site', 'target_kind'])\n"
+    "explorer.observe(_save, ['text', 'region', 'target', 'site', 'target_kind', 'unit'])\n"
     "explorer.controls.top.observe(_save, 'options')\n"
     "_save()\nexplorer",
 ]
@@ -103,7 +105,7 @@ def test_type_click_a_token_click_a_prediction_hover_a_cell_and_step_a_site(lab,
         def picked() -> dict | None:
             now = state(lab)
             # The top-5 follow: the tokens most likely after token 2, offered after the redraw.
-            return now if now["position"] == 2 and now["top"] != first["top"] else None
+            return now if now["tokens"] == [2] and now["top"] != first["top"] else None
 
         after = wait_for(picked, 60, "a token click did not explain what follows token 2")
         buttons = page.locator(".widget-toggle-buttons").filter(has_text="top-5").locator("button")
@@ -121,10 +123,17 @@ def test_type_click_a_token_click_a_prediction_hover_a_cell_and_step_a_site(lab,
         page.mouse.click(masks["x"] + 300, masks["y"] + 100)
         page.keyboard.press("ArrowDown")
         wait_for(lambda: state(lab)["site"] == 1, 60, "the arrow key did not step the site")
+        before = state(lab)["unit"]
+        page.keyboard.press("ArrowRight")
+        wait_for(
+            lambda: state(lab)["target_kind"] == "unit" and state(lab)["unit"] != before,
+            60,
+            "the right arrow did not step the unit explained",
+        )
         page.mouse.move(2, 2)
-        assert_captions_and_controls_fit(page)
         box.scroll_into_view_if_needed()
         page.screenshot(path=str(tmp_path / "controls.png"))
+        assert_captions_and_controls_fit(page)
 
 
 def test_markup_in_a_token_is_shown_as_text_and_never_run(escape_lab, tmp_path):

@@ -65,7 +65,7 @@ def test_the_explanation_is_the_engines_for_the_item_shown(case, rule):
     model, inputs, extra = CASES[case]()
     session = ExplorerSession(model, inputs, **extra)
     session.set_item(1)
-    target = session.class_region(1) if isinstance(session.output_kind, DenseMap) else 1
+    target = session.class_target(1)
     one = tuple(t[1:2] for t in inputs) if isinstance(inputs, tuple) else inputs[1:2]
     _assert_same(session.explanation(target, rule), _direct(model, one, target, rule, **extra))
     assert (session.inputs[0] if isinstance(one, tuple) else session.inputs).shape[0] == 1
@@ -161,7 +161,7 @@ def test_a_dense_output_offers_regions_and_a_click_picks_the_connected_region():
     assert session.target_kinds()[:2] == ("class", "region")
     labels = session.predicted_labels()
     assert labels.shape == (16, 16)
-    region = session.region_at(SIZE // 2, SIZE // 2, SIZE, Cut())
+    region = session.output_kind.region_at(SIZE // 2, SIZE // 2, SIZE, Cut())
     y = x = 8
     assert region.cls == labels[y, x] and region.mask[y, x]
     # 4-connected: every masked position has the class, and no neighbour of the region
@@ -193,7 +193,7 @@ def test_a_torchvision_segmentation_model_with_random_weights():
         48,
         48,
     )
-    region = session.region_at(10, 10, SIZE, Cut())
+    region = session.output_kind.region_at(10, 10, SIZE, Cut())
     _assert_same(session.explanation(region, "guided"), _direct(model, inputs, region))
 
 
@@ -364,7 +364,7 @@ def test_items_kept_for_later_are_dropped_with_the_inputs_and_the_layer():
     session.set_inputs(other)
     session.set_item(1)
     _assert_same(
-        session.explanation(session.class_region(0), "guided"),
+        session.explanation(session.output_kind.region(0), "guided"),
         _direct(model, other[1:2], Region(0)),
     )
     with session.another_item(0):
@@ -379,12 +379,12 @@ def test_items_kept_for_later_are_dropped_with_the_inputs_and_the_layer():
 def test_has_pass_says_which_passes_a_picture_can_be_drawn_from():
     model, inputs, _ = CASES["image"]()
     session = ExplorerSession(model, inputs)
-    target = session.class_region(0)
+    target = session.output_kind.region(0)
     assert not session.has_pass(target, "gradcam")
     session.result(target, "gradcam")
     # Guided Grad-CAM is made from the guided pass, which is kept as well.
     assert session.has_pass(target, "gradcam") and session.has_pass(target, "guided")
-    assert not session.has_pass(session.class_region(1), "guided")
+    assert not session.has_pass(session.output_kind.region(1), "guided")
     session.set_layer("conv1")
     assert not session.has_pass(target, "gradcam"), "a pass for another Grad-CAM layer"
 

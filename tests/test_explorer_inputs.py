@@ -315,11 +315,16 @@ def test_clicking_a_mask_pixel_explains_that_unit(explorer):
     assert explorer.unit == unit
 
 
-def test_clicking_a_grid_tile_shows_that_channel(explorer):
+def ranked_at_site_10(explorer) -> list[int]:
+    """Site 10's channels, most passing first, for the class explained."""
     explorer.site = 10
     explorer.refresh()
     result = explorer.session.result(explorer.target, "guided")
-    ranked = [c for c, _ in explorer.session.channel_ranking(result, 10)]
+    return [c for c, _ in explorer.session.channel_ranking(result, 10)]
+
+
+def test_clicking_a_grid_tile_shows_that_channel(explorer):
+    ranked = ranked_at_site_10(explorer)
     grid = explorer.board.grid.canvas
     page.event(grid, "down", x=1, y=1)
     assert explorer.channel == ranked[0]
@@ -328,6 +333,26 @@ def test_clicking_a_grid_tile_shows_that_channel(explorer):
     tile = (grid.width - (columns - 1)) // columns
     page.event(grid, "down", x=tile + 2, y=1)  # the second tile of the first row
     assert explorer.channel == ranked[1]
+
+
+def test_the_grid_box_sets_how_many_channel_tiles_the_grid_shows(explorer):
+    ranked = ranked_at_site_10(explorer)
+    grid = explorer.board.grid.canvas
+    page.choose(explorer.controls.grid_size, 9)
+    explorer.refresh()
+    assert explorer.grid_size == 9
+    # Nine tiles: three to a row; the last is the ninth channel ranked, the row after empty.
+    tile = (grid.width - 2) // 3
+    page.event(grid, "down", x=2 * (tile + 1) + 2, y=2 * (tile + 1) + 2)
+    assert explorer.channel == ranked[8]
+    explorer.channel = -1
+    page.event(grid, "down", x=1, y=3 * (tile + 1) + 2)
+    assert explorer.channel == -1
+    page.choose(explorer.controls.grid_size, 0)
+    assert "a grid shows 1 channel or more" in explorer.message
+    assert explorer.grid_size == 9 == explorer.controls.grid_size.value
+    explorer.grid_size = 64
+    explorer.refresh()
 
 
 def test_arrow_keys_step_sites_and_channels(explorer):

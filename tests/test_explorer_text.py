@@ -42,7 +42,9 @@ def token_centre(explorer, token: int) -> tuple[float, float]:
 
 def test_the_default_text_model_shows_its_tokens_predictions_and_a_token_unit_grid(explorer):
     assert explorer.panel_names()[:2] == ("input", "attribution")
-    assert explorer.text == TEXT and explorer.position == -1
+    assert explorer.text == TEXT and explorer.target_kind == "class" and explorer.region is None
+    kinds = [label for label, _ in explorer.controls.target_kind.options]
+    assert kinds[:2] == ["last token", "picked"]
     expected = next_token_probabilities(TEXT)
     top = expected.topk(5)
     offered = [value for _, value in explorer.controls.top.options]
@@ -77,21 +79,55 @@ def test_a_click_on_a_token_explains_the_prediction_after_it(explorer):
     x, y = token_centre(explorer, 3)
     page.click(strip, x, y)
     explorer.refresh()
-    assert explorer.position == 3
+    # The token clicked is the region explained: one token of the text's.
+    assert explorer.target_kind == "region"
+    assert np.flatnonzero(explorer.region.mask).tolist() == [3]
     after = next_token_probabilities(TEXT, 3)
-    assert explorer.target == int(after.argmax())
+    assert explorer.target == explorer.region.cls == int(after.argmax())
     assert [v for _, v in explorer.controls.top.options] == after.topk(5).indices.tolist()
     assert explorer.explanation.target.position[0].nonzero().flatten().tolist() == [3]
+    assert "after token 3" in explorer.scene.captions["attribution"]
+    # The token picked is outlined in the input panel, in cyan; the token before it is not.
+    cyan = [0, 229, 255]
+    picture = explorer.panels["input"]
+    y3 = int(token_centre(explorer, 3)[1])
+    x2, x3 = int(token_centre(explorer, 2)[0]), int(token_centre(explorer, 3)[0])
+    assert any((picture[y3, x, :3] == cyan).all() for x in range(x3 - 30, x3))
+    assert not any((picture[y3, x, :3] == cyan).all() for x in range(x2 - 30, x2))
     # A prediction clicked: that token's score after the same position.
     second = [v for _, v in explorer.controls.top.options][1]
     page.choose(explorer.controls.top, second)
     explorer.refresh()
-    assert explorer.target == second and explorer.position == 3
+    assert explorer.target == second == explorer.region.cls
+    assert np.flatnonzero(explorer.region.mask).tolist() == [3]
     assert int(explorer.explanation.target.token[0, 3]) == second
 
 
+def test_a_region_of_several_tokens_sums_their_predictions(explorer):
+    from gbp_widgets import Region
+
+    mask = np.zeros(len(TEXT), dtype=bool)
+    mask[[2, 5]] = True
+    explorer.region = Region(7, mask)
+    explorer.target_kind = "region"
+    explorer.refresh()
+    model, tokenizer = load_char_model()
+    expected = GuidedBackprop(model, activations="gated").explain(
+        encode_text(tokenizer, TEXT), target=TokenTarget([2, 5], 7)
+    )
+    torch.testing.assert_close(explorer.explanation.attribution, expected.attribution)
+    assert "after tokens 2, 5" in explorer.scene.captions["attribution"]
+    mean = (next_token_probabilities(TEXT, 2) + next_token_probabilities(TEXT, 5)) / 2
+    assert [v for _, v in explorer.controls.top.options] == mean.topk(5).indices.tolist()
+    # Back to the last token: the top-5 follow.
+    explorer.target_kind = "class"
+    explorer.refresh()
+    top = next_token_probabilities(TEXT).topk(5).indices.tolist()
+    assert [v for _, v in explorer.controls.top.options] == top
+
+
 def test_a_click_on_a_grid_cell_explains_from_that_unit_of_that_token(explorer):
-    explorer.position = -1
+    explorer.target_kind = "class"
     explorer.refresh()
     strip = explorer.rows[1]
     row, column = 150, 40  # inside the forward panel
@@ -111,21 +147,51 @@ def test_a_click_on_a_grid_cell_explains_from_that_unit_of_that_token(explorer):
     assert f"unit ({unit},) of token {token} at" in explorer.scene.captions["attribution"]
     assert explorer.controls.channel.options[0][0] == "all tokens"
     explorer.target_kind = "class"
+    explorer.channel = -1
 
 
-def test_the_units_box_shows_more_or_fewer_of_the_units_that_pass_most(explorer):
+def test_arrow_keys_step_the_grids_unit_columns_and_the_sites(explorer):
+    explorer.target_kind = "class"
+    explorer.refresh()
+    product = explorer.explanation.sites[0].product[0]  # (T, H), the class's pass
+    ranked = product.sum(0).argsort(descending=True, stable=True).tolist()
+    output = explorer.session.site_output(0)  # (T, H)
+    canvas = explorer.rows[1]
+    page.press(canvas, "ArrowRight")
+    explorer.refresh()
+    first = ranked[0]
+    assert explorer.target_kind == "unit" and explorer.unit == (first,)
+    assert explorer.channel == int(output[:, first].argmax())
+    page.press(canvas, "ArrowRight")
+    page.press(canvas, "ArrowRight")
+    explorer.refresh()
+    # The columns as the class's pass ranks them, at the token row now shown.
+    assert explorer.unit == (ranked[2],) and explorer.channel == int(output[:, first].argmax())
+    page.press(canvas, "ArrowLeft")
+    explorer.refresh()
+    assert explorer.unit == (ranked[1],)
+    page.press(canvas, "ArrowDown")
+    explorer.refresh()
+    assert explorer.site == 1
+    page.press(canvas, "ArrowUp")
+    explorer.target_kind = "class"
+    explorer.channel = -1
+    explorer.refresh()
+
+
+def test_the_grid_box_shows_more_or_fewer_of_the_units_that_pass_most(explorer):
     explorer.refresh()
     product = explorer.explanation.sites[0].product[0]  # (T, H)
     ranked = product.sum(0).argsort(descending=True, stable=True).tolist()
-    page.choose(explorer.controls.units, 16)
+    page.choose(explorer.controls.grid_size, 16)
     explorer.refresh()
-    assert explorer.units == 16
+    assert explorer.grid_size == 16
     shown = {explorer.readout(100, column, "product")["site_position"][0] for column in range(224)}
     assert shown == set(ranked[:16])
-    page.choose(explorer.controls.units, 10**6)
-    assert "this site has 256 units per token" in explorer.message
-    assert explorer.units == 16 == explorer.controls.units.value
-    explorer.units = 64
+    page.choose(explorer.controls.grid_size, 10**6)
+    assert "no site here has more than 256 to show" in explorer.message
+    assert explorer.grid_size == 16 == explorer.controls.grid_size.value
+    explorer.grid_size = 64
     explorer.refresh()
 
 

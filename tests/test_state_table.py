@@ -66,7 +66,7 @@ def test_every_shown_control_sets_its_trait_as_a_person_would(explorer):
                     continue
                 value = control.max
             else:
-                value = {"percentile": 95.0, "target": 5, "compare": True}[name]
+                value = {"percentile": 95.0, "target": 5, "compare": True, "grid_size": 32}[name]
             page.choose(control, value)
             assert getattr(explorer, name) == value, name
             assert explorer.message == "", (name, explorer.message)

@@ -191,3 +191,119 @@ def test_the_explorer_shows_each_hugging_face_model_on_token_ids(name):
             assert explorer.readout(3, 3)["token"] == str(int(ids[0, 0]))
         finally:
             explorer.close()
+
+
+def word_tokenizer(words: list[str], **special):
+    """A Hugging Face tokenizer over ``words`` built offline (a word-level model)."""
+    tokenizers = pytest.importorskip("tokenizers")
+    inner = tokenizers.Tokenizer(
+        tokenizers.models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]")
+    )
+    inner.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=inner, unk_token="[UNK]", **special
+    )
+
+
+def test_the_explorer_explains_a_masked_models_masked_tokens_by_default():
+    from gbp_widgets import Explorer
+
+    torch.manual_seed(1)
+    words = ["[UNK]", "[MASK]", "the", "cat", "sat", "on", "mat", "a"]
+    config = transformers.BertConfig(
+        num_hidden_layers=1,
+        hidden_size=32,
+        num_attention_heads=2,
+        intermediate_size=48,
+        vocab_size=len(words),
+        max_position_embeddings=32,
+    )
+    model = transformers.BertForMaskedLM(config).eval()
+    tokenizer = word_tokenizer(words, mask_token="[MASK]")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GuidedBackpropWarning)
+        explorer = Explorer(
+            model=model, text="the cat [MASK] on the mat", tokenizer=tokenizer, activations="gated"
+        )
+    try:
+        ids = torch.tensor([[2, 3, 1, 5, 2, 6]])
+        assert torch.equal(explorer.inputs, ids)
+        with torch.no_grad():
+            guesses = model(ids).logits[0, 2].softmax(-1)
+        # The masked token, position 2, is explained with the model's guess of it.
+        assert explorer.target == int(guesses.argmax())
+        assert [v for _, v in explorer.controls.top.options] == guesses.topk(5).indices.tolist()
+        expected = GuidedBackprop(model, activations="gated").explain(
+            ids, target=TokenTarget(2, explorer.target)
+        )
+        torch.testing.assert_close(explorer.explanation.attribution, expected.attribution)
+        assert "at token 2" in explorer.scene.captions["attribution"]
+        assert explorer.controls.target_kind.options[0][0] == "masked"
+        # Another text with two masks: both, summed.
+        explorer.text = "[MASK] cat sat on [MASK] mat"
+        explorer.refresh()
+        target = explorer.explanation.target
+        assert target.position[0].nonzero().flatten().tolist() == [0, 4]
+    finally:
+        explorer.close()
+
+
+def test_a_causal_models_tokenizer_without_a_mask_keeps_next_token_scores():
+    from gbp_widgets import Explorer
+
+    torch.manual_seed(2)
+    words = ["[UNK]", "the", "cat", "sat"]
+    model = gpt2().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GuidedBackpropWarning)
+        explorer = Explorer(
+            model=model, text="the cat", tokenizer=word_tokenizer(words), activations="gated"
+        )
+    try:
+        assert "next, after token 1" in explorer.scene.captions["attribution"]
+    finally:
+        explorer.close()
+
+
+MASKED_FACTORY = """
+import torch, tokenizers, transformers
+
+WORDS = ["[UNK]", "[MASK]", "the", "cat", "sat", "on", "mat", "a"]
+
+
+def build():
+    torch.manual_seed(1)
+    config = transformers.BertConfig(
+        num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=48,
+        vocab_size=len(WORDS), max_position_embeddings=32,
+    )
+    inner = tokenizers.Tokenizer(
+        tokenizers.models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]")
+    )
+    inner.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=inner, unk_token="[UNK]", mask_token="[MASK]"
+    )
+    return transformers.BertForMaskedLM(config).eval(), tokenizer
+"""
+
+
+def test_explain_text_explains_a_masked_models_masked_token(tmp_path, capsys, monkeypatch):
+    from gbp_widgets.cli import main
+
+    (tmp_path / "masked_factory.py").write_text(MASKED_FACTORY)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "m.png"
+    text = "the cat [MASK] on the mat"
+    argv = ["explain-text", text, "--model", "masked_factory:build", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    import masked_factory
+
+    model, _ = masked_factory.build()
+    with torch.no_grad():
+        guess = int(model(torch.tensor([[2, 3, 1, 5, 2, 6]])).logits[0, 2].argmax())
+    assert "token at position 2, top 5:" in printed
+    assert f"explained: {masked_factory.WORDS[guess]!r}" in printed
+    assert out.exists()

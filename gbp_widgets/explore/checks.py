@@ -53,20 +53,16 @@ def text(session, state, value) -> str:
     return ""
 
 
-def units(session, state, value) -> str:
-    problem = _int("units", value)
+def grid_size(session, state, value) -> str:
+    problem = _int("grid_size", value)
     if problem:
         return problem
-    width = session.site_shape(state["site"])[-1] if session.site_names else 0
     if value < 1:
-        return f"units {value} is out of range: a grid shows 1 unit or more"
-    if session.texts and value > width:
-        return f"units {value} is out of range: this site has {width} units per token"
+        return f"grid_size {value} is out of range: a grid shows 1 channel or more"
+    widest = session.widest_grid(state["input_index"])
+    if session.site_names and value > widest:
+        return f"grid_size {value} is out of range: no site here has more than {widest} to show"
     return ""
-
-
-def position(session, state, value) -> str:
-    return session.output_kind.check_position(value)
 
 
 def target(session, state, value) -> str:

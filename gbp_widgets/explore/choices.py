@@ -85,7 +85,8 @@ def slices(session: ExplorerSession, state: State) -> Options:
 
 
 def target_kinds(session: ExplorerSession, state: State) -> Options:
-    return [(TARGET_KIND_LABELS[kind], kind) for kind in session.target_kinds()]
+    labels = {**TARGET_KIND_LABELS, **session.output_kind.target_labels}
+    return [(labels[kind], kind) for kind in session.target_kinds()]
 
 
 def activations(session: ExplorerSession, state: State) -> Options:
@@ -102,9 +103,9 @@ def displays(session: ExplorerSession, state: State) -> Options:
 
 
 def top_classes(session: ExplorerSession, state: State) -> Options:
-    """The five most probable classes, with their probabilities (the top-5 buttons); for
-    next-token scores, the tokens most likely to follow the position explained."""
-    top = session.top_classes(5, position=state["position"])
+    """The five most probable classes, with their probabilities (the top-5 buttons), within
+    the region explained if one is (next-token scores: the tokens most likely to follow)."""
+    top = session.top_classes(5, region=session.output_kind.where(state))
     return [(f"{n} {100 * p:.1f}%", i) for i, n, p in top] or [("-", 0)]
 
 
@@ -153,16 +154,25 @@ def first_kind(session: ExplorerSession, state: State, value: object) -> object:
 
 
 def predicted_class(session: ExplorerSession, state: State, value: object) -> object:
-    """A new item explains its own top class (a detector's target is its detection)."""
-    return value if detector(session) else session.first_class(state["position"])
+    """A new item explains its own top class, a region its own class (a detector's target
+    is its detection)."""
+    if detector(session):
+        return value
+    region = session.output_kind.where(state)
+    return session.first_class() if region is None else region.cls
 
 
-def units_kept(session: ExplorerSession, state: State, value: object) -> object:
-    """The units shown kept where the site has that many, else as many as it has."""
-    width = session.site_shape(state["site"])[-1] if session.site_names else value
-    return min(value, width) if session.texts else value
+def region_kept(session: ExplorerSession, state: State, value: object) -> object:
+    """The region kept while it is explained: one picked on another input, or left for
+    another kind of target, means nothing any more."""
+    return value if state["target_kind"] == "region" else None
+
+
+def grid_kept(session: ExplorerSession, state: State, value: object) -> object:
+    """The grid's size kept where a site has that many channels, else the most one has."""
+    return min(value, session.widest_grid(state["input_index"])) if session.site_names else value
 
 
 def cleared(empty: object):
-    """Back to ``empty``: a unit or region picked on another input means nothing here."""
+    """Back to ``empty``: a unit picked on another input means nothing here."""
     return lambda session, state, value: empty

@@ -88,6 +88,10 @@ class InputKind:
         (``None``: every unit where it is); ``count``: how many a grid of units shows."""
         return None
 
+    def grid_width(self, shape: tuple[int, ...]) -> int:
+        """How many channels a site of output ``shape`` ``(C, *spatial)`` offers its grid."""
+        return shape[0]
+
     def attribution_at(self, attribution: np.ndarray, spot: Spot) -> np.ndarray:
         """The attribution the read-out gives at ``spot``."""
         return attribution[spot.index]
@@ -292,6 +296,10 @@ class TokenKind(InputKind):
 
     def site_units(self, product, count):
         return ranked_units(product, count) if product.ndim == 2 else None
+
+    def grid_width(self, shape):
+        # A (T, H) site's grid ranks the units of every token, not the tokens.
+        return shape[-1] if len(shape) == 2 else shape[0]
 
     def spot_at_site(self, row):
         return None if row is None else Spot((row,), f"token {row}")

@@ -13,7 +13,7 @@ from torch import nn
 
 from gbp_widgets.engine import GuidedBackprop, Recording, layer_activations
 from gbp_widgets.explore.batch import Batch
-from gbp_widgets.explore.output_kinds import OutputKind, output_kind
+from gbp_widgets.explore.output_kinds import OutputKind, Tokens, output_kind
 from gbp_widgets.explore.panels import Panels
 from gbp_widgets.explore.passes import Passes, Timer
 from gbp_widgets.models import Preprocessing
@@ -52,9 +52,11 @@ class Items:
         preprocess: Preprocessing | None,
         timer: Timer,
         layer: str = "auto",
+        mask_token: int | None = None,
     ) -> None:
         self.engine, self.batch, self.output = engine, batch, output
         self.preprocess, self.timer, self.layer = preprocess, timer, layer
+        self.mask_token = mask_token
         self._kept: OrderedDict[int, Item] = OrderedDict()
         self.shown = self.record(0)
 
@@ -151,7 +153,9 @@ class Items:
             path = recording.last_spatial[0]
             recording = record((path,), False)
             recording.last_spatial = (path, recording.kept[path])
-        output = output_kind(recording.raw_output, recording.logits, recording.token_ids)
+        ids = recording.token_ids
+        tokens = None if ids is None else Tokens(ids, self.mask_token)
+        output = output_kind(recording.raw_output, recording.logits, tokens)
         passes = Passes(recording, None if layer == "auto" else layer, self.timer)
         panels = Panels(self.batch, index, recording, output, passes, self.preprocess)
         return Item(index, recording, output, passes, panels)

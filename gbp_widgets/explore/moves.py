@@ -35,7 +35,7 @@ def slice_moved(session: ExplorerSession, view: View, index: int) -> View:
 
 def class_moved(session: ExplorerSession, view: View, cls: int) -> View:
     """Class ``cls`` explained, as the output means it (a class, or its region)."""
-    return replace(view, target=session.class_target(cls, view.position))
+    return replace(view, target=session.class_target(cls))
 
 
 def item_pictures(session: ExplorerSession, view: View, item: int, size: int) -> dict:
@@ -43,7 +43,7 @@ def item_pictures(session: ExplorerSession, view: View, item: int, size: int) ->
     top class (as the Explorer picks it for a new item, while the target kind is
     ``"class"``)."""
     with session.another_item(item):
-        target = session.class_target(session.first_class(view.position), view.position)
+        target = session.class_target(session.first_class())
         return session.panels(replace(view, target=target), size, grid=False)
 
 

@@ -31,9 +31,9 @@ TARGET_KIND_LABELS: dict[str, str] = {
 }
 
 ALL_CHANNELS = -1
-# Units a token x unit grid shows by default: enough to see a pattern, few enough to read
-# each column in a 224-pixel panel.
-GRID_UNITS = 64
+# The channels a site's grid shows by default, those that pass the most (a token x unit
+# grid's unit columns): enough to see a pattern, few enough to read each in a 224-pixel panel.
+GRID_SIZE = 64
 # The Explorer's defaults that more than one layer reads: the percentile of |attribution|
 # that saturates a map, and the score a detection needs to be listed.
 PERCENTILE = 99.0

@@ -22,6 +22,15 @@ ClassName = Callable[[int], str]
 
 
 @dataclass(frozen=True)
+class Tokens:
+    """The token ids ``(N, T)`` an output was made from, and the id of the tokenizer's mask
+    token (``None``: it has none)."""
+
+    ids: torch.Tensor
+    mask: int | None = None
+
+
+@dataclass(frozen=True)
 class Detection:
     """One detection of the shown item: its position in the model's list, class, score
     and box ``(x0, y0, x1, y1)`` in input pixels."""
@@ -42,6 +51,8 @@ class OutputKind:
     lead = ""
     # The target kinds the output offers itself (the site's channels and units come on top).
     targets: tuple[str, ...] = ("class",)
+    # Their labels where the kind's words fit better than the shared ones.
+    target_labels: Mapping[str, str] = {}
     # The panels of the first row, and those the kind draws itself (:meth:`panel`).
     map_panels: tuple[str, ...] = MAP_PANELS
     own_panels: tuple[str, ...] = ()
@@ -49,14 +60,16 @@ class OutputKind:
     boxes = False
     # Whether its classes are a tokenizer's vocabulary (named by the tokenizer).
     spelled = False
+    # How the token a token target scores stands to its positions, in captions.
+    scored = "next, after"
 
-    def __init__(self, raw: object, logits: torch.Tensor | None) -> None:
-        self.raw, self.logits = raw, logits
+    def __init__(self, raw: object, logits: torch.Tensor | None, tokens: Tokens | None) -> None:
+        self.raw, self.logits, self.tokens = raw, logits, tokens
         self._regions: dict[int, Region] = {}
 
     @staticmethod
-    def fits(raw: object, logits: torch.Tensor | None, ids: torch.Tensor | None) -> bool:
-        """Whether an output ``raw`` with scores ``logits``, made from token ``ids`` (or
+    def fits(raw: object, logits: torch.Tensor | None, tokens: Tokens | None) -> bool:
+        """Whether an output ``raw`` with scores ``logits``, made from ``tokens`` (or
         ``None``), is of this kind."""
         raise NotImplementedError
 
@@ -74,51 +87,67 @@ class OutputKind:
             raise ValueError(f"{len(given)} class names given for a model with {count} outputs")
         return tuple(given)
 
-    def probabilities(self, position: int = -1) -> np.ndarray:
-        """``(K,)``: the softmax of the class scores of the item shown (``position``: the
-        token position of a sequence output; others have none)."""
+    def probabilities(self, region: Region | None = None) -> np.ndarray:
+        """``(K,)``: the softmax of the class scores of the item shown (within ``region``'s
+        positions, for the kinds whose outputs have positions)."""
         return torch.softmax(self.logits.detach()[0].double().cpu(), dim=0).numpy()
 
     def top(
-        self, k: int, threshold: float, class_name: ClassName, position: int = -1
+        self, k: int, threshold: float, class_name: ClassName, region: Region | None = None
     ) -> list[tuple[int, str, float]]:
         """The ``k`` most probable classes as ``(index, name, probability)``."""
-        probabilities = self.probabilities(position)
+        probabilities = self.probabilities(region)
         order = np.argsort(probabilities)[::-1][:k]
         return [(int(i), class_name(int(i)), float(probabilities[i])) for i in order]
 
-    def title(self, classes: Sequence[str], threshold: float, position: int = -1) -> str:
-        """The top classes, for a figure's title."""
+    def title(self, classes: Sequence[str], threshold: float, chosen: object = None) -> str:
+        """The top classes (within the region ``chosen``, if one is), for a figure's title."""
         top = self.top(
             5,
             threshold,
             lambda i: classes[i] if 0 <= i < len(classes) else f"class {i}",
-            position,
+            chosen if isinstance(chosen, Region) else None,
         )
         return self.lead + "  ".join(
             f"{r}. {name} {100 * p:.1f}%" for r, (_, name, p) in enumerate(top, 1)
         )
 
-    def class_target(self, cls: int, position: int = -1) -> object:
-        """What explaining class ``cls`` (at token ``position`` of a sequence output)
-        means: the class index itself."""
+    def class_target(self, cls: int, region: Region | None = None) -> object:
+        """What explaining class ``cls`` (within ``region``, for the kinds that offer
+        regions) means: the class index itself."""
         return cls
 
     def region(self, cls: int) -> Region:
         """``Region(cls)`` over every position, one object per class (a stable cache key)."""
         return self._regions.setdefault(cls, Region(cls))
 
+    def where(self, state: State) -> Region | None:
+        """The region explained for ``state`` (``None``: the class is, at its default place)."""
+        return state["region"] if state["target_kind"] == "region" else None
+
     def output_target(self, state: State) -> object:
-        """What is explained at the output for the Explorer's ``state``: the class."""
-        return self.class_target(state["target"])
+        """What is explained at the output for the Explorer's ``state``: the class, or the
+        region chosen."""
+        region = self.where(state)
+        if region is None:
+            return self.class_target(state["target"])
+        return self.class_target(region.cls, region)
+
+    def class_picked(self, state: State, cls: int) -> dict[str, object]:
+        """The trait changes picking class ``cls`` (a top-5 button, a name typed) asks for:
+        that class explained, within the region chosen if one is."""
+        region = self.where(state)
+        if region is None:
+            return {"target": cls, "target_kind": "class"}
+        return {"target": cls, "region": Region(cls, region.mask)}
 
     def sanity_target(self, state: State) -> object:
         """The engine target of the sanity check for ``state``: the class, for the one item."""
         return [state["target"]]
 
     def chosen(self, state: State) -> object:
-        """What the output panel or the boxes single out for ``state`` (nothing)."""
-        return None
+        """What the output panel or the boxes single out for ``state``: the region chosen."""
+        return self.where(state)
 
     def check_class(self, value: object, classes: Sequence[str]) -> str:
         """What is wrong with class ``value`` (an index or a name) ("" when nothing is)."""
@@ -133,13 +162,11 @@ class OutputKind:
             else f"class {value} is out of range: this model has {k} (0 to {k - 1})"
         )
 
-    def check_position(self, value: object) -> str:
-        """What is wrong with ``value`` as the token position explained: only sequence
-        outputs have positions, so only -1 (none chosen) fits the others."""
-        return "" if value == -1 else "positions are for next-token scores over token ids"
-
     def check_region(self, value: object) -> str:
-        return "regions are for dense outputs (N, K, *positions); this model's output is not"
+        return (
+            "regions are for outputs with positions, a dense map (N, K, *positions) or "
+            "next-token scores (N, T, V); this model's output is neither"
+        )
 
     def detections(self, threshold: float = SCORE_THRESHOLD) -> list[Detection]:
         """The item's detections scoring at least ``threshold``, best first (none)."""

@@ -18,12 +18,13 @@ import torch
 from scipy import ndimage
 
 from gbp_widgets.engine import Region
-from gbp_widgets.explore.next_tokens import NextTokens
+from gbp_widgets.explore.next_tokens import MaskedTokens, NextTokens
 from gbp_widgets.explore.output_base import (
     SCORE_THRESHOLD,
     Detection,
     OutputKind,
     State,
+    Tokens,
 )
 from gbp_widgets.explore.view import Cut, DetectionScore, View, panel_position
 from gbp_widgets.models import coco_classes
@@ -31,17 +32,17 @@ from gbp_widgets.pictures import drawing
 from gbp_widgets.pictures.colour_keys import label_key
 from gbp_widgets.pictures.figures import top_classes_title
 
-__all__ = ["OUTPUT_KINDS", "Detection", "OutputKind", "output_kind"]
+__all__ = ["OUTPUT_KINDS", "Detection", "OutputKind", "Tokens", "output_kind"]
 
 
 class ClassScores(OutputKind):
     words = "class scores (N, K)"
 
     @staticmethod
-    def fits(raw, logits, ids):
+    def fits(raw, logits, tokens):
         return logits is not None and logits.dim() == 2
 
-    def title(self, classes, threshold, position=-1):
+    def title(self, classes, threshold, chosen=None):
         return top_classes_title(self.probabilities(), classes)
 
 
@@ -49,7 +50,7 @@ class OneScore(OutputKind):
     words = "one score per item (N,)"
 
     @staticmethod
-    def fits(raw, logits, ids):
+    def fits(raw, logits, tokens):
         return logits is not None and logits.dim() == 1
 
     def class_count(self) -> int:
@@ -58,11 +59,11 @@ class OneScore(OutputKind):
     def class_names(self, given):
         return ("score",) if given is None else super().class_names(given)
 
-    def probabilities(self, position: int = -1) -> np.ndarray:
+    def probabilities(self, region=None) -> np.ndarray:
         # The score itself: there is nothing to normalise it against.
         return self.logits.detach()[:1].double().cpu().numpy()
 
-    def class_target(self, cls: int, position: int = -1) -> object:
+    def class_target(self, cls: int, region=None) -> object:
         return None
 
 
@@ -77,7 +78,7 @@ class DenseMap(OutputKind):
     own_panels = ("output",)
 
     @staticmethod
-    def fits(raw, logits, ids):
+    def fits(raw, logits, tokens):
         return logits is not None and logits.dim() > 2
 
     @cached_property
@@ -85,22 +86,16 @@ class DenseMap(OutputKind):
         """The class predicted at each position, ``(*positions)``."""
         return self.logits.detach()[0].argmax(0).cpu().numpy()
 
-    def probabilities(self, position: int = -1) -> np.ndarray:
-        """The fraction of positions where each class is predicted."""
-        labels = self.labels.reshape(-1)
+    def probabilities(self, region: Region | None = None) -> np.ndarray:
+        """The fraction of positions (of ``region``'s, where one is chosen) where each
+        class is predicted."""
+        labels = self.labels if region is None else self.labels[np.asarray(region.mask)]
+        labels = labels.reshape(-1)
         return np.bincount(labels, minlength=self.logits.shape[1]) / labels.size
 
-    def class_target(self, cls: int, position: int = -1) -> Region:
-        """Every position of the class."""
-        return self.region(cls)
-
-    def output_target(self, state: State) -> object:
-        if state["target_kind"] == "region" and state["region"] is not None:
-            return state["region"]
-        return super().output_target(state)
-
-    def chosen(self, state: State) -> object:
-        return state["region"] if state["target_kind"] == "region" else None
+    def class_target(self, cls: int, region: Region | None = None) -> Region:
+        """Every position of the class, or the region chosen (whose class ``cls`` is)."""
+        return self.region(cls) if region is None else region
 
     def check_region(self, value: object) -> str:
         if not isinstance(value, Region) or value.mask is None:
@@ -144,7 +139,8 @@ class DenseMap(OutputKind):
     def click(self, panel, row, column, size, view, photo):
         if panel != "output":
             return {}
-        return {"region": self.region_at(row, column, size, view.cut), "target_kind": "region"}
+        region = self.region_at(row, column, size, view.cut)
+        return {"region": region, "target": region.cls, "target_kind": "region"}
 
     def readout(self, row, column, size, cut, class_name):
         at = panel_position(self.labels.shape, row, column, size, cut)
@@ -160,7 +156,7 @@ class Detections(OutputKind):
     boxes = True
 
     @staticmethod
-    def fits(raw, logits, ids):
+    def fits(raw, logits, tokens):
         return (
             isinstance(raw, (list, tuple))
             and len(raw) > 0
@@ -171,7 +167,7 @@ class Detections(OutputKind):
     def class_names(self, given):
         return tuple(given) if given is not None else coco_classes()
 
-    def top(self, k, threshold, class_name, position=-1):
+    def top(self, k, threshold, class_name, region=None):
         return [(d.index, class_name(d.label), d.score) for d in self.detections(threshold)[:k]]
 
     def output_target(self, state: State) -> object:
@@ -224,7 +220,8 @@ class Detections(OutputKind):
 
 
 OUTPUT_KINDS: dict[str, type[OutputKind]] = {
-    # First: next-token scores are a dense map too, by their shape alone.
+    # First: scores over a vocabulary per token are a dense map too, by their shape alone.
+    "masked tokens": MaskedTokens,
     "next tokens": NextTokens,
     "classes": ClassScores,
     "score": OneScore,
@@ -235,14 +232,14 @@ OUTPUT_KINDS: dict[str, type[OutputKind]] = {
 
 
 def output_kind(
-    raw: object, chosen: torch.Tensor | None, ids: torch.Tensor | None = None
+    raw: object, chosen: torch.Tensor | None, tokens: Tokens | None = None
 ) -> OutputKind:
-    """The kind of ``raw`` (the scores ``chosen`` from it, when a tensor; ``ids``, the
+    """The kind of ``raw`` (the scores ``chosen`` from it, when a tensor; ``tokens``, the
     token ids it was made from, if any): the first in :data:`OUTPUT_KINDS` that fits; a
     ``ValueError`` saying what the Explorer shows otherwise."""
     for kind in OUTPUT_KINDS.values():
-        if kind.fits(raw, chosen, ids):
-            return kind(raw, chosen)
+        if kind.fits(raw, chosen, tokens):
+            return kind(raw, chosen, tokens)
     shown = "; ".join(k.words for k in OUTPUT_KINDS.values() if k is not OneScore)
     raise ValueError(
         f"the Explorer shows models whose output is {shown}. Choose the scores with output= "

@@ -21,7 +21,6 @@ from gbp_widgets.pictures import drawing, render
 
 # The pictures ahead (widgets/ahead.py) share this cache: room for them and the view shown.
 _CACHED_PICTURES = 96
-_GRID_TILES = 64
 _GRID_TILE_PIXELS = 32
 _TILE_GAP = 1
 # A Linear site's units in the grid: cells this wide, so many to a row, most passing first.
@@ -69,11 +68,11 @@ class Panels:
 
     def site_units(self, result: Result, view: View) -> np.ndarray | None:
         """The units the planes of ``view``'s site show, in order (``None``: all, where they
-        are): a token x unit grid shows the ``view.units`` that ``result`` passes most."""
+        are): a token x unit grid shows the ``view.grid_size`` that ``result`` passes most."""
         site, kind = view.site, self.batch.kinds[view.input_index]
         return self._remember(
-            ("units", result.serial, site, view.units),
-            lambda: kind.site_units(self.site_masks(result, site)["product"], view.units),
+            ("units", result.serial, site, view.grid_size),
+            lambda: kind.site_units(self.site_masks(result, site)["product"], view.grid_size),
         )
 
     def site_shape(self, site: int) -> tuple[int, ...]:
@@ -158,7 +157,7 @@ class Panels:
         masks = self.site_masks(result, view.site)
         units = self.site_units(result, view)
         # Units ranked by a backward pass are that pass's pictures, the forward mask's too.
-        ranked = None if units is None else (result.serial, view.units)
+        ranked = None if units is None else (result.serial, view.grid_size)
         for name in MASK_PANELS:
             # Forward masks belong to the recording, not to a backward pass.
             owner = (
@@ -179,8 +178,8 @@ class Panels:
         )
         if grid:
             panels["grid"] = self._remember(
-                ("grid", result.serial, view.site, cut),
-                lambda: self._grid(result, view.site, cut),
+                ("grid", result.serial, view.site, cut, view.grid_size),
+                lambda: self._grid(result, view.site, cut, view.grid_size),
             )
         return panels
 
@@ -228,8 +227,8 @@ class Panels:
             )
         return pictures
 
-    def _grid(self, result: Result, site: int, cut: Cut | None) -> np.ndarray:
-        ranked, tiles = self._grid_tiles(result, site, cut)
+    def _grid(self, result: Result, site: int, cut: Cut | None, size: int) -> np.ndarray:
+        ranked, tiles = self._grid_tiles(result, site, cut, size)
         if self._units(site):
             # A unit is one number: a labelled cell says which, a 1 x 1 tile would not.
             labels = [str(unit) for unit in ranked]
@@ -240,10 +239,10 @@ class Panels:
         """Whether the site's channels are single units (a ``Linear`` layer's outputs)."""
         return self.site_shape(site)[1:] == ()
 
-    def _grid_tiles(self, result: Result, site: int, cut: Cut | None):
-        """The channels shown in the grid, most passing first, and their product masks
-        ``(n, h, w)`` thinned to at most ``_GRID_TILE_PIXELS`` a side."""
-        ranked = [c for c, _ in self.channel_ranking(result, site)][:_GRID_TILES]
+    def _grid_tiles(self, result: Result, site: int, cut: Cut | None, size: int):
+        """The ``size`` channels shown in the grid, most passing first, and their product
+        masks ``(n, h, w)`` thinned to at most ``_GRID_TILE_PIXELS`` a side."""
+        ranked = [c for c, _ in self.channel_ranking(result, site)][:size]
         tiles = channel_tiles(self.site_masks(result, site)["product"], ranked, cut)
         step = -(-max(tiles.shape[1:]) // _GRID_TILE_PIXELS)
         return ranked, tiles[:, ::step, ::step]
@@ -255,7 +254,7 @@ class Panels:
         if not result.sites:
             return None
         cut = self.batch.kinds[view.input_index].site_cut(view.cut)
-        ranked, tiles = self._grid_tiles(result, view.site, cut)
+        ranked, tiles = self._grid_tiles(result, view.site, cut, view.grid_size)
         count, height, width = tiles.shape
         if self._units(view.site):
             at = drawing.ranked_cell_at(row, column, count, _UNITS_PER_ROW, _UNIT_CELL)

@@ -111,7 +111,9 @@ def scene_of(
         gate = session.site_gate(view.site)
         site = site_words(session.site_names[view.site], rectifier)
     kind = session.kinds[view.input_index]
-    words = captions(view, session.class_name, result.layer or "", rectifier, gate, kind.site_rows)
+    words = captions(
+        view, session.class_name, result.layer or "", rectifier, gate, kind.site_rows, output.scored
+    )
     if live:
         words["input"] = frame_words(session.top_classes(1)[0])
     attribution = kind.attribution_key(view.display, view.percentile)
@@ -140,7 +142,7 @@ def scene_of(
         comparison=_comparison(session, view, comparison_size, attribution) if compare else None,
         note=clip_note(view.percentile) if attribution is not None else "",
         # Of this item, whichever the session shows when they are read.
-        titled=partial(output.title, session.classes, view.score_threshold, view.position),
+        titled=partial(output.title, session.classes, view.score_threshold, view.chosen),
         labelled=partial(
             kind.figure_panels,
             panels.input_values(view.input_index),
@@ -161,7 +163,8 @@ def _comparison(session, view, comparison_size, attribution) -> Comparison:
     rule = RULES[view.rule]
     names = comparison_names(rule)
     pictures = session.compare_panels(view, comparison_size(len(names)))
-    words = target_words(view.target, session.class_name, session.kinds[view.input_index].site_rows)
+    rows = session.kinds[view.input_index].site_rows
+    words = target_words(view.target, session.class_name, rows, session.output_kind.scored)
     labels = {name: f"{RULES[name].label}: {words}" for name in COMPARED_RULES}
     keys = {} if attribution is None else dict.fromkeys(COMPARED_RULES, attribution)
     return Comparison(names, pictures, labels | dict(rule.beside), keys | rule.beside_keys())

@@ -30,7 +30,7 @@ from gbp_widgets.explore.names import SCORE_THRESHOLD
 from gbp_widgets.explore.output_kinds import Detection, OutputKind
 from gbp_widgets.explore.passes import Result, Timer
 from gbp_widgets.explore.rules import GUIDED, RULES
-from gbp_widgets.explore.view import Cut, Target, View
+from gbp_widgets.explore.view import Target, View
 from gbp_widgets.models import Preprocessing
 from gbp_widgets.text import encode_text, token_words
 
@@ -82,7 +82,9 @@ class ExplorerSession:
             model, inputs, pictures, kinds, self.feature_names, forward_args, forward_kwargs,
             self.words,
         )  # fmt: skip
-        self.items = Items(engine, batch, output, preprocess, self.timer)
+        # A tokenizer with a mask token marks a masked language model's scores.
+        mask = getattr(tokenizer, "mask_token_id", None)
+        self.items = Items(engine, batch, output, preprocess, self.timer, mask_token=mask)
         if classes is None and self.output_kind.spelled and self.words is not None:
             classes = self.words(range(self.output_kind.class_count()))
         self.classes = self.output_kind.class_names(classes)
@@ -102,7 +104,9 @@ class ExplorerSession:
             old.batch.forward_kwargs,
             self.words,
         )
-        self.items = Items(engine, batch, old.output, self.preprocess, self.timer, old.layer)
+        self.items = Items(
+            engine, batch, old.output, self.preprocess, self.timer, old.layer, old.mask_token
+        )
 
     def set_text(self, text: str) -> None:
         """Show ``text``, tokenised by the session's tokenizer, as the only item; nothing
@@ -227,12 +231,12 @@ class ExplorerSession:
         return self.output_kind.probabilities()
 
     def top_classes(
-        self, k: int = 5, threshold: float = SCORE_THRESHOLD, position: int = -1
+        self, k: int = 5, threshold: float = SCORE_THRESHOLD, region: Region | None = None
     ) -> list[tuple[int, str, float]]:
-        """The ``k`` most probable classes (detections, for a detector; the tokens most
-        likely to follow token ``position``, for next-token scores) as
-        ``(index, name, probability)``."""
-        return self.output_kind.top(k, threshold, self.class_name, position)
+        """The ``k`` most probable classes (detections, for a detector) as ``(index, name,
+        probability)``; within ``region``'s positions where one is chosen (for next-token
+        scores, the tokens most likely to follow its tokens; by default the last)."""
+        return self.output_kind.top(k, threshold, self.class_name, region)
 
     def class_name(self, index: int) -> str:
         return self.classes[index] if 0 <= index < len(self.classes) else f"class {index}"
@@ -242,23 +246,14 @@ class ExplorerSession:
         but a detector's)."""
         return self.output_kind.detections(threshold)
 
-    def first_class(self, position: int = -1) -> int:
+    def first_class(self) -> int:
         """The class explained first on a new item: the most probable (0 when none is)."""
-        top = self.top_classes(1, position=position)
+        top = self.top_classes(1)
         return top[0][0] if top else 0
 
     def predicted_labels(self) -> np.ndarray:
         """The class predicted at each position of a dense output, ``(*positions)``."""
         return self.output_kind.labels
-
-    def class_region(self, cls: int) -> Region:
-        """``Region(cls)`` over every position, one object per class (a stable cache key)."""
-        return self.output_kind.region(cls)
-
-    def region_at(self, row: int, column: int, size: int, cut: Cut) -> Region:
-        """The 4-connected region of the class a dense output predicts under output-panel
-        pixel ``(row, column)``, as ``Region(cls, mask)``."""
-        return self.output_kind.region_at(row, column, size, cut)
 
     def detection_at(
         self, row: int, column: int, size: int, threshold: float = SCORE_THRESHOLD
@@ -266,11 +261,11 @@ class ExplorerSession:
         """The detection whose box holds input-panel pixel ``(row, column)`` (the smallest)."""
         return self.output_kind.detection_at(row, column, size, self.photo().shape[:2], threshold)
 
-    def class_target(self, cls: int, position: int = -1) -> Target:
+    def class_target(self, cls: int) -> Target:
         """What explaining class ``cls`` of the output means: the class index itself, every
         position of it for a dense output, nothing to choose for a single score, its score
-        after token ``position`` for next-token scores."""
-        return self.output_kind.class_target(cls, position)
+        after the last token for next-token scores."""
+        return self.output_kind.class_target(cls)
 
     def target_kinds(self) -> tuple[str, ...]:
         """The target kinds this model's output offers."""
@@ -297,6 +292,13 @@ class ExplorerSession:
 
     def channels(self, site: int) -> int:
         return self.site_shape(site)[0] if self.site_names else 0
+
+    def widest_grid(self, input_index: int = 0) -> int:
+        """The most channels a site's grid can show (a token site's: units per token)."""
+        kind = self.kinds[input_index]
+        return max(
+            (kind.grid_width(self.site_shape(s)) for s in range(len(self.site_names))), default=0
+        )
 
     def coverage(self, rule: str = GUIDED.name) -> str:
         """What ``rule`` (by default guided) does not cover in this model ("" when it
@@ -357,6 +359,11 @@ class ExplorerSession:
 
     def attribution(self, result: Result, index: int = 0) -> np.ndarray:
         return self.shown.panels.attribution(result, index)
+
+    def grid_units(self, view: View) -> np.ndarray | None:
+        """The units a token x unit grid of ``view`` shows, in order (``None``: no grid)."""
+        panels = self.shown.panels
+        return panels.site_units(panels.result(view), view) if self.site_names else None
 
     def unit_at(self, view: View, row: int, column: int, size: int):
         """See :func:`gbp_widgets.explore.readings.unit_at`."""

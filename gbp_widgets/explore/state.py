@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from gbp_widgets.explore import checks, choices, moves
 from gbp_widgets.explore.checks import PERCENTILE_RANGE
-from gbp_widgets.explore.names import ALL_CHANNELS, GRID_UNITS, PERCENTILE, SCORE_THRESHOLD
+from gbp_widgets.explore.names import ALL_CHANNELS, GRID_SIZE, PERCENTILE, SCORE_THRESHOLD
 from gbp_widgets.explore.open import (
     new_activations,
     new_image,
@@ -146,16 +146,6 @@ STATE = StateTable(
             shown=choices.detector,
             to_view=view_field("score_threshold"),
         ),
-        "position": Row(
-            default=-1,
-            help="next-token scores: the token after which the prediction is explained (-1: "
-            "the last); a click on a token picks it",
-            value=Value.WHOLE,
-            effect=Effect.BACKWARD,
-            check=checks.position,
-            settle=choices.cleared(-1),
-            to_view=view_field("position"),
-        ),
         "target_kind": Row(
             default="class",
             help="'class', 'channel' or 'unit' at the site, 'region' or 'detection'",
@@ -190,6 +180,18 @@ STATE = StateTable(
             to_view=view_field("rule"),
             ahead=Ahead(Steps.OTHERS),
         ),
+        "region": Row(
+            default=None,
+            help="Region(cls, mask), for 'region': class cls summed where the bool mask of "
+            "the output's positions is on (a dense output's pixels; next-token scores' tokens, "
+            "the token cls explained after them); a click on the output picks one",
+            value=Value.REGION,
+            effect=Effect.BACKWARD,
+            check=checks.region,
+            # Chosen at the output for the 'region' kind, and for nothing else.
+            settle=choices.region_kept,
+            follows=("target_kind",),
+        ),
         "target": Row(
             default=0,
             help="class explained when target_kind is 'class': an index, or a name (kept as "
@@ -202,8 +204,8 @@ STATE = StateTable(
             choices=choices.top_classes,
             shown=lambda session: not choices.detector(session),
             settle=choices.predicted_class,
-            # Next-token scores: the top-5 are those after the position explained.
-            follows=("position",),
+            # With a region explained, the top-5 are its classes (the tokens that follow it).
+            follows=("region",),
             ahead=Ahead(Steps.NEIGHBOURS, when=moves.class_picked, moves=moves.class_moved),
         ),
         "percentile": Row(
@@ -246,16 +248,16 @@ STATE = StateTable(
             # The menu's first entries as well: all channels, then those most let through.
             ahead=Ahead(Steps.NEIGHBOURS, first=4, when=moves.output_picked),
         ),
-        "units": Row(
-            default=GRID_UNITS,
-            help="token x unit grids: how many units are shown, those that pass the most",
+        "grid_size": Row(
+            default=GRID_SIZE,
+            help="how many of the site's channels its grid shows, those that pass the most "
+            "first (a token site: the unit columns of its token x unit grids)",
             value=Value.WHOLE,
             effect=Effect.RENDER,
-            check=checks.units,
-            controls=(Control("units", Widget.WHOLE_BOX, Place(Line.SITE, 3), "units"),),
-            shown=choices.texts,
-            settle=choices.units_kept,
-            to_view=view_field("units"),
+            check=checks.grid_size,
+            controls=(Control("grid_size", Widget.WHOLE_BOX, Place(Line.SITE, 3), "grid"),),
+            settle=choices.grid_kept,
+            to_view=view_field("grid_size"),
         ),
         "slice": Row(
             default=0,
@@ -277,14 +279,6 @@ STATE = StateTable(
             effect=Effect.BACKWARD,
             check=checks.unit,
             settle=choices.cleared(()),
-        ),
-        "region": Row(
-            default=None,
-            help="Region(cls, mask), for 'region'",
-            value=Value.REGION,
-            effect=Effect.BACKWARD,
-            check=checks.region,
-            settle=choices.cleared(None),
         ),
         "detection": Row(
             default=None,

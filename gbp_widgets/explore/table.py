@@ -219,11 +219,13 @@ class StateTable(Mapping[str, Row]):
 
     def settled(self, session, state: State, names: tuple[str, ...] | None = None) -> dict:
         """The traits' values after a new input, model or item (``names``: only those
-        traits, after a change they follow): each row settled in order, seeing the values
-        settled before it."""
+        traits, after a change they follow, and the traits that follow any of them whose
+        value that moved): each row settled in order, seeing the values settled before it.
+        Returns the values of the traits settled."""
         new = dict(state)
+        settling = None if names is None else set(names)
         for name, row in self.items():
-            if names is not None and name not in names:
+            if settling is not None and name not in settling:
                 continue
             value = new[name]
             if row.settle is not None:
@@ -233,7 +235,9 @@ class StateTable(Mapping[str, Row]):
                 if row.check(session, new, fallback):
                     fallback = self.options(name, session, new)[0][1]
                 new[name] = fallback
-        return new
+            if settling is not None and new[name] is not value and new[name] != value:
+                settling |= self.followers(name)
+        return new if settling is None else {name: new[name] for name in settling}
 
     def view(self, session, state: State, view: View) -> View:
         """``view`` with every trait's value put in, in order (``to_view``)."""

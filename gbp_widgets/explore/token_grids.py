@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gbp_widgets.engine import Explanation
-from gbp_widgets.explore.names import GRID_UNITS
+from gbp_widgets.explore.names import GRID_SIZE
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,14 @@ class TokenGrids:
     units: np.ndarray
 
 
-def ranked_units(product: np.ndarray, units: int = GRID_UNITS) -> np.ndarray:
+def ranked_units(product: np.ndarray, units: int = GRID_SIZE) -> np.ndarray:
     """The ``units`` columns of a ``(T, H)`` product mask that pass the most, summed over
     tokens, most first (``(U,)`` indices into ``H``)."""
     return np.argsort(-product.sum(axis=0), kind="stable")[:units]
 
 
 def token_grids(
-    explanation: Explanation, site: str, item: int = 0, units: int = GRID_UNITS
+    explanation: Explanation, site: str, item: int = 0, units: int = GRID_SIZE
 ) -> TokenGrids:
     """The grids of ``explanation``'s site ``site`` for batch item ``item``. The site's
     masks are ``(N, T, H)`` (a layer applied per token); ``units`` must be at least 1."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gbp_widgets.engine import Neuron, Region
-from gbp_widgets.explore.names import ALL_CHANNELS, GRID_UNITS, PERCENTILE, SCORE_THRESHOLD
+from gbp_widgets.explore.names import ALL_CHANNELS, GRID_SIZE, PERCENTILE, SCORE_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,12 @@ class View:
     input_index: int = 0
     # Detections scoring less are neither listed nor boxed.
     score_threshold: float = SCORE_THRESHOLD
-    # What the output panel or the boxes single out: the Region of a dense output, or
-    # the index of a detection.
+    # What the output panel or the boxes single out: the Region explained (positions of a
+    # dense output, tokens of next-token scores), or the index of a detection.
     chosen: object = None
-    # The token position explained in a sequence output (-1: the last token).
-    position: int = -1
-    # How many units a token x unit grid shows (those that pass the most).
-    units: int = GRID_UNITS
+    # How many channels the site's grid shows (a token x unit grid's unit columns), those
+    # that pass the most.
+    grid_size: int = GRID_SIZE
 
 
 def on_panel(pixel: int, count: int, size: int) -> int:

@@ -15,11 +15,16 @@ GRID_CAPTION = "product mask, channels ranked by how much they pass"
 
 
 def target_words(
-    target: int | Neuron, class_name: Callable[[int], str], rows: str = "channel"
+    target: int | Neuron,
+    class_name: Callable[[int], str],
+    rows: str = "channel",
+    scored: str = "next, after",
 ) -> str:
     """``"tiger cat"``, ``"channel 635 at _blocks.9._swish#1"`` or
     ``"unit (y=3, x=4) of channel 7 at layer1.0.relu#2"`` (``rows``: what a site's first
-    dimension is, ``"token"`` for token ids: ``"unit (104,) of token 3 at ..."``)."""
+    dimension is, ``"token"`` for token ids: ``"unit (104,) of token 3 at ..."``;
+    ``scored``: how a token target's token stands to its positions, ``"'x' next, after
+    token 3"``)."""
     if target is None:
         return "the score"
     if isinstance(target, Region):
@@ -28,7 +33,11 @@ def target_words(
     if isinstance(target, DetectionScore):
         return f"detection #{target.index}"
     if isinstance(target, TokenTarget):
-        return f"{class_name(target.token)!r} next, after token {target.position}"
+        after = target.position
+        where = (
+            f"tokens {', '.join(map(str, after))}" if isinstance(after, list) else f"token {after}"
+        )
+        return f"{class_name(target.token)!r} {scored} {where}"
     if not isinstance(target, Neuron):
         return class_name(target)
     row = f"{rows} {target.channel} at {target.site}"
@@ -53,17 +62,19 @@ def captions(
     rectifier: tuple[str, float | None] | None = ("relu", None),
     gate: Gate | None = None,
     rows: str = "channel",
+    scored: str = "next, after",
 ) -> dict[str, str]:
     """Short plain-text captions of the panels for ``view``, by panel name; the site they
     show is named once for their row (:func:`row_caption`). ``rectifier`` is the site's
     ``(kind, ceiling)``, ``None`` for a model without sites; the forward mask's caption
     gives its formula (``1[0<x<6]`` for a ReLU6), or at a gated site (``gate``) says it
     is the gate ``s(x)``; ``layer`` is where the rule's CAM was taken, if it has one;
-    ``rows`` names a site's first dimension (see :func:`target_words`)."""
+    ``rows`` names a site's first dimension and ``scored`` how a token target's token
+    stands to its positions (see :func:`target_words`)."""
     rule = RULES[view.rule].caption(layer)
     words = {
         "input": "input",
-        "attribution": f"{rule}: {target_words(view.target, class_name, rows)}",
+        "attribution": f"{rule}: {target_words(view.target, class_name, rows, scored)}",
         "output": "predicted labels (hover: class, click: region)",
     }
     if rectifier is None:

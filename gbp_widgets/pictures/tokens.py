@@ -39,6 +39,19 @@ def token_layout(count: int) -> tuple[int, int]:
     return max(1, math.ceil(count / columns)), columns
 
 
+def token_box(token: int, size: int, count: int) -> tuple[float, float, float, float]:
+    """``(x0, y0, x1, y1)``: the cell of token ``token`` in a ``size``-pixel panel of
+    ``count`` tokens (the inverse of :func:`token_at`)."""
+    rows, columns = token_layout(count)
+    row, column = divmod(token, columns)
+    return (
+        column * size / columns,
+        row * size / rows,
+        (column + 1) * size / columns - 1,
+        (row + 1) * size / rows - 1,
+    )
+
+
 def token_at(row: int, column: int, size: int, count: int) -> int | None:
     """The token whose cell holds pixel ``(row, column)`` of a ``size``-pixel panel of
     ``count`` tokens; ``None`` past the last one."""

@@ -168,7 +168,7 @@ class Explorer(ExplorerTraits):
 
     def _key(self, key: str, *modifiers) -> None:
         channels = [value for _, value in self.controls.channel.options]
-        self._ask(lambda: key_step(key, self.state(), len(self.site_names), channels))
+        self._ask(lambda: key_step(self.session, self._view(), key, self.state(), channels))
 
     # -- drawing ------------------------------------------------------------------------
 

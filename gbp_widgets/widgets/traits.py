@@ -19,7 +19,7 @@ from gbp_widgets.engine import Region
 from gbp_widgets.explore import STATE, Effect, ExplorerSession, Row, StateTable, Value
 from gbp_widgets.explore.names import CUSTOM
 from gbp_widgets.explore.open import describe, image_name
-from gbp_widgets.explore.pointer import class_named
+from gbp_widgets.explore.pointer import CLASS_KINDS, class_named
 from gbp_widgets.images import load_image
 from gbp_widgets.widgets.binding import bind
 from gbp_widgets.widgets.camera import TOGGLES
@@ -110,7 +110,7 @@ class ExplorerTraits(with_traits(STATE, widgets.VBox, "_Traits")):
         c.top.observe(lambda change: self._ask(lambda: self._top(change.new)), "value")
         c.class_name.observe(
             lambda change: self._ask(
-                lambda: change.new and class_named(self.session, change.new, self.target_kind)
+                lambda: change.new and class_named(self.session, change.new, self.state())
             ),
             "value",
         )
@@ -202,18 +202,21 @@ class ExplorerTraits(with_traits(STATE, widgets.VBox, "_Traits")):
         unoffered, self._unoffered = (*self._unoffered, *stale), set()
         try:
             if stale:
-                self._settle(stale)
+                unoffered = (*unoffered, *self._settle(stale))
             yield
         finally:
             if unoffered:
                 self._offer(tuple(dict.fromkeys(unoffered)))
 
-    def _settle(self, names: tuple[str, ...] | None = None) -> None:
-        """Values for a new input (``names``: for those traits only), each trait kept where
-        it still fits."""
+    def _settle(self, names: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """Values for a new input (``names``: for those traits and the traits following
+        them whose value that moves), each trait kept where it still fits; the traits
+        settled."""
+        settled = self.table.settled(self.session, self.state(), names)
         with self._quiet(), self.hold_trait_notifications():
-            for name, value in self.table.settled(self.session, self.state(), names).items():
+            for name, value in settled.items():
                 setattr(self, name, value)
+        return tuple(settled)
 
     def _offer(self, names: tuple[str, ...] | None = None) -> None:
         """The controls (of the traits in ``names``, when given) offer the choices the
@@ -226,11 +229,13 @@ class ExplorerTraits(with_traits(STATE, widgets.VBox, "_Traits")):
         self._show_class()
 
     def _top(self, value: int | None) -> dict:
-        return {} if value in (None, self.target) else {"target": value, "target_kind": "class"}
+        if value is None or value == self.target:
+            return {}
+        return self.session.output_kind.class_picked(self.state(), value)
 
     def _show_class(self, change: object = None) -> None:
         """Keep the name box and the top-5 row on the class explained."""
-        top, named = self.controls.top, self.target_kind == "class"
+        top, named = self.controls.top, self.target_kind in CLASS_KINDS
         shown = [value for _, value in top.options]
         with self._quiet():
             self.controls.class_name.value = self.session.class_name(self.target) if named else ""
