@@ -33,7 +33,9 @@ def explain(activations: str, capture_masks: bool):
 
     def run(model, x, target):
         # One engine per model, as a loop over a data set or the Explorer keeps it.
-        engine = engines.setdefault(id(model), GuidedBackprop(model, activations=activations))
+        if id(model) not in engines:
+            engines[id(model)] = GuidedBackprop(model, activations=activations)
+        engine = engines[id(model)]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GuidedBackpropWarning)
             return engine.explain(x, target=target, capture_masks=capture_masks).attribution

@@ -26,6 +26,8 @@ def snapshot(model: nn.Module) -> dict:
         },
         "tensors": {k: v.detach().clone() for k, v in model.state_dict().items()},
         "training": {path: m.training for path, m in model.named_modules()},
+        # A forward set on a module for one pass must be gone after it.
+        "attributes": {path: sorted(vars(m)) for path, m in model.named_modules()},
         "grads": [p.grad for p in model.parameters()],
         "requires_grad": [p.requires_grad for p in model.parameters()],
         "grad_mode": torch.is_grad_enabled(),
@@ -40,6 +42,7 @@ def assert_same(before: dict, after: dict) -> None:
     for key, value in before["tensors"].items():
         assert torch.equal(after["tensors"][key], value), key
     assert after["training"] == before["training"]
+    assert after["attributes"] == before["attributes"]
     assert all(g is None for g in after["grads"])
     assert after["requires_grad"] == before["requires_grad"]
     assert after["grad_mode"] == before["grad_mode"]

@@ -22,7 +22,7 @@ from gbp_widgets.engine.gradcam import (
 from gbp_widgets.engine.guard import evaluation_mode, model_device_and_dtype, model_lock
 from gbp_widgets.engine.inputs import PreparedInputs, prepare_inputs
 from gbp_widgets.engine.outputs import OutputError, choose_output
-from gbp_widgets.engine.recording import Backprop, Recording
+from gbp_widgets.engine.recording import Recording
 from gbp_widgets.engine.rules import (
     BACKWARD_RULES,
     RULES,
@@ -31,7 +31,7 @@ from gbp_widgets.engine.rules import (
     check_rule,
     rule_named,
 )
-from gbp_widgets.engine.sites import NotGuided, Site
+from gbp_widgets.engine.sites import Backprop, NotGuided, Site
 from gbp_widgets.engine.targets import Neuron, Region, Target, class_targets
 from gbp_widgets.engine.token_targets import TokenTarget
 from gbp_widgets.engine.tokens import is_token_ids

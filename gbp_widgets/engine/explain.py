@@ -15,6 +15,7 @@ from gbp_widgets.engine.explanation import (
 from gbp_widgets.engine.gated import check_activations
 from gbp_widgets.engine.guard import check_model, model_device_and_dtype
 from gbp_widgets.engine.inputs import Inputs, PreparedInputs, prepare_inputs, split_batch, to_device
+from gbp_widgets.engine.module_plan import Plans
 from gbp_widgets.engine.outputs import OutputChoice
 from gbp_widgets.engine.recording import Recording
 from gbp_widgets.engine.rules import check_rule
@@ -44,6 +45,12 @@ class GuidedBackprop:
     (``(N, T, D)``). ``embedding`` names that ``nn.Embedding`` when more than one
     reads the ids; by default the one that does is found as the model runs.
     Position and token-type embeddings are not attributed.
+
+    An engine learns its model: when a pass finds every site in a ``nn.ReLU``,
+    ``nn.ReLU6`` or ``nn.Hardtanh`` module, later passes with inputs of the same shapes
+    hook those modules rather than watching every call, which costs less (see
+    :mod:`gbp_widgets.engine.module_plan`). A model whose ``forward`` starts calling
+    other functions for inputs of the same shapes (a flag it reads) needs a new engine.
     """
 
     def __init__(
@@ -52,6 +59,8 @@ class GuidedBackprop:
         self.activations = check_activations(activations)
         self.model = check_model(model)
         self.embedding = check_embedding(self.model, embedding)
+        # Learned from this engine's passes: see gbp_widgets.engine.module_plan.
+        self._plans = Plans()
 
     def record(
         self,
@@ -83,6 +92,7 @@ class GuidedBackprop:
             forward_kwargs=self._on_device(forward_kwargs or {}, "forward_kwargs"),
             activations=self.activations,
             embedding=self.embedding,
+            plans=self._plans,
         )
 
     def explain(
@@ -144,6 +154,7 @@ class GuidedBackprop:
                 forward_kwargs=kwargs,
                 activations=self.activations,
                 embedding=self.embedding,
+                plans=self._plans,
             ).explain(chunk_target, rule, retain=False)
             for (tensors, args, kwargs), chunk_target in tqdm(
                 list(zip(chunks, targets, strict=True)),

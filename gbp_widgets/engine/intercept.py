@@ -33,6 +33,7 @@ from gbp_widgets.engine.spellings import (
     UNCOVERED,
     ReluCall,
     Uncovered,
+    differentiable,
     function_name,
     parse_call,
 )
@@ -101,7 +102,7 @@ class ReluInterceptor(TorchFunctionMode):
             self._on_uncovered(FUSED_UNCOVERED[name])
         call = parse_call(name, args, kwargs)
         if isinstance(call, ReluCall):
-            if _differentiable(call.input):
+            if differentiable(call.input):
                 return self._on_relu(call)
             self._report_hidden(call.kind)
         elif isinstance(call, Uncovered):
@@ -118,24 +119,24 @@ class ReluInterceptor(TorchFunctionMode):
             call = parse_gated(base, func, args, kwargs, inplace)
             if call is None:
                 return None
-            if _differentiable(call.input):
+            if differentiable(call.input):
                 return self._on_gated(call, None)
             self._report_hidden(call.gate.kind)
             return func(*args, **kwargs)
         if base == "sigmoid":
-            if inplace or not args or not _differentiable(args[0]) or len(args) > 1 or kwargs:
+            if inplace or not args or not differentiable(args[0]) or len(args) > 1 or kwargs:
                 return None
             out = func(*args, **kwargs)
             self._written.saw_sigmoid(args[0], out, self._on_uncovered("sigmoid"))
             return out
         found = self._written.product(func, args, kwargs, inplace)
-        if found is None or not _differentiable(found[0].input):
+        if found is None or not differentiable(found[0].input):
             return func(*args, **kwargs)
         return self._on_gated(*found)
 
     def _rectify(self, x: torch.Tensor) -> torch.Tensor:
         """One ReLU of a fused recurrent kernel written out step by step."""
-        if _differentiable(x):
+        if differentiable(x):
             return self._on_relu(ReluCall(x, "relu", None, False, True))
         return x.relu()
 
@@ -163,7 +164,3 @@ def _inside_custom_function() -> bool:
 
 
 _ENGINE_FUNCTIONS = (RuleReLU.forward.__code__, RuleGate.forward.__code__)
-
-
-def _differentiable(tensor: torch.Tensor) -> bool:
-    return tensor.is_floating_point() and tensor.requires_grad and torch.is_grad_enabled()

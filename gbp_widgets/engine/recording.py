@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import ExitStack
 
 import torch
 from torch import nn
@@ -14,11 +14,20 @@ from gbp_widgets.engine.gate_modules import GateModules
 from gbp_widgets.engine.gated import GATED, GatedCall, RuleGate, check_activations
 from gbp_widgets.engine.guard import eager_only, evaluation_mode, model_lock
 from gbp_widgets.engine.intercept import ReluInterceptor
+from gbp_widgets.engine.module_plan import (
+    ModulePlan,
+    Plans,
+    Seen,
+    StalePlan,
+    learn_plan,
+    planned_pass,
+    signature,
+)
 from gbp_widgets.engine.modules import CallNamer, OutputKeeper
 from gbp_widgets.engine.outputs import OutputChoice, OutputError, choose_output, detached
 from gbp_widgets.engine.rectifier import RuleReLU
 from gbp_widgets.engine.rules import BackwardRule, packed_forward_mask, rule_named
-from gbp_widgets.engine.sites import BackwardState, NotGuided, Site, SiteRecord
+from gbp_widgets.engine.sites import Backprop, BackwardState, NotGuided, Site, SiteRecord
 from gbp_widgets.engine.spellings import ReluCall
 from gbp_widgets.engine.targets import (
     Neuron,
@@ -35,30 +44,6 @@ from gbp_widgets.engine.tokens import (
     is_token_ids,
     last_kept,
 )
-
-
-@dataclass(frozen=True)
-class Backprop:
-    """Result of one backward pass over a :class:`Recording`.
-
-    ``input_grads`` has one gradient per recorded input, each of that input's
-    shape ``(N, ...)``; ``extra_grads`` follow the order of the tensors asked
-    for; ``target`` is the resolved target (``(N,)`` classes, the
-    :class:`Neuron` or :class:`Region`, or the callable). ``site_grads`` maps
-    site index to the gradient that arrived at its output, for recordings
-    that keep values (empty otherwise).
-    """
-
-    input_grads: tuple[torch.Tensor, ...]
-    extra_grads: tuple[torch.Tensor, ...]
-    target: object
-    sites: tuple[Site, ...]
-    site_grads: dict[int, torch.Tensor]
-
-    @property
-    def input_grad(self) -> torch.Tensor:
-        """The gradient of the first (usually only) input."""
-        return self.input_grads[0]
 
 
 class Recording:
@@ -86,6 +71,11 @@ class Recording:
     embedding look-up that reads them, ``(N, T, D)``, is the input attributed
     (``inputs``, ``embedded``; see :mod:`gbp_widgets.engine.tokens`), chosen by
     ``embedding`` (a module of ``model``) when more than one look-up reads them.
+
+    ``plans`` (an engine's :class:`~gbp_widgets.engine.module_plan.Plans`) lets a pass
+    hook the model's ReLU modules instead of watching every call, where a pass with inputs
+    of the same signature found every site in one (see
+    :mod:`gbp_widgets.engine.module_plan`); the sites and masks are the same.
     """
 
     def __init__(
@@ -102,6 +92,7 @@ class Recording:
         forward_kwargs: dict | None = None,
         activations: str = "relu",
         embedding: nn.Module | None = None,
+        plans: Plans | None = None,
     ) -> None:
         self.activations = check_activations(activations)
         self.capture_masks = capture_masks
@@ -112,8 +103,8 @@ class Recording:
         self.sites: list[SiteRecord] = []
         self.not_guided: list[NotGuided] = []
         self._modules = tuple(model.named_modules())
-        self._namer = CallNamer(model, self._modules)
-        self._keeper = OutputKeeper(self._modules, keep=keep, keep_last_spatial=keep_last_spatial)
+        self._keeping = keep, keep_last_spatial
+        self._restart(model)
         given = inputs if isinstance(inputs, tuple) else (inputs,)
         forward_kwargs = forward_kwargs or {}
         #: The ``(N, T)`` token ids when those were given, else ``None``.
@@ -128,17 +119,56 @@ class Recording:
                 if self.token_ids is not None
                 else tuple(t.detach().clone().requires_grad_(True) for t in given)
             )
-            self.raw_output = self._forward(model, forward_args, forward_kwargs)
+            self.raw_output = self._run(model, forward_args, forward_kwargs, plans)
         if self.token_ids is not None:
             self.inputs = (self._tap.leaf(),)
         self.kept = self._keeper.kept
         self.last_spatial = self._keeper.last_spatial
         self.logits, self._output_error = _chosen(self.raw_output, output)
 
-    def _forward(self, model: nn.Module, args: tuple, kwargs: dict) -> object:
-        gated = self._on_gated if self.activations == GATED else None
-        interceptor = ReluInterceptor(self._on_relu, self._on_uncovered, gated, self._tap)
-        gate_modules = GateModules(self._modules, self.sites, self.not_guided, gated)
+    def _restart(self, model: nn.Module) -> None:
+        """Nothing seen yet: before the pass, and again after a planned one is discarded."""
+        self.site_inputs.clear()
+        self.sites.clear()
+        self.not_guided.clear()
+        self._namer = CallNamer(model, self._modules)
+        keep, last = self._keeping
+        self._keeper = OutputKeeper(self._modules, keep=keep, keep_last_spatial=last)
+
+    def _run(self, model: nn.Module, args: tuple, kwargs: dict, plans: Plans | None) -> object:
+        """The forward pass: planned where this input signature has a plan, else watching
+        every call (and learning the plan the pass shows)."""
+        key = None
+        # Token ids need the mode everywhere: it finds the embedding that reads them.
+        if plans is not None and self.token_ids is None:
+            key = signature(self.inputs, args, kwargs)
+        plan = None if key is None else plans.get(key)
+        if plan is not None:
+            try:
+                output = self._forward(model, args, kwargs, plan)
+                if self._seen() != plan.seen:
+                    raise StalePlan("the pass saw other sites or reports than its plan")
+                return output
+            except (RuntimeError, ValueError, IndexError):
+                # A stale plan, or a failure: the pass with the mode finds the sites, or
+                # says what failed with its hint.
+                self._restart(model)
+        output = self._forward(model, args, kwargs)
+        if key is not None:
+            learned = learn_plan(dict(self._modules), self._seen())
+            # A plan its own signature's pass disproved is not tried again.
+            plans.put(key, None if plan is not None and learned == plan else learned)
+        return output
+
+    def _seen(self) -> Seen:
+        return (
+            tuple((r.name, r.kind) for r in self.sites),
+            tuple((r.name, r.kind) for r in self.not_guided),
+        )
+
+    def _forward(
+        self, model: nn.Module, args: tuple, kwargs: dict, plan: ModulePlan | None = None
+    ) -> object:
         # Clones, so a model that rectifies its input in place does not write
         # into the leaves that gradients are taken with respect to (ids are read only).
         copies = [t if self.token_ids is not None else t.clone() for t in self.inputs]
@@ -146,13 +176,29 @@ class Recording:
         try:
             modules = (module for _, module in self._modules)
             with model_lock(model), evaluation_mode(modules), self._keeper.active(), eager_only():
-                with watch.watching(), gate_modules.active(), interceptor:
+                with self._watching(plan, watch):
                     return model(*copies, *args, **kwargs)
         except (RuntimeError, ValueError, IndexError) as err:
+            if plan is not None:
+                raise
             hint = failure_hint(err, model, self.inputs, watch.first)
             if hint:
                 raise ValueError(f"the model could not run on these inputs: {hint}") from err
             raise
+
+    def _watching(self, plan: ModulePlan | None, watch: FirstLayerCall) -> ExitStack:
+        """What sees the calls: the plan's modules, or the mode and the gate modules (with
+        the first layer watched, for a failure's hint)."""
+        stack = ExitStack()
+        gated = self._on_gated if self.activations == GATED else None
+        interceptor = ReluInterceptor(self._on_relu, self._on_uncovered, gated, self._tap)
+        if plan is not None:
+            stack.enter_context(planned_pass(plan, interceptor, self._on_relu))
+            return stack
+        stack.enter_context(watch.watching())
+        stack.enter_context(GateModules(self._modules, self.sites, self.not_guided, gated).active())
+        stack.enter_context(interceptor)
+        return stack
 
     @property
     def input(self) -> torch.Tensor:
@@ -165,9 +211,9 @@ class Recording:
         returned it (then Grad-CAM must keep that module explicitly)."""
         return self._keeper.last_spatial_changed
 
-    def _on_relu(self, call: ReluCall) -> torch.Tensor:
+    def _on_relu(self, call: ReluCall, name: str | None = None) -> torch.Tensor:
         index = len(self.sites)
-        name = self._namer.next_name()
+        name = name or self._namer.next_name()
         shape = tuple(call.input.shape)
         if self.keep_values:
             # A copy: in-place calls overwrite their input.

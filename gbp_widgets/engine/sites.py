@@ -180,3 +180,27 @@ def _nbytes(part: ForwardPart | None) -> int:
     if isinstance(part, torch.Tensor):
         return part.numel() * part.element_size()
     return 0 if part is None else part.nbytes
+
+
+@dataclass(frozen=True)
+class Backprop:
+    """Result of one backward pass over a :class:`Recording`.
+
+    ``input_grads`` has one gradient per recorded input, each of that input's
+    shape ``(N, ...)``; ``extra_grads`` follow the order of the tensors asked
+    for; ``target`` is the resolved target (``(N,)`` classes, the
+    :class:`Neuron` or :class:`Region`, or the callable). ``site_grads`` maps
+    site index to the gradient that arrived at its output, for recordings
+    that keep values (empty otherwise).
+    """
+
+    input_grads: tuple[torch.Tensor, ...]
+    extra_grads: tuple[torch.Tensor, ...]
+    target: object
+    sites: tuple[Site, ...]
+    site_grads: dict[int, torch.Tensor]
+
+    @property
+    def input_grad(self) -> torch.Tensor:
+        """The gradient of the first (usually only) input."""
+        return self.input_grads[0]

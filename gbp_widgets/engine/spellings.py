@@ -195,6 +195,11 @@ def _bounded(x: torch.Tensor, low, high, inplace: bool) -> ReluCall | None:
     return ReluCall(x, kind, float(high), inplace, False)
 
 
+def differentiable(tensor: torch.Tensor) -> bool:
+    """Whether a call on ``tensor`` can affect an input gradient (only those make sites)."""
+    return tensor.is_floating_point() and tensor.requires_grad and torch.is_grad_enabled()
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
