@@ -32,7 +32,10 @@ class Camera(anywidget.AnyWidget):
     :class:`~gbp_widgets.explore.stream.CameraState` value); ``readout`` is shown beside
     the toggles. The page sets the toggles on a click; the kernel may put them back."""
 
-    _esm = Path(__file__).with_name("camera.js")
+    # The script's text, not its path: anywidget watches a path's file for edits and keeps
+    # every instance connected to that watch, so no widget made from a path is ever freed
+    # (nor the Explorer around it, with its model and passes).
+    _esm = Path(__file__).with_name("camera.js").read_text(encoding="utf-8")
     active = traitlets.Bool(False).tag(sync=True)
     paused = traitlets.Bool(False).tag(sync=True)
     follow = traitlets.Bool(True).tag(sync=True)

@@ -36,7 +36,10 @@ class PictureCanvas(anywidget.AnyWidget):
     it puts in them).
     """
 
-    _esm = Path(__file__).with_name("picture_canvas.js")
+    # The script's text, not its path: anywidget watches a path's file for edits and keeps
+    # every instance connected to that watch, so no widget made from a path is ever freed
+    # (nor the Explorer around it, with its model and passes).
+    _esm = Path(__file__).with_name("picture_canvas.js").read_text(encoding="utf-8")
     width = traitlets.Int(8).tag(sync=True)
     height = traitlets.Int(8).tag(sync=True)
     panel = traitlets.Int(0).tag(sync=True)
