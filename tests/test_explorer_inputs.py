@@ -411,3 +411,18 @@ def test_a_gradcam_layer_without_a_feature_map_is_refused_and_the_old_one_kept(e
     assert explorer.controls.layer.value == "_conv_head"
     assert "did not return a (N, C, H, W) tensor" in explorer.message
     np.testing.assert_array_equal(explorer.refresh()["attribution"], before)
+
+
+def test_a_refused_explorer_leaves_nothing_open_behind_it():
+    import gc
+
+    def alive() -> int:
+        gc.collect()
+        return sum(type(o) is Explorer for o in gc.get_objects())
+
+    before = alive()
+    for bad in ({"target": 1000}, {"model": "no-such-model"}):
+        with pytest.raises((ValueError, KeyError)):
+            Explorer(**bad)
+    # Nothing holds a refused Explorer: no widget of it stays open in ipywidgets' registry.
+    assert alive() == before

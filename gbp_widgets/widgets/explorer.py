@@ -99,11 +99,15 @@ class Explorer(ExplorerTraits):
         self.panel_size, self.panels, self.comparison = panel_size, {}, {}
         self.scene: Scene | None = None
         self._scheduler = LatestOnly()
-        self.session = open_session(
-            model, inputs, image, kind, text, output=output, forward_args=forward_args,
-            forward_kwargs=forward_kwargs, classes=classes, feature_names=feature_names,
-            preprocess=preprocess, tokenizer=tokenizer,
-        )  # fmt: skip
+        try:
+            self.session = open_session(
+                model, inputs, image, kind, text, output=output, forward_args=forward_args,
+                forward_kwargs=forward_kwargs, classes=classes, feature_names=feature_names,
+                preprocess=preprocess, tokenizer=tokenizer,
+            )  # fmt: skip
+        except BaseException:
+            self._refused([self.controls.widget, self.status])
+            raise
         texts = self.session.texts
         with self._quiet():
             self.image = image_name(image) if image is not None or inputs is not None else "chelsea"
@@ -126,8 +130,15 @@ class Explorer(ExplorerTraits):
             try:
                 setattr(self, name, value)
             except traitlets.TraitError as err:
+                self._refused(self.children)
                 raise ValueError(f"{name}={value!r}: {err}") from None
         self._request_draw()
+
+    def _refused(self, made: list[widgets.Widget]) -> None:
+        """A refused Explorer closes the widgets it ``made``: ipywidgets would keep each open
+        one, and with them the Explorer and its model."""
+        self.children = made
+        self.close()
 
     # -- a new input, and changes asked for from the page ------------------------------
 
