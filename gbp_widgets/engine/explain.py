@@ -46,9 +46,9 @@ class GuidedBackprop:
     reads the ids; by default the one that does is found as the model runs.
     Position and token-type embeddings are not attributed.
 
-    An engine learns its model: when a pass finds every site in a ``nn.ReLU``,
-    ``nn.ReLU6`` or ``nn.Hardtanh`` module, later passes with inputs of the same shapes
-    hook those modules rather than watching every call, which costs less (see
+    An engine learns its model: when a pass finds every site and report in an
+    activation module (``nn.ReLU``, ``nn.GELU``, ...), later passes with inputs of the
+    same shapes watch those modules only rather than every call, which costs less (see
     :mod:`gbp_widgets.engine.module_plan`). A model whose ``forward`` starts calling
     other functions for inputs of the same shapes (a flag it reads) needs a new engine.
     """

@@ -11,10 +11,12 @@ So an engine learns a :class:`ModulePlan` from a pass made with the mode: when e
 site and every report of that pass came from such a module (of exactly a class of
 :data:`ACTIVATION_MODULES`, with its ``forward`` untouched), the plan lists those modules
 and what the pass saw, in order. A later pass with inputs of the same signature
-(:func:`signature`) runs without the mode, except inside those modules: for the pass each
-one's ``forward`` enters the mode around its own call, so sites and reports are made by
-the same code as before. If what that pass sees differs from the plan, the pass is made
-again with the mode everywhere, and the signature keeps no plan. What no plan can see is
+(:func:`signature`) runs without the mode, except inside those modules: for the pass a
+ReLU-family module's ``forward`` makes its site directly, from the call its stock forward
+would make, and any other's enters the mode around its own call, so sites and reports are
+made by the same code as before. If what that pass sees differs from the plan, the pass is
+made again with the mode everywhere and the plan learned again from it (none, where that
+would be the plan the pass disproved). What no plan can see is
 a model that starts calling other functions for inputs of the same signature (a flag its
 ``forward`` reads): a new engine learns afresh.
 """
@@ -102,7 +104,7 @@ def planned_pass(
     on_relu: Callable[[ReluCall, str], torch.Tensor],
 ) -> Iterator[None]:
     """For the ``with`` block, each planned module's calls in this thread make their sites
-    and reports: a rectifier module's through ``on_relu`` directly, with the site's name,
+    and reports: a rectifier module's through ``on_relu`` directly, with the module's path,
     any other's under ``mode``; nothing else is watched, and other threads' calls run as
     before."""
     owner = threading.get_ident()
@@ -110,7 +112,6 @@ def planned_pass(
     def watched(path: str, module: nn.Module):
         stock = type(module).forward.__get__(module)
         spelled = _RECTIFIER_CALLS.get(type(module))
-        calls = [0]
 
         def forward(*args, **kwargs):
             if threading.get_ident() != owner:
@@ -118,8 +119,7 @@ def planned_pass(
             if spelled is not None and len(args) == 1 and not kwargs:
                 call = parse_call(*spelled(module, args[0]))
                 if isinstance(call, ReluCall) and differentiable(call.input):
-                    calls[0] += 1
-                    return on_relu(call, f"{path}#{calls[0]}")
+                    return on_relu(call, path)
             with mode:
                 return stock(*args, **kwargs)
 

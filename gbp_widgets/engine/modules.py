@@ -36,7 +36,10 @@ class CallNamer:
         self._calls: Counter[str] = Counter()
 
     def next_name(self) -> str:
-        path = self._enclosing_path() or self._root
+        return self.name_in(self._enclosing_path() or self._root)
+
+    def name_in(self, path: str) -> str:
+        """The next call's name in the module at ``path``, known without a frame walk."""
         self._calls[path] += 1
         return f"{path}#{self._calls[path]}"
 

@@ -73,9 +73,9 @@ class Recording:
     ``embedding`` (a module of ``model``) when more than one look-up reads them.
 
     ``plans`` (an engine's :class:`~gbp_widgets.engine.module_plan.Plans`) lets a pass
-    hook the model's ReLU modules instead of watching every call, where a pass with inputs
-    of the same signature found every site in one (see
-    :mod:`gbp_widgets.engine.module_plan`); the sites and masks are the same.
+    watch only the model's activation modules instead of every call, where a pass with
+    inputs of the same signature found every site and report in one (see
+    :mod:`gbp_widgets.engine.module_plan`); the sites, masks and reports are the same.
     """
 
     def __init__(
@@ -211,9 +211,10 @@ class Recording:
         returned it (then Grad-CAM must keep that module explicitly)."""
         return self._keeper.last_spatial_changed
 
-    def _on_relu(self, call: ReluCall, name: str | None = None) -> torch.Tensor:
+    def _on_relu(self, call: ReluCall, path: str | None = None) -> torch.Tensor:
+        """A rectifier call made a site; ``path``: the module making it, where known."""
         index = len(self.sites)
-        name = name or self._namer.next_name()
+        name = self._namer.next_name() if path is None else self._namer.name_in(path)
         shape = tuple(call.input.shape)
         if self.keep_values:
             # A copy: in-place calls overwrite their input.
