@@ -19,7 +19,7 @@ from gbp_widgets.models import factory_function
 from gbp_widgets.pictures.files import save_whole, writable_figure_path
 from gbp_widgets.pictures.text_figure import text_figure
 from gbp_widgets.pictures.tokens import dark_ink, score_colours
-from gbp_widgets.text import encode_text, load_char_model, token_strings
+from gbp_widgets.text import encode_text, load_char_model, mask_token_id, token_strings
 from gbp_widgets.text.tokenizers import visible
 
 BUNDLED = "char_gpt"
@@ -155,8 +155,8 @@ def _target(args, tokenizer, ids: torch.Tensor, language: bool):
             f"(positions 0 to {length - 1})"
         )
     position = args.position
-    # A masked model (its tokenizer has a mask token) is explained at the masked tokens.
-    mask = getattr(tokenizer, "mask_token_id", None)
+    # A masked model is explained at its masked tokens.
+    mask = mask_token_id(tokenizer)
     if position is None and mask is not None and bool((ids == mask).any()):
         position = ids[0] == mask
     return TokenTarget(position, token)
@@ -174,7 +174,7 @@ def _predictions(explanation, tokenizer, language: bool, k: int = 5) -> list[str
         probabilities = logits[position].softmax(-1)
         names = [visible(t) for t in token_strings(tokenizer, range(len(probabilities)))]
         explained = int(target.token[0, position])
-        masked = getattr(tokenizer, "mask_token_id", None) is not None
+        masked = mask_token_id(tokenizer) is not None
         head = f"{'token at' if masked else 'next token after'} position {position}, top {k}:"
     else:
         probabilities = logits.softmax(-1)

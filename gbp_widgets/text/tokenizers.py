@@ -123,3 +123,9 @@ def visible(token: str) -> str:
 def token_words(tokenizer: object, ids) -> list[str]:
     """The texts of ``ids`` as a cell shows them (:func:`visible`)."""
     return [visible(token) for token in token_strings(tokenizer, ids)]
+
+
+def mask_token_id(tokenizer: object) -> int | None:
+    """The id of ``tokenizer``'s mask token (BERT's ``[MASK]``), ``None`` where it has none:
+    the mark of a masked language model, whose scores at a token guess that token."""
+    return getattr(tokenizer, "mask_token_id", None)
