@@ -83,14 +83,20 @@ class InputKind:
         the input's elements (``None``: they are not; channels are no input element)."""
         return None
 
+    def unit_grid(self, shape: tuple[int, ...]) -> bool:
+        """Whether a site of output ``shape`` ``(C, *spatial)`` is drawn as a grid of rows
+        by the units that pass the most (none is, but token ids' ``(T, H)`` sites)."""
+        return False
+
     def site_units(self, product: np.ndarray, count: int) -> np.ndarray | None:
         """The units a site's planes show, in order, for its product mask ``(C, *spatial)``
         (``None``: every unit where it is); ``count``: how many a grid of units shows."""
-        return None
+        return ranked_units(product, count) if self.unit_grid(product.shape) else None
 
     def grid_width(self, shape: tuple[int, ...]) -> int:
-        """How many channels a site of output ``shape`` ``(C, *spatial)`` offers its grid."""
-        return shape[0]
+        """How many channels a site of output ``shape`` offers its grid (a unit grid: the
+        units of every row, not the rows)."""
+        return shape[-1] if self.unit_grid(shape) else shape[0]
 
     def attribution_at(self, attribution: np.ndarray, spot: Spot) -> np.ndarray:
         """The attribution the read-out gives at ``spot``."""
@@ -294,12 +300,8 @@ class TokenKind(InputKind):
     def attribution_at(self, attribution, spot):
         return attribution[spot.index[0]]
 
-    def site_units(self, product, count):
-        return ranked_units(product, count) if product.ndim == 2 else None
-
-    def grid_width(self, shape):
-        # A (T, H) site's grid ranks the units of every token, not the tokens.
-        return shape[-1] if len(shape) == 2 else shape[0]
+    def unit_grid(self, shape):
+        return len(shape) == 2
 
     def spot_at_site(self, row):
         return None if row is None else Spot((row,), f"token {row}")

@@ -32,7 +32,7 @@ from gbp_widgets.explore.passes import Result, Timer
 from gbp_widgets.explore.rules import GUIDED, RULES
 from gbp_widgets.explore.view import Target, View
 from gbp_widgets.models import Preprocessing
-from gbp_widgets.text import encode_text, token_words
+from gbp_widgets.text import encode_text, mask_token_id, token_words
 
 
 class ExplorerSession:
@@ -82,8 +82,7 @@ class ExplorerSession:
             model, inputs, pictures, kinds, self.feature_names, forward_args, forward_kwargs,
             self.words,
         )  # fmt: skip
-        # A tokenizer with a mask token marks a masked language model's scores.
-        mask = getattr(tokenizer, "mask_token_id", None)
+        mask = mask_token_id(tokenizer)
         self.items = Items(engine, batch, output, preprocess, self.timer, mask_token=mask)
         if classes is None and self.output_kind.spelled and self.words is not None:
             classes = self.words(range(self.output_kind.class_count()))
@@ -361,9 +360,13 @@ class ExplorerSession:
         return self.shown.panels.attribution(result, index)
 
     def grid_units(self, view: View) -> np.ndarray | None:
-        """The units a token x unit grid of ``view`` shows, in order (``None``: no grid)."""
+        """The units a token x unit grid of ``view`` shows, in order (``None``: no grid, and
+        then no backward pass is asked for)."""
+        kind = self.kinds[view.input_index]
+        if not self.site_names or not kind.unit_grid(self.site_shape(view.site)):
+            return None
         panels = self.shown.panels
-        return panels.site_units(panels.result(view), view) if self.site_names else None
+        return panels.site_units(panels.result(view), view)
 
     def unit_at(self, view: View, row: int, column: int, size: int):
         """See :func:`gbp_widgets.explore.readings.unit_at`."""
