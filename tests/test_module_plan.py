@@ -32,9 +32,7 @@ class Watched:
 
     def __init__(self, module: nn.Module) -> None:
         self.planned: list[bool] = []
-        module.register_forward_pre_hook(
-            lambda m, args: self.planned.append("forward" in vars(m))
-        )
+        module.register_forward_pre_hook(lambda m, args: self.planned.append("forward" in vars(m)))
 
 
 # Those whose every ReLU is a module's own call (DenseNet and GoogLeNet call F.relu).

@@ -205,21 +205,29 @@ def word_tokenizer(words: list[str], **special):
     )
 
 
-def test_the_explorer_explains_a_masked_models_masked_tokens_by_default():
-    from gbp_widgets import Explorer
+MASKED_WORDS = ["[UNK]", "[MASK]", "the", "cat", "sat", "on", "mat", "a"]
 
+
+def masked_bert():
+    """A one-block BERT masked language model over :data:`MASKED_WORDS`, seeded, with its
+    tokenizer (mask token ``[MASK]``): what ``explain-text --model`` takes, too."""
     torch.manual_seed(1)
-    words = ["[UNK]", "[MASK]", "the", "cat", "sat", "on", "mat", "a"]
     config = transformers.BertConfig(
         num_hidden_layers=1,
         hidden_size=32,
         num_attention_heads=2,
         intermediate_size=48,
-        vocab_size=len(words),
+        vocab_size=len(MASKED_WORDS),
         max_position_embeddings=32,
     )
-    model = transformers.BertForMaskedLM(config).eval()
-    tokenizer = word_tokenizer(words, mask_token="[MASK]")
+    tokenizer = word_tokenizer(MASKED_WORDS, mask_token="[MASK]")
+    return transformers.BertForMaskedLM(config).eval(), tokenizer
+
+
+def test_the_explorer_explains_a_masked_models_masked_tokens_by_default():
+    from gbp_widgets import Explorer
+
+    model, tokenizer = masked_bert()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GuidedBackpropWarning)
         explorer = Explorer(
@@ -265,45 +273,17 @@ def test_a_causal_models_tokenizer_without_a_mask_keeps_next_token_scores():
         explorer.close()
 
 
-MASKED_FACTORY = """
-import torch, tokenizers, transformers
-
-WORDS = ["[UNK]", "[MASK]", "the", "cat", "sat", "on", "mat", "a"]
-
-
-def build():
-    torch.manual_seed(1)
-    config = transformers.BertConfig(
-        num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=48,
-        vocab_size=len(WORDS), max_position_embeddings=32,
-    )
-    inner = tokenizers.Tokenizer(
-        tokenizers.models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]")
-    )
-    inner.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
-    tokenizer = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=inner, unk_token="[UNK]", mask_token="[MASK]"
-    )
-    return transformers.BertForMaskedLM(config).eval(), tokenizer
-"""
-
-
-def test_explain_text_explains_a_masked_models_masked_token(tmp_path, capsys, monkeypatch):
+def test_explain_text_explains_a_masked_models_masked_token(tmp_path, capsys):
     from gbp_widgets.cli import main
 
-    (tmp_path / "masked_factory.py").write_text(MASKED_FACTORY)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "m.png"
     text = "the cat [MASK] on the mat"
-    argv = ["explain-text", text, "--model", "masked_factory:build", "--out", str(out)]
+    argv = ["explain-text", text, "--model", f"{__name__}:masked_bert", "--out", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    import masked_factory
-
-    model, _ = masked_factory.build()
+    model, _ = masked_bert()
     with torch.no_grad():
         guess = int(model(torch.tensor([[2, 3, 1, 5, 2, 6]])).logits[0, 2].argmax())
     assert "token at position 2, top 5:" in printed
-    assert f"explained: {masked_factory.WORDS[guess]!r}" in printed
+    assert f"explained: {MASKED_WORDS[guess]!r}" in printed
     assert out.exists()
